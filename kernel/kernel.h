@@ -1,0 +1,75 @@
+/* kernel/: everything that touches the kernel. For now, the eroute table: the KLIPS-style list
+ * of what happens to outbound traffic of each selector (trap, hold, pass, drop, reject, or a
+ * tunnel/transport SA), with packet counts, listed as /proc/net/ipsec_eroute was. */
+#ifndef KERNEL_H
+#define KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oe_addr.h"
+#include "oe_buf.h"
+#include "oe_sel.h"
+
+enum kern_said_kind { KERN_SAID_TRAP, KERN_SAID_HOLD, KERN_SAID_PASS, KERN_SAID_DROP,
+		      KERN_SAID_REJECT, KERN_SAID_ESP, KERN_SAID_TUN };
+
+/* A Security Association ID: a magic shunt, or esp0x<spi>@edst / tun0x<spi>@edst. */
+struct kern_said {
+	enum kern_said_kind kind;
+	uint32_t spi;		/* ESP/TUN only */
+	struct oe_addr edst;	/* ESP/TUN only */
+};
+
+#define KERN_SAIDSTRLEN 80
+#define KERN_IDLEN 128
+#define KERN_REASONLEN 64
+
+struct kern_eroute {
+	struct oe_sel sel;	   /* src/dst prefixes, proto, ports (0 = any) */
+	struct kern_said said;
+	uint64_t packets;	   /* outbound packets through this eroute */
+	char src_id[KERN_IDLEN];   /* optional identities, "" when none */
+	char dst_id[KERN_IDLEN];
+	char reason[KERN_REASONLEN]; /* why this eroute exists: group name, "implicit", … */
+	uint64_t expires_ms;	   /* oe_now_ms() deadline for shunts; 0 = never */
+};
+
+/* "%pass", "tun0x1002@192.0.2.45", …; returns buf. */
+const char *kern_said_str(const struct kern_said *s, char buf[static KERN_SAIDSTRLEN]);
+/* Parses the same forms. */
+bool kern_said_parse(const char *s, size_t n, struct kern_said *out);
+
+struct kern_eroute_table;
+
+struct kern_eroute_table *kern_eroute_table_new(void);
+void kern_eroute_table_free(struct kern_eroute_table *t);
+
+/* Adds e, or replaces the entry with an identical selector (keeping its packet count unless
+ * e->packets is non-zero). Returns 0 or -ENOMEM. */
+int kern_eroute_add(struct kern_eroute_table *t, const struct kern_eroute *e);
+/* Deletes the entry with exactly this selector; -ENOENT if there is none. */
+int kern_eroute_del(struct kern_eroute_table *t, const struct oe_sel *sel);
+/* The entry with exactly this selector, borrowed, or NULL. */
+struct kern_eroute *kern_eroute_get(struct kern_eroute_table *t, const struct oe_sel *sel);
+/* Most specific entry for a packet: longest dst prefix, then longest src prefix, then the
+ * more exact proto/ports. Borrowed, or NULL. */
+struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct oe_addr *src,
+				       const struct oe_addr *dst, uint8_t proto, uint16_t sport,
+				       uint16_t dport);
+size_t kern_eroute_count(const struct kern_eroute_table *t);
+/* Calls fn for every entry in listing order; stops early if fn returns false. */
+void kern_eroute_walk(struct kern_eroute_table *t, bool (*fn)(void *ctx, struct kern_eroute *e),
+		      void *ctx);
+/* Removes every entry for which fn returns true; returns how many. */
+size_t kern_eroute_remove_if(struct kern_eroute_table *t,
+			     bool (*fn)(void *ctx, const struct kern_eroute *e), void *ctx);
+
+/* The listing in the KLIPS layout ("%-10d %-18s -> %-18s => %s"), one line per entry, in
+ * listing order; now_ms is used for time left. */
+void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out);
+/* The same as a JSON array of objects with every field. */
+void kern_eroute_format_json(struct kern_eroute_table *t, uint64_t now_ms, struct oe_buf *out);
+
+#endif
