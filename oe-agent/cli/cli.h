@@ -1,0 +1,32 @@
+/* The `ipsec` front-end: one function per subcommand, found through the dispatch table in
+ * ipsec.c. Each command gets its own arguments (argv[0] is the command name, options such as
+ * --config already removed) and the config path to use (NULL = the default /etc/ipsec.conf).
+ * It returns the process exit status: 0 success, 1 failure, 2 usage error. Adding a command
+ * is one line in the table in ipsec.c plus its declaration here. */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdio.h>
+
+int cmd_eroute(int argc, char **argv, const char *config);
+int cmd_status(int argc, char **argv, const char *config);
+int cmd_reload(int argc, char **argv, const char *config);
+int cmd_policy(int argc, char **argv, const char *config);
+/* Implemented in their own files cmd_*.c by the host-key/DNS work. */
+int cmd_newhostkey(int argc, char **argv, const char *config);
+int cmd_showhostkey(int argc, char **argv, const char *config);
+int cmd_lookup(int argc, char **argv, const char *config);
+
+/* Shared helpers for commands (cli_util.c). */
+
+/* The config path in effect: config, or the default. */
+const char *cli_config_path(const char *config);
+
+/* Sends one request line to the running agent named by the config's ctlsocket and copies the
+ * reply body to out (errors to stderr). Returns the exit status: 0 OK, 1 ERR or unreachable. */
+int cli_request(const char *config, const char *request, FILE *out);
+
+/* Prints "ipsec NAME: msg" to stderr; returns 2 (usage) for convenience. */
+int cli_usage_error(const char *name, const char *msg);
+
+#endif
