@@ -38,16 +38,30 @@ struct kern_eroute {
 
 /* "%pass", "tun0x1002@192.0.2.45", …; returns buf. */
 const char *kern_said_str(const struct kern_said *s, char buf[static KERN_SAIDSTRLEN]);
-/* Parses the same forms. */
+/* Parses the same forms, n characters: the magic names exactly, or esp0x / tun0x followed by
+ * 1..8 hex digits (SPI 1..0xffffffff; 0 is reserved by RFC 4303 §2.1), '@' and an IPv4/IPv6
+ * address. On failure *out is left unchanged. */
 bool kern_said_parse(const char *s, size_t n, struct kern_said *out);
+/* "trap", "hold", "pass", "drop", "reject", "esp", "tun" (the JSON said_kind). */
+const char *kern_said_kind_name(enum kern_said_kind k);
+/* True for the SA kinds (ESP, TUN) that carry an SPI and edst. */
+bool kern_said_is_sa(const struct kern_said *s);
+/* Same kind, and for SAs the same SPI and edst. */
+bool kern_said_eq(const struct kern_said *a, const struct kern_said *b);
 
 struct kern_eroute_table;
 
 struct kern_eroute_table *kern_eroute_table_new(void);
 void kern_eroute_table_free(struct kern_eroute_table *t);
 
-/* Adds e, or replaces the entry with an identical selector (keeping its packet count unless
- * e->packets is non-zero). Returns 0 or -ENOMEM. */
+/* The table scales to millions of entries: add/del/get are hash operations on the exact
+ * selector; lookup probes only the (dst length, src length, proto/port pattern) shapes present
+ * whose destination prefix exists. Pointers returned by get/lookup/walk are borrowed and stay
+ * valid until that entry is deleted (del, remove_if, table_free); adds never move entries. */
+
+/* Adds a copy of e, or replaces the entry with an identical selector (keeping its packet count
+ * unless e->packets is non-zero). Host bits of the prefixes are cleared. Returns 0, -ENOMEM,
+ * or -EINVAL when src and dst are not both IPv4 or both IPv6 or a length is out of range. */
 int kern_eroute_add(struct kern_eroute_table *t, const struct kern_eroute *e);
 /* Deletes the entry with exactly this selector; -ENOENT if there is none. */
 int kern_eroute_del(struct kern_eroute_table *t, const struct oe_sel *sel);
@@ -59,7 +73,11 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 				       const struct oe_addr *dst, uint8_t proto, uint16_t sport,
 				       uint16_t dport);
 size_t kern_eroute_count(const struct kern_eroute_table *t);
-/* Calls fn for every entry in listing order; stops early if fn returns false. */
+/* Listing order: source (family, address, length), then destination (family, address,
+ * length), then proto, sport, dport. */
+int kern_eroute_cmp(const struct kern_eroute *a, const struct kern_eroute *b);
+/* Calls fn for every entry in listing order; stops early if fn returns false. fn may change
+ * an entry's non-selector fields but must not add or delete entries. */
 void kern_eroute_walk(struct kern_eroute_table *t, bool (*fn)(void *ctx, struct kern_eroute *e),
 		      void *ctx);
 /* Removes every entry for which fn returns true; returns how many. */
@@ -67,9 +85,11 @@ size_t kern_eroute_remove_if(struct kern_eroute_table *t,
 			     bool (*fn)(void *ctx, const struct kern_eroute *e), void *ctx);
 
 /* The listing in the KLIPS layout ("%-10d %-18s -> %-18s => %s"), one line per entry, in
- * listing order; now_ms is used for time left. */
+ * listing order. Ports as addr/len:port ([addr/len]:port for IPv6) when non-zero, and ":proto"
+ * after the SAID when the protocol is non-zero, as KLIPS printed them. */
 void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out);
-/* The same as a JSON array of objects with every field. */
+/* The same as a JSON array of objects with every field; now_ms (oe_now_ms()) gives
+ * expires_in_s. On allocation failure out is marked failed (oe_buf_failed). */
 void kern_eroute_format_json(struct kern_eroute_table *t, uint64_t now_ms, struct oe_buf *out);
 
 #endif

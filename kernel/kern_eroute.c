@@ -1,0 +1,610 @@
+/* The eroute table: exact-selector hash for add/del/get, and most-specific lookup by tuple
+ * space search (Srinivasan, Suri, Varghese 1999) over the (dst len, src len, proto/port
+ * pattern) shapes present, most specific first, pruned by an index of the destination
+ * prefixes present so that a lookup only probes dst lengths that can match. */
+#include "kern_eroute_int.h"
+#include "oe_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static int af_index(int af)
+{
+	return af == AF_INET ? 0 : af == AF_INET6 ? 1 : -1;
+}
+
+/* Clears host bits and the unused tail of IPv4 addresses, so equal selectors are equal bytes. */
+static bool prefix_normalize(struct oe_prefix *p)
+{
+	unsigned bits = oe_af_bits(p->addr.af);
+
+	if (bits == 0 || p->len > bits)
+		return false;
+	memset(p->addr.b + bits / 8, 0, sizeof(p->addr.b) - bits / 8);
+	oe_prefix_mask(p);
+	return true;
+}
+
+static bool sel_normalize(const struct oe_sel *in, struct oe_sel *out)
+{
+	*out = *in;
+	if (in->src.addr.af != in->dst.addr.af)
+		return false;
+	return prefix_normalize(&out->src) && prefix_normalize(&out->dst);
+}
+
+static unsigned sel_pattern(const struct oe_sel *s)
+{
+	return (s->proto ? KERN_PM_PROTO : 0) | (s->dport ? KERN_PM_DPORT : 0) |
+	       (s->sport ? KERN_PM_SPORT : 0);
+}
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+	h ^= w;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 31);
+}
+
+static uint64_t fmix(uint64_t h) /* MurmurHash3's finalizer */
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+static uint64_t mix_addr(uint64_t h, const uint8_t b[16])
+{
+	uint64_t w[2];
+
+	memcpy(w, b, sizeof(w));
+	return mix(mix(h, w[0]), w[1]);
+}
+
+static uint32_t sel_hash(const struct kern_eroute_table *t, const struct oe_sel *s)
+{
+	uint64_t h = t->seed;
+
+	h = mix_addr(h, s->src.addr.b);
+	h = mix_addr(h, s->dst.addr.b);
+	h = mix(h, (uint64_t)s->src.addr.af << 56 | (uint64_t)s->src.len << 48 |
+			   (uint64_t)s->dst.len << 40 | (uint64_t)s->proto << 32 |
+			   (uint64_t)s->sport << 16 | s->dport);
+	return (uint32_t)fmix(h);
+}
+
+static uint32_t dst_hash(const struct kern_eroute_table *t, const struct oe_prefix *p)
+{
+	uint64_t h = t->seed ^ 0x5bd1e995u;
+
+	h = mix_addr(h, p->addr.b);
+	h = mix(h, (uint64_t)p->addr.af << 8 | p->len);
+	return (uint32_t)fmix(h);
+}
+
+static bool sel_eq(const struct oe_sel *a, const struct oe_sel *b)
+{
+	return a->src.addr.af == b->src.addr.af && a->src.len == b->src.len &&
+	       a->dst.len == b->dst.len && a->proto == b->proto && a->sport == b->sport &&
+	       a->dport == b->dport && memcmp(a->src.addr.b, b->src.addr.b, 16) == 0 &&
+	       memcmp(a->dst.addr.b, b->dst.addr.b, 16) == 0;
+}
+
+struct kern_eroute_table *kern_eroute_table_new(void)
+{
+	struct kern_eroute_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->free_head = KERN_NIL;
+	t->dg_free = KERN_NIL;
+	/* The seed only spreads buckets; listing and lookup results never depend on it. */
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)t;
+	return t;
+}
+
+void kern_eroute_table_free(struct kern_eroute_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nchunks; i++)
+		free(t->chunks[i]);
+	free(t->chunks);
+	free(t->buckets);
+	free(t->dg);
+	free(t->dbuckets);
+	for (int i = 0; i < 2; i++) {
+		free(t->shapes[i].ref);
+		free(t->shapes[i].codes);
+	}
+	free(t);
+}
+
+size_t kern_eroute_count(const struct kern_eroute_table *t)
+{
+	return t->count;
+}
+
+/* --- the exact-selector hash -------------------------------------------------------------- */
+
+/* A bucket array of n empty chains. Both hashes double theirs when they hold as many items
+ * as buckets, so chains stay short on average. */
+static uint32_t *buckets_new(uint32_t n)
+{
+	uint32_t *b = malloc((size_t)n * sizeof(*b));
+
+	if (b)
+		memset(b, 0xff, (size_t)n * sizeof(*b)); /* KERN_NIL everywhere */
+	return b;
+}
+
+static int nodes_grow_buckets(struct kern_eroute_table *t)
+{
+	uint32_t n = t->nbuckets ? t->nbuckets * 2 : 64;
+	uint32_t *b;
+
+	if (t->nbuckets >= (1u << 31))
+		return 0; /* longer chains, still correct */
+	b = buckets_new(n);
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		struct kern_enode *nd = kern_node(t, i);
+
+		if (!nd->live)
+			continue;
+		nd->next = b[nd->hash & (n - 1)];
+		b[nd->hash & (n - 1)] = i;
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	return 0;
+}
+
+/* The index of the entry with selector s (normalized) and its hash h, or KERN_NIL; *prev gets
+ * the chain predecessor (KERN_NIL when it is the bucket head). */
+static uint32_t node_find(const struct kern_eroute_table *t, const struct oe_sel *s, uint32_t h,
+			  uint32_t *prev)
+{
+	uint32_t p = KERN_NIL;
+
+	if (!t->nbuckets)
+		return KERN_NIL;
+	for (uint32_t i = t->buckets[h & (t->nbuckets - 1)]; i != KERN_NIL;) {
+		struct kern_enode *nd = kern_node(t, i);
+
+		if (nd->hash == h && sel_eq(&nd->e.sel, s)) {
+			if (prev)
+				*prev = p;
+			return i;
+		}
+		p = i;
+		i = nd->next;
+	}
+	return KERN_NIL;
+}
+
+static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
+{
+	if (t->free_head != KERN_NIL) {
+		*out = t->free_head;
+		t->free_head = kern_node(t, *out)->next;
+		return 0;
+	}
+	if (t->nslots == KERN_NIL - 1)
+		return -ENOMEM;
+	if ((t->nslots & (KERN_CHUNK - 1)) == 0) {
+		size_t c = t->nslots >> KERN_CHUNK_SHIFT;
+		struct kern_enode **chunks = realloc(t->chunks, (c + 1) * sizeof(*chunks));
+
+		if (!chunks)
+			return -ENOMEM;
+		t->chunks = chunks;
+		chunks[c] = malloc(KERN_CHUNK * sizeof(**chunks));
+		if (!chunks[c])
+			return -ENOMEM;
+		t->nchunks = c + 1;
+	}
+	*out = t->nslots++;
+	return 0;
+}
+
+/* --- the index of destination prefixes ------------------------------------------------------ */
+
+static uint32_t dg_find(const struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t h)
+{
+	if (!t->ndbuckets)
+		return KERN_NIL;
+	for (uint32_t i = t->dbuckets[h & (t->ndbuckets - 1)]; i != KERN_NIL; i = t->dg[i].next) {
+		const struct kern_dgroup *g = &t->dg[i];
+
+		if (g->hash == h && g->len == p->len && g->af == p->addr.af &&
+		    memcmp(g->addr, p->addr.b, 16) == 0)
+			return i;
+	}
+	return KERN_NIL;
+}
+
+static int dg_grow_buckets(struct kern_eroute_table *t)
+{
+	uint32_t n = t->ndbuckets ? t->ndbuckets * 2 : 64;
+	uint32_t *b;
+
+	if (t->ndbuckets >= (1u << 31))
+		return 0;
+	b = buckets_new(n);
+	if (!b)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->ndg; i++) {
+		if (!t->dg[i].refs)
+			continue;
+		t->dg[i].next = b[t->dg[i].hash & (n - 1)];
+		b[t->dg[i].hash & (n - 1)] = i;
+	}
+	free(t->dbuckets);
+	t->dbuckets = b;
+	t->ndbuckets = n;
+	return 0;
+}
+
+static int dg_slot(struct kern_eroute_table *t, uint32_t *out)
+{
+	if (t->dg_free != KERN_NIL) {
+		*out = t->dg_free;
+		t->dg_free = t->dg[*out].next;
+		return 0;
+	}
+	if (t->ndg == t->dg_cap) {
+		uint32_t cap = t->dg_cap ? t->dg_cap * 2 : 64;
+		struct kern_dgroup *dg;
+
+		if (t->dg_cap >= (1u << 30))
+			return -ENOMEM;
+		dg = realloc(t->dg, (size_t)cap * sizeof(*dg));
+		if (!dg)
+			return -ENOMEM;
+		t->dg = dg;
+		t->dg_cap = cap;
+	}
+	*out = t->ndg++;
+	return 0;
+}
+
+/* One more entry with destination p; creates the group on first use. */
+static int dg_ref(struct kern_eroute_table *t, const struct oe_prefix *p)
+{
+	uint32_t h = dst_hash(t, p), i = dg_find(t, p, h);
+	struct kern_dgroup *g;
+	int rc;
+
+	if (i != KERN_NIL) {
+		t->dg[i].refs++;
+		return 0;
+	}
+	if (t->dg_count >= t->ndbuckets && (rc = dg_grow_buckets(t)) < 0)
+		return rc;
+	if ((rc = dg_slot(t, &i)) < 0)
+		return rc;
+	g = &t->dg[i];
+	g->af = p->addr.af;
+	g->len = p->len;
+	memcpy(g->addr, p->addr.b, 16);
+	g->refs = 1;
+	g->hash = h;
+	g->next = t->dbuckets[h & (t->ndbuckets - 1)];
+	t->dbuckets[h & (t->ndbuckets - 1)] = i;
+	t->dg_count++;
+	return 0;
+}
+
+static void dg_unref(struct kern_eroute_table *t, const struct oe_prefix *p)
+{
+	uint32_t h = dst_hash(t, p), i = dg_find(t, p, h);
+	uint32_t *link;
+
+	if (i == KERN_NIL || --t->dg[i].refs > 0)
+		return;
+	for (link = &t->dbuckets[h & (t->ndbuckets - 1)]; *link != i; link = &t->dg[*link].next)
+		;
+	*link = t->dg[i].next;
+	t->dg[i].next = t->dg_free;
+	t->dg_free = i;
+	t->dg_count--;
+}
+
+/* --- shapes ------------------------------------------------------------------------------------ */
+
+static int shapes_init(struct kern_shapes *S, int af)
+{
+	unsigned bits = oe_af_bits(af), w = bits + 1;
+
+	S->ref = calloc((size_t)w * w * KERN_NPM, sizeof(*S->ref));
+	S->codes = calloc((size_t)w * w * KERN_NPM, sizeof(*S->codes));
+	if (!S->ref || !S->codes) {
+		free(S->ref);
+		free(S->codes);
+		S->ref = NULL;
+		S->codes = NULL;
+		return -ENOMEM;
+	}
+	S->bits = bits;
+	return 0;
+}
+
+/* Recomputes, for dst length d, the list of shapes present in lookup order: longer src first,
+ * then the higher pattern score. Runs only when a shape appears or disappears. */
+static void shapes_rebuild_codes(struct kern_shapes *S, unsigned d)
+{
+	unsigned w = S->bits + 1, n = 0;
+	uint16_t *codes = S->codes + (size_t)d * w * KERN_NPM;
+
+	for (unsigned sl = w; sl-- > 0;)
+		for (unsigned pm = KERN_NPM; pm-- > 0;)
+			if (S->ref[((size_t)d * w + sl) * KERN_NPM + pm])
+				codes[n++] = (uint16_t)(sl << 3 | pm);
+	S->ncodes[d] = (uint16_t)n;
+}
+
+static void shapes_rebuild_dlens(struct kern_shapes *S)
+{
+	S->ndlens = 0;
+	for (unsigned d = S->bits + 1; d-- > 0;)
+		if (S->dlen_ref[d])
+			S->dlens[S->ndlens++] = (uint8_t)d;
+}
+
+/* Counts an entry of selector s in (delta +1) or out (delta -1) of its shape. */
+static void shapes_count(struct kern_eroute_table *t, const struct oe_sel *s, int delta)
+{
+	struct kern_shapes *S = &t->shapes[af_index(s->dst.addr.af)];
+	unsigned w = S->bits + 1;
+	uint32_t *r = &S->ref[((size_t)s->dst.len * w + s->src.len) * KERN_NPM + sel_pattern(s)];
+
+	*r += (uint32_t)delta;
+	if ((delta > 0 && *r == 1) || (delta < 0 && *r == 0))
+		shapes_rebuild_codes(S, s->dst.len);
+	S->dlen_ref[s->dst.len] += (uint32_t)delta;
+	if ((delta > 0 && S->dlen_ref[s->dst.len] == 1) ||
+	    (delta < 0 && S->dlen_ref[s->dst.len] == 0))
+		shapes_rebuild_dlens(S);
+}
+
+/* --- the public operations --------------------------------------------------------------------- */
+
+static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, uint32_t h)
+{
+	struct kern_shapes *S = &t->shapes[af_index(e->sel.dst.addr.af)];
+	struct kern_enode *nd;
+	uint32_t i;
+	int rc;
+
+	if (!S->bits && (rc = shapes_init(S, e->sel.dst.addr.af)) < 0)
+		return rc;
+	if (t->count >= t->nbuckets && (rc = nodes_grow_buckets(t)) < 0)
+		return rc;
+	if ((rc = dg_ref(t, &e->sel.dst)) < 0)
+		return rc;
+	if ((rc = node_alloc(t, &i)) < 0) {
+		dg_unref(t, &e->sel.dst);
+		return rc;
+	}
+	nd = kern_node(t, i);
+	nd->e = *e;
+	nd->hash = h;
+	nd->live = true;
+	nd->next = t->buckets[h & (t->nbuckets - 1)];
+	t->buckets[h & (t->nbuckets - 1)] = i;
+	shapes_count(t, &e->sel, +1);
+	t->count++;
+	return 0;
+}
+
+int kern_eroute_add(struct kern_eroute_table *t, const struct kern_eroute *e)
+{
+	struct kern_eroute n = *e;
+	uint32_t h, i;
+
+	if (!sel_normalize(&e->sel, &n.sel))
+		return -EINVAL;
+	/* The strings are fixed arrays filled by callers: make sure they end. */
+	n.src_id[KERN_IDLEN - 1] = n.dst_id[KERN_IDLEN - 1] = n.reason[KERN_REASONLEN - 1] = '\0';
+	h = sel_hash(t, &n.sel);
+	i = node_find(t, &n.sel, h, NULL);
+	if (i == KERN_NIL)
+		return insert_new(t, &n, h);
+	if (!n.packets)
+		n.packets = kern_node(t, i)->e.packets;
+	kern_node(t, i)->e = n;
+	return 0;
+}
+
+static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t prev)
+{
+	struct kern_enode *nd = kern_node(t, i);
+
+	if (prev == KERN_NIL)
+		t->buckets[nd->hash & (t->nbuckets - 1)] = nd->next;
+	else
+		kern_node(t, prev)->next = nd->next;
+	shapes_count(t, &nd->e.sel, -1);
+	dg_unref(t, &nd->e.sel.dst);
+	nd->live = false;
+	nd->next = t->free_head;
+	t->free_head = i;
+	t->count--;
+}
+
+int kern_eroute_del(struct kern_eroute_table *t, const struct oe_sel *sel)
+{
+	struct oe_sel s;
+	uint32_t i, prev;
+
+	if (!sel_normalize(sel, &s))
+		return -ENOENT;
+	i = node_find(t, &s, sel_hash(t, &s), &prev);
+	if (i == KERN_NIL)
+		return -ENOENT;
+	node_delete(t, i, prev);
+	return 0;
+}
+
+struct kern_eroute *kern_eroute_get(struct kern_eroute_table *t, const struct oe_sel *sel)
+{
+	struct oe_sel s;
+	uint32_t i;
+
+	if (!sel_normalize(sel, &s))
+		return NULL;
+	i = node_find(t, &s, sel_hash(t, &s), NULL);
+	return i == KERN_NIL ? NULL : &kern_node(t, i)->e;
+}
+
+/* Probes the shapes of dst length d in order; the first entry found is the most specific one
+ * with that destination length. k arrives with dst masked to d and the packet's fields. */
+static struct kern_eroute *probe_dlen(struct kern_eroute_table *t, const struct kern_shapes *S,
+				      unsigned d, struct oe_sel *k, const struct oe_addr *src,
+				      uint8_t proto, uint16_t sport, uint16_t dport)
+{
+	const uint16_t *codes = S->codes + (size_t)d * (S->bits + 1) * KERN_NPM;
+
+	for (unsigned c = 0; c < S->ncodes[d]; c++) {
+		unsigned sl = codes[c] >> 3, pm = codes[c] & 7u;
+		uint32_t i;
+
+		/* A packet field that is 0 can only match the wildcard. */
+		if (((pm & KERN_PM_PROTO) && !proto) || ((pm & KERN_PM_DPORT) && !dport) ||
+		    ((pm & KERN_PM_SPORT) && !sport))
+			continue;
+		k->src = oe_prefix_of(src, sl);
+		k->proto = (pm & KERN_PM_PROTO) ? proto : 0;
+		k->dport = (pm & KERN_PM_DPORT) ? dport : 0;
+		k->sport = (pm & KERN_PM_SPORT) ? sport : 0;
+		i = node_find(t, k, sel_hash(t, k), NULL);
+		if (i != KERN_NIL)
+			return &kern_node(t, i)->e;
+	}
+	return NULL;
+}
+
+struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct oe_addr *src,
+				       const struct oe_addr *dst, uint8_t proto, uint16_t sport,
+				       uint16_t dport)
+{
+	int ai = af_index(dst->af);
+	const struct kern_shapes *S;
+	struct oe_addr s = *src, d = *dst;
+	struct oe_sel k;
+
+	if (ai < 0 || src->af != dst->af || !t->shapes[ai].bits)
+		return NULL;
+	S = &t->shapes[ai];
+	/* Normalized copies: the IPv4 tail bytes take part in hashing. */
+	memset(s.b + S->bits / 8, 0, 16 - S->bits / 8);
+	memset(d.b + S->bits / 8, 0, 16 - S->bits / 8);
+	for (unsigned j = 0; j < S->ndlens; j++) {
+		unsigned dl = S->dlens[j];
+		struct kern_eroute *e;
+
+		k.dst = oe_prefix_of(&d, dl);
+		if (dg_find(t, &k.dst, dst_hash(t, &k.dst)) == KERN_NIL)
+			continue;
+		e = probe_dlen(t, S, dl, &k, &s, proto, sport, dport);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+/* --- listing order, walking, removal --------------------------------------------------------- */
+
+static int prefix_cmp(const struct oe_prefix *a, const struct oe_prefix *b)
+{
+	int c = oe_addr_cmp(&a->addr, &b->addr);
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+int kern_eroute_cmp(const struct kern_eroute *a, const struct kern_eroute *b)
+{
+	int c = prefix_cmp(&a->sel.src, &b->sel.src);
+
+	if (!c)
+		c = prefix_cmp(&a->sel.dst, &b->sel.dst);
+	if (!c)
+		c = a->sel.proto < b->sel.proto ? -1 : a->sel.proto > b->sel.proto;
+	if (!c)
+		c = a->sel.sport < b->sel.sport ? -1 : a->sel.sport > b->sel.sport;
+	if (!c)
+		c = a->sel.dport < b->sel.dport ? -1 : a->sel.dport > b->sel.dport;
+	return c;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	return kern_eroute_cmp(*(struct kern_eroute *const *)a, *(struct kern_eroute *const *)b);
+}
+
+int kern_eroute_sorted(struct kern_eroute_table *t, struct kern_eroute ***out, size_t *n)
+{
+	struct kern_eroute **v = malloc((t->count ? t->count : 1) * sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nslots; i++)
+		if (kern_node(t, i)->live)
+			v[k++] = &kern_node(t, i)->e;
+	/* Selectors are unique, so the order is total and the listing deterministic. */
+	qsort(v, k, sizeof(*v), cmp_ptr);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void kern_eroute_walk(struct kern_eroute_table *t, bool (*fn)(void *ctx, struct kern_eroute *e),
+		      void *ctx)
+{
+	struct kern_eroute **v;
+	size_t n;
+
+	if (kern_eroute_sorted(t, &v, &n) < 0) {
+		/* Out of memory for the sort: still visit everything, in storage order. */
+		oe_warn(KERN, "eroute walk: no memory to sort %zu entries; unsorted", t->count);
+		for (uint32_t i = 0; i < t->nslots; i++)
+			if (kern_node(t, i)->live && !fn(ctx, &kern_node(t, i)->e))
+				return;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!fn(ctx, v[i]))
+			break;
+	free(v);
+}
+
+size_t kern_eroute_remove_if(struct kern_eroute_table *t,
+			     bool (*fn)(void *ctx, const struct kern_eroute *e), void *ctx)
+{
+	size_t removed = 0;
+
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		struct kern_enode *nd = kern_node(t, i);
+		uint32_t j, prev;
+
+		if (!nd->live || !fn(ctx, &nd->e))
+			continue;
+		j = node_find(t, &nd->e.sel, nd->hash, &prev);
+		if (j == i) {
+			node_delete(t, i, prev);
+			removed++;
+		}
+	}
+	return removed;
+}

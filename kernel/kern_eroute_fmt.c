@@ -1,0 +1,112 @@
+/* The eroute listing: the KLIPS /proc/net/ipsec_eroute text and its JSON form.
+ * KLIPS's ipsec_rj_walker_procprint() (FreeS/WAN / Openswan klips/net/ipsec/ipsec_radij.c)
+ * printed "%-10d %-18s -> %-18s => %s%s": the source subnet with ":<sport>" appended when the
+ * source port was non-zero, the destination likewise with ":<dport>", and ":<proto>" after the
+ * SAID when the protocol was non-zero. KLIPS eroutes were IPv4 only; for IPv6 we bracket the
+ * prefix before the port ("[2001:db8::/32]:443") so the port cannot be read as address. */
+#include "kern_eroute_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define KERN_ENDSTRLEN (OE_PREFIXSTRLEN + 8)
+
+static const char *end_str(const struct oe_prefix *p, uint16_t port, char buf[static KERN_ENDSTRLEN])
+{
+	char s[OE_PREFIXSTRLEN];
+
+	oe_prefix_str(p, s);
+	if (!port)
+		snprintf(buf, KERN_ENDSTRLEN, "%s", s);
+	else if (p->addr.af == AF_INET6)
+		snprintf(buf, KERN_ENDSTRLEN, "[%s]:%u", s, (unsigned)port);
+	else
+		snprintf(buf, KERN_ENDSTRLEN, "%s:%u", s, (unsigned)port);
+	return buf;
+}
+
+static void format_line(struct oe_buf *out, const struct kern_eroute *e)
+{
+	char src[KERN_ENDSTRLEN], dst[KERN_ENDSTRLEN], said[KERN_SAIDSTRLEN], proto[8] = "";
+
+	if (e->sel.proto)
+		snprintf(proto, sizeof(proto), ":%u", (unsigned)e->sel.proto);
+	oe_buf_printf(out, "%-10" PRIu64 " %-18s -> %-18s => %s%s\n", e->packets,
+		      end_str(&e->sel.src, e->sel.sport, src),
+		      end_str(&e->sel.dst, e->sel.dport, dst), kern_said_str(&e->said, said),
+		      proto);
+}
+
+void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out)
+{
+	struct kern_eroute **v;
+	size_t n;
+
+	if (kern_eroute_sorted(t, &v, &n) < 0) {
+		out->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !oe_buf_failed(out); i++)
+		format_line(out, v[i]);
+	free(v);
+}
+
+static void json_str_or_null(struct oe_buf *out, const char *key, const char *s)
+{
+	oe_buf_printf(out, ",\"%s\":", key);
+	if (*s)
+		oe_buf_json_str(out, s);
+	else
+		oe_buf_puts(out, "null");
+}
+
+/* One object. Keys in a fixed order; src_id/dst_id are null when unset, spi and edst appear
+ * only for SAs, expires_in_s is the whole seconds left (rounded up), null for no expiry. */
+static void format_json_one(struct oe_buf *out, const struct kern_eroute *e, uint64_t now_ms)
+{
+	char a[OE_PREFIXSTRLEN], said[KERN_SAIDSTRLEN], ed[OE_ADDRSTRLEN];
+
+	oe_buf_printf(out, "{\"count\":%" PRIu64 ",\"src\":", e->packets);
+	oe_buf_json_str(out, oe_prefix_str(&e->sel.src, a));
+	oe_buf_puts(out, ",\"dst\":");
+	oe_buf_json_str(out, oe_prefix_str(&e->sel.dst, a));
+	oe_buf_printf(out, ",\"proto\":%u,\"sport\":%u,\"dport\":%u,\"said\":",
+		      (unsigned)e->sel.proto, (unsigned)e->sel.sport, (unsigned)e->sel.dport);
+	oe_buf_json_str(out, kern_said_str(&e->said, said));
+	oe_buf_puts(out, ",\"said_kind\":");
+	oe_buf_json_str(out, kern_said_kind_name(e->said.kind));
+	if (kern_said_is_sa(&e->said)) {
+		oe_buf_printf(out, ",\"spi\":%" PRIu32 ",\"edst\":", e->said.spi);
+		oe_buf_json_str(out, oe_addr_str(&e->said.edst, ed));
+	}
+	json_str_or_null(out, "src_id", e->src_id);
+	json_str_or_null(out, "dst_id", e->dst_id);
+	oe_buf_puts(out, ",\"reason\":");
+	oe_buf_json_str(out, e->reason);
+	if (!e->expires_ms)
+		oe_buf_puts(out, ",\"expires_in_s\":null}");
+	else if (e->expires_ms <= now_ms)
+		oe_buf_puts(out, ",\"expires_in_s\":0}");
+	else
+		oe_buf_printf(out, ",\"expires_in_s\":%" PRIu64 "}",
+			      (e->expires_ms - now_ms + 999) / 1000);
+}
+
+void kern_eroute_format_json(struct kern_eroute_table *t, uint64_t now_ms, struct oe_buf *out)
+{
+	struct kern_eroute **v;
+	size_t n;
+
+	if (kern_eroute_sorted(t, &v, &n) < 0) {
+		out->failed = true;
+		return;
+	}
+	oe_buf_puts(out, "[");
+	for (size_t i = 0; i < n && !oe_buf_failed(out); i++) {
+		oe_buf_puts(out, i ? ",\n " : "\n ");
+		format_json_one(out, v[i], now_ms);
+	}
+	oe_buf_puts(out, n ? "\n]\n" : "]\n");
+	free(v);
+}

@@ -1,0 +1,78 @@
+/* Internal to kernel/: the eroute table's layout, shared by the table (kern_eroute.c) and its
+ * listing (kern_eroute_fmt.c). Entries live in fixed-size chunks so that pointers handed out
+ * stay valid while the table grows; everything else refers to entries by 32-bit index. */
+#ifndef KERN_EROUTE_INT_H
+#define KERN_EROUTE_INT_H
+
+#include "kernel.h"
+
+#define KERN_NIL UINT32_MAX
+#define KERN_CHUNK_SHIFT 12
+#define KERN_CHUNK (1u << KERN_CHUNK_SHIFT)
+
+/* Proto/port pattern bits of a selector; the value is also its exactness score, the same as
+ * policy-groups/ uses (proto 4 + dport 2 + sport 1). */
+#define KERN_PM_PROTO 4u
+#define KERN_PM_DPORT 2u
+#define KERN_PM_SPORT 1u
+#define KERN_NPM 8u
+
+struct kern_enode {
+	struct kern_eroute e; /* first: a struct kern_eroute * is a struct kern_enode * */
+	uint32_t next;	      /* hash chain, or free list */
+	uint32_t hash;
+	bool live;
+};
+
+/* A destination prefix present in the table (the number of entries that have it). Lookup asks
+ * this index first so that it probes a dst length's shapes only when the packet's dst has
+ * entries of that length at all. */
+struct kern_dgroup {
+	uint8_t af;
+	uint8_t len;
+	uint8_t addr[16];
+	uint32_t refs; /* 0 = on the free list */
+	uint32_t next;
+	uint32_t hash;
+};
+
+/* The shapes present for one family. A shape is (dst len, src len, pattern); code =
+ * src len << 3 | pattern. */
+struct kern_shapes {
+	unsigned bits;		/* 32 or 128; 0 until the family's first entry */
+	uint32_t *ref;		/* entries per shape, [(dlen * (bits + 1) + slen) * 8 + pm] */
+	uint32_t dlen_ref[129]; /* entries per dst length */
+	uint8_t dlens[129];	/* dst lengths present, longest first */
+	unsigned ndlens;
+	uint16_t *codes;	/* per dst length, (bits + 1) * 8 slots: codes present, most */
+	uint16_t ncodes[129];	/* specific first (src len, then pattern score) */
+};
+
+struct kern_eroute_table {
+	struct kern_enode **chunks;
+	size_t nchunks;
+	uint32_t nslots; /* slots handed out so far (live + free) */
+	uint32_t free_head;
+	size_t count;
+	uint32_t *buckets; /* exact-selector hash: heads of chains through kern_enode.next */
+	uint32_t nbuckets; /* power of two */
+
+	struct kern_dgroup *dg;
+	uint32_t ndg, dg_cap, dg_free;
+	uint32_t *dbuckets;
+	uint32_t ndbuckets;
+	size_t dg_count;
+
+	struct kern_shapes shapes[2]; /* [0] IPv4, [1] IPv6 */
+	uint64_t seed;		      /* hash seed, random per table (flooding resistance) */
+};
+
+static inline struct kern_enode *kern_node(const struct kern_eroute_table *t, uint32_t i)
+{
+	return &t->chunks[i >> KERN_CHUNK_SHIFT][i & (KERN_CHUNK - 1)];
+}
+
+/* Every entry in listing order, in a new array (free() it); -ENOMEM. *n gets the count. */
+int kern_eroute_sorted(struct kern_eroute_table *t, struct kern_eroute ***out, size_t *n);
+
+#endif
