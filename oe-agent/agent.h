@@ -1,0 +1,200 @@
+/* oe-agent/: the daemon's public header, used by main.c, the `ipsec` front-end and the tests.
+ * Four parts: the event loop (one epoll, fd watches, timers, signals), ipsec.conf parsing,
+ * the control protocol (request parser, client), and the policy/eroute glue shared by the
+ * agent and `ipsec policy` (which must give the same answers without a running agent). */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel.h"
+#include "oe_addr.h"
+#include "oe_buf.h"
+#include "oe_diag.h"
+#include "oe_log.h"
+#include "policy.h"
+
+#define OE_VERSION "0.1.0"
+
+/* ---- event loop (loop.c) ------------------------------------------------------------------ */
+
+struct oe_loop;
+
+/* Called with the epoll events (EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR) that fired on fd. */
+typedef void (*oe_fd_cb)(void *ctx, int fd, uint32_t events);
+typedef void (*oe_timer_cb)(void *ctx);
+typedef void (*oe_signal_cb)(void *ctx, int signo);
+
+/* A timer handle: 0 is never a valid handle. */
+typedef uint64_t oe_timer_id;
+
+/* Creates a loop. Returns 0 or -errno. */
+int oe_loop_new(struct oe_loop **out);
+/* Frees the loop and its timers; does not close watched fds. Accepts NULL. */
+void oe_loop_free(struct oe_loop *l);
+
+/* Watches fd for events (EPOLLIN/EPOLLOUT); one watch per fd. Returns 0 or -errno. */
+int oe_loop_watch(struct oe_loop *l, int fd, uint32_t events, oe_fd_cb cb, void *ctx);
+int oe_loop_modify(struct oe_loop *l, int fd, uint32_t events);
+/* Stops watching fd (call before closing it). Safe from inside any callback. */
+int oe_loop_unwatch(struct oe_loop *l, int fd);
+
+/* Runs cb once at oe_now_ms() + after_ms. Returns a handle (0 on allocation failure). */
+oe_timer_id oe_loop_timer(struct oe_loop *l, uint64_t after_ms, oe_timer_cb cb, void *ctx);
+/* Cancels a pending timer; returns false if it already fired or never existed. */
+bool oe_loop_timer_cancel(struct oe_loop *l, oe_timer_id id);
+size_t oe_loop_timer_count(const struct oe_loop *l);
+
+/* Blocks signo (sigprocmask) and delivers it through a signalfd. Returns 0 or -errno. */
+int oe_loop_signal(struct oe_loop *l, int signo, oe_signal_cb cb, void *ctx);
+
+/* Runs until oe_loop_stop(). Returns 0, or -errno if epoll_wait failed. */
+int oe_loop_run(struct oe_loop *l);
+/* One iteration: waits at most max_wait_ms (-1 = until the next timer), dispatches. */
+int oe_loop_once(struct oe_loop *l, int max_wait_ms);
+void oe_loop_stop(struct oe_loop *l);
+
+/* ---- ipsec.conf (conf.c) ------------------------------------------------------------------- */
+
+#define OE_CONF_DEFAULT_PATH OE_SYSCONFDIR "/ipsec.conf"
+#define OE_CONF_LINE_MAX 4096
+#define OE_CONF_MAX_ADDRS 16
+
+struct oe_nameserver {
+	struct oe_addr addr;
+	uint16_t port; /* 53 unless given */
+};
+
+/* One key=value of a conn, kept as text for later issues. */
+struct oe_conf_kv {
+	char *key;
+	char *value;
+	unsigned line;
+};
+
+struct oe_conf_conn {
+	char *name;
+	unsigned line;
+	bool is_group;	     /* one of the five group conns */
+	enum pg_group group; /* when is_group */
+	bool ignore;	     /* auto=ignore */
+	struct oe_conf_kv *kv;
+	size_t nkv;
+};
+
+/* The parsed configuration. Strings are owned (oe_conf_free). Paths are never NULL after
+ * oe_conf_parse (defaults filled in). */
+struct oe_conf {
+	char *ipsecdir;	  /* default /etc/ipsec.d */
+	char *policydir;  /* ipsecdir/policies (derived) */
+	char *hostkey;	  /* default ipsecdir/private/hostkey.pem */
+	char *ctlsocket;  /* default /run/oe-agent/ctl */
+	char *pidfile;	  /* default /run/oe-agent/pid */
+	char *logfile;	  /* NULL = syslog; "stderr"; or a path */
+	enum oe_log_level loglevel;
+	struct oe_nameserver nameservers[OE_CONF_MAX_ADDRS];
+	size_t n_nameservers; /* 0 = use /etc/resolv.conf */
+	bool dnssec_enable;
+	char *dnssec_rootkey_file;
+	char *dnssec_anchors; /* NULL = none */
+	uint64_t shuntlifetime_s;
+	char *myid; /* NULL = our address */
+	struct oe_addr listen[OE_CONF_MAX_ADDRS];
+	size_t n_listen; /* 0 = detect (oe_conf_detect_listen) */
+	struct oe_conf_conn *conns;
+	size_t nconns;
+};
+
+/* Fills c with every default; c owns the strings afterwards. Returns 0 or -ENOMEM. */
+int oe_conf_init(struct oe_conf *c);
+void oe_conf_free(struct oe_conf *c);
+
+/* Parses ipsec.conf text of len bytes (path for messages) into c, which must come from
+ * oe_conf_init. Errors and warnings go to d. Returns 0, -EINVAL if there was any error (c is
+ * then incomplete; free it), or -ENOMEM. Pure: touches no file. */
+int oe_conf_parse(struct oe_conf *c, const char *path, const char *text, size_t len,
+		  struct oe_diag *d);
+
+/* Reads and parses path. A missing file is an error unless missing_ok (then: all defaults).
+ * Read errors are reported through d. Returns 0 or -errno / -EINVAL. */
+int oe_conf_load(struct oe_conf *c, const char *path, bool missing_ok, struct oe_diag *d);
+
+/* Bitmask (1u << PG_x) of the groups whose conn is not auto=ignore. */
+unsigned oe_conf_groups(const struct oe_conf *c);
+
+/* Parses "addr", "v4addr:port" or "[v6addr]:port". */
+bool oe_nameserver_parse(const char *s, size_t n, struct oe_nameserver *out);
+
+/* The nameserver lines of resolv.conf text (pure). Returns how many were stored (at most max). */
+size_t oe_resolv_parse(const char *text, size_t len, struct oe_nameserver *out, size_t max);
+
+/* The addresses this host uses as its own: conf listen, else the first global address per
+ * family from getifaddrs (no loopback, no link-local). Returns how many (at most max). */
+size_t oe_conf_our_addrs(const struct oe_conf *c, struct oe_addr *out, size_t max);
+
+/* ---- control protocol (ctl_proto.c, ctl_client.c) ------------------------------------------ */
+
+#define OE_CTL_MAX_REQUEST 65536
+
+enum oe_ctl_cmd { OE_CTL_EROUTE, OE_CTL_STATUS, OE_CTL_RELOAD, OE_CTL_POLICY };
+
+struct oe_ctl_req {
+	enum oe_ctl_cmd cmd;
+	bool json;	     /* eroute --json */
+	struct pg_key key;   /* policy */
+	bool has_proto;	     /* policy: PROTO given */
+	bool has_port;	     /* policy: PORT given */
+};
+
+#define OE_CTL_WHYLEN 160
+
+/* Parses one request's text (n bytes, untrusted). On failure returns -EINVAL and writes a
+ * one-line reason to why. Pure. */
+int oe_ctl_req_parse(const uint8_t *text, size_t n, struct oe_ctl_req *out,
+		     char why[static OE_CTL_WHYLEN]);
+
+/* Parses "ADDR [PROTO [PORT]]" tokens of the policy command into k (PORT = destination port).
+ * Returns how many tokens were used (1..3), or 0 with why set. */
+int oe_policy_args_parse(char *const *tok, int ntok, struct pg_key *k,
+			 char why[static OE_CTL_WHYLEN]);
+
+/* Connects to the agent at sockpath, sends request, and reads the whole reply. On success
+ * *ok tells whether the status line said OK; status_msg gets the text after "ERR " (or "");
+ * body gets the rest. Returns 0, or -errno if the agent could not be reached or the reply was
+ * malformed (-EPROTO). timeout_ms bounds the whole exchange. */
+int oe_ctl_call(const char *sockpath, const char *request, int timeout_ms, bool *ok,
+		struct oe_buf *status_msg, struct oe_buf *body);
+
+/* ---- policy and group eroutes (policy_load.c) ---------------------------------------------- */
+
+/* Builds the policy as the agent does: the group files in dir (conf->policydir when NULL) for
+ * the groups the conf leaves on, plus the implicit rules with the resolvers (conf nameservers,
+ * else resolv_text, the contents of /etc/resolv.conf, may be NULL). Errors and warnings go to
+ * d. Returns 0 with *out set, or -EINVAL / -errno / -ENOMEM. */
+int oe_policy_build(const struct oe_conf *conf, const char *dir, const char *resolv_text,
+		    struct oe_diag *d, struct pg_policy **out);
+
+/* Like oe_policy_build, reading /etc/resolv.conf itself when the conf names no resolvers. */
+int oe_policy_load(const struct oe_conf *conf, const char *dir, struct oe_diag *d,
+		   struct pg_policy **out);
+
+/* Appends "ADDR GROUP ORIGIN\n" for k, e.g. "192.0.2.7 private /etc/ipsec.d/policies/private:3"
+ * (origin: path:line, "implicit (loopback)", "static NAME" or "default"). */
+void oe_policy_explain(const struct pg_policy *p, const struct pg_key *k, struct oe_buf *out);
+
+/* The SAID a group's rules get: clear, clear-or-private → %pass; private-or-clear, private →
+ * %trap; block → %reject. */
+enum kern_said_kind oe_group_said(enum pg_group g);
+
+/* True for eroutes that oe_eroutes_fill made (so a reload can replace exactly those). */
+bool oe_eroute_is_group(const struct kern_eroute *e);
+
+/* Replaces the group eroutes in t by those of p: one per rule, "<our addr>/32 -> rule dst",
+ * ours[] being this host's addresses (the first of each family is used; /0 of the family when
+ * there is none). Other eroutes stay. Returns 0 or -ENOMEM. */
+int oe_eroutes_fill(struct kern_eroute_table *t, const struct pg_policy *p,
+		    const struct oe_addr *ours, size_t nours);
+
+#endif
