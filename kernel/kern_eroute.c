@@ -130,7 +130,7 @@ size_t kern_eroute_count(const struct kern_eroute_table *t)
 	return t->count;
 }
 
-/* --- the exact-selector hash -------------------------------------------------------------- */
+/* --- the exact-selector hash ------------------------------------------------------------- */
 
 /* A bucket array of n empty chains. Both hashes double theirs when they hold as many items
  * as buckets, so chains stay short on average. */
@@ -215,7 +215,7 @@ static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
 	return 0;
 }
 
-/* --- the index of destination prefixes ------------------------------------------------------ */
+/* --- the index of destination prefixes --------------------------------------------------- */
 
 static uint32_t dg_find(const struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t h)
 {
@@ -318,7 +318,7 @@ static void dg_unref(struct kern_eroute_table *t, const struct oe_prefix *p)
 	t->dg_count--;
 }
 
-/* --- shapes ------------------------------------------------------------------------------------ */
+/* --- shapes ------------------------------------------------------------------------------ */
 
 static int shapes_init(struct kern_shapes *S, int af)
 {
@@ -375,7 +375,7 @@ static void shapes_count(struct kern_eroute_table *t, const struct oe_sel *s, in
 		shapes_rebuild_dlens(S);
 }
 
-/* --- the public operations --------------------------------------------------------------------- */
+/* --- the public operations --------------------------------------------------------------- */
 
 static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, uint32_t h)
 {
@@ -521,7 +521,7 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 	return NULL;
 }
 
-/* --- listing order, walking, removal --------------------------------------------------------- */
+/* --- listing order, walking, removal ----------------------------------------------------- */
 
 static int prefix_cmp(const struct oe_prefix *a, const struct oe_prefix *b)
 {

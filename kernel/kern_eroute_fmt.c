@@ -12,7 +12,8 @@
 
 #define KERN_ENDSTRLEN (OE_PREFIXSTRLEN + 8)
 
-static const char *end_str(const struct oe_prefix *p, uint16_t port, char buf[static KERN_ENDSTRLEN])
+static const char *end_str(const struct oe_prefix *p, uint16_t port,
+			   char buf[static KERN_ENDSTRLEN])
 {
 	char s[OE_PREFIXSTRLEN];
 
