@@ -1,0 +1,443 @@
+/* The compiler: sorts every rule by selector, resolves duplicates (implicit rules first, then
+ * the stricter group, then the first entry), groups the rules of each unique prefix into a
+ * leaf and flattens the nested prefixes of each family into disjoint ranges, each labelled
+ * with the leaf of the most specific prefix covering it. pg_match.c builds the lookup tables
+ * from those ranges; pg_ranges() hands them to the kernel side. */
+#include "pg_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oe_sel.h"
+
+typedef unsigned __int128 u128;
+
+/* The sort key of one builder rule: family, address, length, then the most specific rule
+ * first, then protocol and ports, then insertion order (idx). Identical selectors end up
+ * next to each other, in the order they were added. */
+struct skey {
+	uint64_t hi, lo, tail;
+	uint32_t idx;
+	uint8_t af;
+};
+
+static int skey_cmp(const void *a, const void *b)
+{
+	const struct skey *x = a, *y = b;
+
+	if (x->af != y->af)
+		return x->af < y->af ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->tail != y->tail)
+		return x->tail < y->tail ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static struct skey *sort_rules(const struct pg_builder *b)
+{
+	struct skey *k = malloc((b->n ? b->n : 1) * sizeof(*k));
+
+	if (!k)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct pg_rule *r = &b->rules[i].r;
+
+		k[i].af = r->dst.addr.af;
+		k[i].hi = be64(r->dst.addr.b);
+		k[i].lo = be64(r->dst.addr.b + 8);
+		k[i].tail = (uint64_t)r->dst.len << 48 | (uint64_t)(7 - pg_rule_score(r)) << 40 |
+			    (uint64_t)r->proto << 32 | (uint64_t)r->sport << 16 | r->dport;
+		k[i].idx = (uint32_t)i;
+	}
+	qsort(k, b->n, sizeof(*k), skey_cmp);
+	return k;
+}
+
+/* "10.0.0.0/8" or "10.0.0.0/8 tcp 0 22". */
+static const char *sel_str(const struct pg_rule *r, char *buf, size_t size)
+{
+	char pbuf[OE_PREFIXSTRLEN];
+	const char *name = oe_proto_name(r->proto);
+
+	oe_prefix_str(&r->dst, pbuf);
+	if (r->proto == 0 && r->sport == 0 && r->dport == 0)
+		snprintf(buf, size, "%s", pbuf);
+	else if (name)
+		snprintf(buf, size, "%s %s %u %u", pbuf, name, r->sport, r->dport);
+	else
+		snprintf(buf, size, "%s %u %u %u", pbuf, r->proto, r->sport, r->dport);
+	return buf;
+}
+
+/* "path:line" for file entries, the conn name for static ones. */
+static const char *loc_str(const struct pg_rule *r, char *buf, size_t size)
+{
+	if (r->line)
+		snprintf(buf, size, "%s:%u", r->where, r->line);
+	else
+		snprintf(buf, size, "%s", r->where);
+	return buf;
+}
+
+/* Decides between the current winner w and a later identical selector r; warns about the
+ * loser. Implicit rules are never overridden; otherwise the stricter group wins, and between
+ * entries of the same group the first one stays. Returns the new winner. */
+static const struct pg_rule *dup_resolve(const struct pg_rule *w, const struct pg_rule *r,
+					 struct oe_diag *d)
+{
+	char sel[OE_PREFIXSTRLEN + 32], loc[512];
+
+	if (w->origin == PG_ORIGIN_IMPLICIT && r->origin == PG_ORIGIN_IMPLICIT)
+		return w; /* e.g. a resolver listed twice: nothing for the user to fix */
+	if (w->origin == PG_ORIGIN_IMPLICIT || r->origin == PG_ORIGIN_IMPLICIT) {
+		const struct pg_rule *imp = w->origin == PG_ORIGIN_IMPLICIT ? w : r;
+		const struct pg_rule *user = imp == w ? r : w;
+
+		oe_diag_warn(d, user->where, user->line,
+			     "'%s' is implicitly clear (%s): entry ignored",
+			     sel_str(user, sel, sizeof(sel)), imp->where);
+		return imp;
+	}
+	if (w->group == r->group) {
+		oe_diag_warn(d, r->where, r->line, "'%s' in %s: duplicate, first at %s",
+			     sel_str(r, sel, sizeof(sel)), pg_group_name(r->group),
+			     loc_str(w, loc, sizeof(loc)));
+		return w;
+	}
+	oe_diag_warn(d, r->where, r->line, "'%s' in %s is also in %s at %s: using the stricter %s",
+		     sel_str(r, sel, sizeof(sel)), pg_group_name(r->group), pg_group_name(w->group),
+		     loc_str(w, loc, sizeof(loc)),
+		     pg_group_name(r->group > w->group ? r->group : w->group));
+	return r->group > w->group ? r : w;
+}
+
+static bool same_selector(const struct skey *a, const struct skey *b)
+{
+	return a->af == b->af && a->hi == b->hi && a->lo == b->lo && a->tail == b->tail;
+}
+
+/* Fills p->rules from the sorted keys, one rule per distinct selector. */
+static int dedup(struct pg_policy *p, const struct pg_builder *b, const struct skey *k,
+		 struct oe_diag *d)
+{
+	p->rules = malloc((b->n ? b->n : 1) * sizeof(*p->rules));
+	if (!p->rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n;) {
+		struct pg_rule w = b->rules[k[i].idx].r;
+		size_t j;
+
+		w.where = p->strs[b->rules[k[i].idx].where];
+		for (j = i + 1; j < b->n && same_selector(&k[i], &k[j]); j++) {
+			struct pg_rule r = b->rules[k[j].idx].r;
+
+			r.where = p->strs[b->rules[k[j].idx].where];
+			w = *dup_resolve(&w, &r, d);
+		}
+		p->rules[p->nrules++] = w;
+		i = j;
+	}
+	return 0;
+}
+
+static bool same_prefix(const struct pg_rule *a, const struct pg_rule *b)
+{
+	return a->dst.len == b->dst.len && oe_addr_eq(&a->dst.addr, &b->dst.addr);
+}
+
+static int make_leaves(struct pg_policy *p)
+{
+	p->leaves = malloc((p->nrules ? p->nrules : 1) * sizeof(*p->leaves));
+	if (!p->leaves)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nrules; i++) {
+		struct pg_leaf *l = &p->leaves[p->nleaves];
+
+		if (i > 0 && same_prefix(&p->rules[i - 1], &p->rules[i])) {
+			p->leaves[p->nleaves - 1].n++;
+			continue;
+		}
+		l->first = (uint32_t)i;
+		l->n = 1;
+		l->parent = -1;
+		l->addr_rule = -1;
+		p->nleaves++;
+	}
+	return 0;
+}
+
+/* --- flattening nested prefixes into disjoint ranges ---------------------------------------- */
+
+struct sweep {
+	u128 *start;
+	uint32_t *val;
+	size_t n, cap;
+};
+
+/* Starts a range at x with value val; a range starting at the same x replaces the previous
+ * one, and a range with the same value as the previous one extends it. */
+static int emit(struct sweep *sw, u128 x, uint32_t val)
+{
+	if (sw->n && sw->start[sw->n - 1] == x)
+		sw->n--;
+	if (sw->n && sw->val[sw->n - 1] == val)
+		return 0;
+	if (sw->n == sw->cap) {
+		size_t cap = sw->cap ? sw->cap * 2 : 64;
+		u128 *s = realloc(sw->start, cap * sizeof(*s));
+		uint32_t *v;
+
+		if (!s)
+			return -ENOMEM;
+		sw->start = s;
+		v = realloc(sw->val, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		sw->val = v;
+		sw->cap = cap;
+	}
+	sw->start[sw->n] = x;
+	sw->val[sw->n] = val;
+	sw->n++;
+	return 0;
+}
+
+static u128 leaf_addr(const struct pg_policy *p, const struct pg_leaf *l)
+{
+	const struct oe_addr *a = &p->rules[l->first].dst.addr;
+
+	return a->af == AF_INET ? (u128)oe_addr_v4(a) : oe_addr_u128(a);
+}
+
+/* What a range covered by leaf li holds: the rule itself when the leaf is one wildcard rule
+ * (the answer cannot depend on protocol or ports), else "walk the leaf". */
+static uint32_t leaf_val(const struct pg_policy *p, int32_t li)
+{
+	const struct pg_leaf *l;
+	const struct pg_rule *r;
+
+	if (li < 0)
+		return 0;
+	l = &p->leaves[li];
+	r = &p->rules[l->first];
+	if (l->n == 1 && r->proto == 0)
+		return (l->first + 1) << 3 | (uint32_t)r->group;
+	return PG_V_SLOW | (uint32_t)li;
+}
+
+struct frame {
+	u128 end;
+	int32_t leaf;
+};
+
+/* Sweeps leaves [l0, l1) of one family (sorted by address, then length: every prefix comes
+ * after the prefixes that contain it) with a stack of the open prefixes. */
+static int sweep_family(struct pg_policy *p, size_t l0, size_t l1, unsigned bits,
+			struct sweep *sw)
+{
+	struct frame stack[130];
+	u128 max = bits == 128 ? ~(u128)0 : ((u128)1 << bits) - 1;
+	size_t sp = 0;
+	int rc = emit(sw, 0, 0);
+
+	for (size_t i = l0; i < l1 && rc == 0; i++) {
+		struct pg_leaf *l = &p->leaves[i];
+		const struct pg_rule *last = &p->rules[l->first + l->n - 1];
+		unsigned len = p->rules[l->first].dst.len;
+		u128 s = leaf_addr(p, l);
+		u128 e = s | (len == bits ? 0 : max >> len);
+
+		while (sp > 0 && stack[sp - 1].end < s && rc == 0) {
+			u128 x = stack[--sp].end + 1;
+
+			rc = emit(sw, x, leaf_val(p, sp ? stack[sp - 1].leaf : -1));
+		}
+		l->parent = sp ? stack[sp - 1].leaf : -1;
+		/* Rules are sorted by score, so a wildcard (score 0) is the leaf's last rule. */
+		if (last->proto == 0)
+			l->addr_rule = (int32_t)(l->first + l->n - 1);
+		else
+			l->addr_rule = l->parent >= 0 ? p->leaves[l->parent].addr_rule : -1;
+		if (rc == 0)
+			rc = emit(sw, s, leaf_val(p, (int32_t)i));
+		stack[sp].end = e;
+		stack[sp].leaf = (int32_t)i;
+		sp++;
+	}
+	while (sp > 0 && rc == 0) {
+		u128 end = stack[--sp].end;
+
+		if (end != max)
+			rc = emit(sw, end + 1, leaf_val(p, sp ? stack[sp - 1].leaf : -1));
+	}
+	return rc;
+}
+
+static int make_ranges(struct pg_policy *p)
+{
+	struct sweep sw = { 0 };
+	size_t nv4 = 0;
+	int rc;
+
+	while (nv4 < p->nleaves && p->rules[p->leaves[nv4].first].dst.addr.af == AF_INET)
+		nv4++;
+	rc = sweep_family(p, 0, nv4, 32, &sw);
+	if (rc < 0)
+		goto out;
+	p->v4_start = malloc(sw.n * sizeof(*p->v4_start));
+	p->v4_val = malloc(sw.n * sizeof(*p->v4_val));
+	if (!p->v4_start || !p->v4_val) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sw.n; i++) {
+		p->v4_start[i] = (uint32_t)sw.start[i];
+		p->v4_val[i] = sw.val[i];
+	}
+	p->v4_n = sw.n;
+	sw.n = 0;
+	rc = sweep_family(p, nv4, p->nleaves, 128, &sw);
+	if (rc < 0)
+		goto out;
+	p->v6_start = sw.start;
+	p->v6_val = sw.val;
+	p->v6_n = sw.n;
+	sw.start = NULL;
+	sw.val = NULL;
+out:
+	free(sw.start);
+	free(sw.val);
+	return rc;
+}
+
+static int copy_strings(struct pg_policy *p, const struct pg_builder *b)
+{
+	p->strs = calloc(b->nstrs ? b->nstrs : 1, sizeof(*p->strs));
+	if (!p->strs)
+		return -ENOMEM;
+	for (; p->nstrs < b->nstrs; p->nstrs++) {
+		p->strs[p->nstrs] = strdup(b->strs[p->nstrs]);
+		if (!p->strs[p->nstrs])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct pg_policy *pg_compile(struct pg_builder *b, struct oe_diag *d)
+{
+	struct pg_policy *p = calloc(1, sizeof(*p));
+	struct skey *k = NULL;
+	int rc = -ENOMEM;
+
+	if (!p || b->n > PG_V_MAXRULES)
+		goto out;
+	rc = copy_strings(p, b);
+	if (rc < 0)
+		goto out;
+	k = sort_rules(b);
+	if (!k) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = dedup(p, b, k, d);
+	if (rc == 0)
+		rc = make_leaves(p);
+	if (rc == 0)
+		rc = make_ranges(p);
+	if (rc == 0)
+		rc = pg_v4_table_build(p);
+	if (rc == 0)
+		rc = pg_v6_index_build(p);
+out:
+	free(k);
+	if (rc < 0) {
+		pg_policy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void pg_policy_free(struct pg_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nstrs; i++)
+		free(p->strs[i]);
+	free(p->strs);
+	free(p->rules);
+	free(p->leaves);
+	free(p->v4_start);
+	free(p->v4_val);
+	free(p->v4_top);
+	free(p->v4_chunks);
+	free(p->v6_start);
+	free(p->v6_val);
+	free(p->v6_bucket);
+	free(p);
+}
+
+size_t pg_rule_count(const struct pg_policy *p)
+{
+	return p->nrules;
+}
+
+const struct pg_rule *pg_rule_at(const struct pg_policy *p, size_t i)
+{
+	return i < p->nrules ? &p->rules[i] : NULL;
+}
+
+/* The group an address-only lookup gives inside a range of value v. */
+static enum pg_group val_group(const struct pg_policy *p, uint32_t v)
+{
+	int32_t r;
+
+	if (!(v & PG_V_SLOW))
+		return (enum pg_group)(v & PG_V_GROUP);
+	r = p->leaves[v & PG_V_IDX].addr_rule;
+	return r < 0 ? PG_CLEAR : p->rules[r].group;
+}
+
+void pg_ranges(const struct pg_policy *p, int af,
+	       void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			  enum pg_group g),
+	       void *ctx)
+{
+	size_t n = af == AF_INET ? p->v4_n : af == AF_INET6 ? p->v6_n : 0;
+	u128 max = af == AF_INET ? 0xffffffffu : ~(u128)0;
+
+	for (size_t i = 0; i < n;) {
+		const uint32_t *val = af == AF_INET ? p->v4_val : p->v6_val;
+		enum pg_group g = val_group(p, val[i]);
+		struct oe_addr lo, hi;
+		size_t j = i + 1;
+		u128 a, z;
+
+		while (j < n && val_group(p, val[j]) == g)
+			j++;
+		a = af == AF_INET ? p->v4_start[i] : p->v6_start[i];
+		z = j == n ? max : (af == AF_INET ? p->v4_start[j] : p->v6_start[j]) - 1;
+		if (af == AF_INET) {
+			oe_addr_from_v4(&lo, (uint32_t)a);
+			oe_addr_from_v4(&hi, (uint32_t)z);
+		} else {
+			oe_addr_from_u128(&lo, a);
+			oe_addr_from_u128(&hi, z);
+		}
+		fn(ctx, &lo, &hi, g);
+		i = j;
+	}
+}

@@ -1,0 +1,203 @@
+/* The lookup side of a compiled policy. IPv4: a multibit table (DIR-24-8 for big policies,
+ * DIR-16-8-8 for small ones) filled from the disjoint ranges; a slot holds either a chunk
+ * index or the final answer, so an address in a range without port rules costs one or two
+ * memory reads. IPv6: halving search over the sorted range starts, narrowed first by a
+ * 65,536-entry index on the top 16 bits. Port rules are resolved by walking the leaf. */
+#include "pg_int.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+/* --- building ------------------------------------------------------------------------------ */
+
+struct v4fill {
+	struct pg_policy *p;
+	size_t r; /* the range holding the current address; only moves forward */
+	size_t chunk_cap;
+};
+
+static uint32_t *slot(struct pg_policy *p, long chunk, size_t i)
+{
+	return chunk < 0 ? &p->v4_top[i] : &p->v4_chunks[(size_t)chunk << 8 | i];
+}
+
+static long chunk_new(struct v4fill *f)
+{
+	struct pg_policy *p = f->p;
+
+	if (p->v4_nchunks >= PG_V_IDX)
+		return -ENOMEM;
+	if (p->v4_nchunks == f->chunk_cap) {
+		size_t cap = f->chunk_cap ? f->chunk_cap * 2 : 64;
+		uint32_t *n = realloc(p->v4_chunks, (cap << 8) * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->v4_chunks = n;
+		f->chunk_cap = cap;
+	}
+	return (long)p->v4_nchunks++;
+}
+
+/* Fills nent slots of table `chunk` (-1 = the top table), slot i covering the 2^sub_bits
+ * addresses from base + (i << sub_bits). A slot inside one range gets that range's value;
+ * a slot with a range boundary inside gets a chunk of 256 finer slots. */
+static int v4_fill(struct v4fill *f, long chunk, size_t nent, uint32_t base, unsigned sub_bits)
+{
+	struct pg_policy *p = f->p;
+	const uint32_t *start = p->v4_start;
+	size_t n = p->v4_n;
+
+	for (size_t i = 0; i < nent; i++) {
+		uint32_t lo = base + (uint32_t)(i << sub_bits);
+		uint32_t hi = lo + ((1u << sub_bits) - 1);
+		uint32_t v;
+
+		while (f->r + 1 < n && start[f->r + 1] <= lo)
+			f->r++;
+		if (f->r + 1 == n || start[f->r + 1] > hi) {
+			v = p->v4_val[f->r];
+		} else {
+			long c = chunk_new(f);
+			int rc;
+
+			if (c < 0)
+				return (int)c;
+			rc = v4_fill(f, c, 256, lo, sub_bits - 8);
+			if (rc < 0)
+				return rc;
+			v = PG_V_CHUNK | (uint32_t)c;
+		}
+		*slot(p, chunk, i) = v;
+	}
+	return 0;
+}
+
+int pg_v4_table_build(struct pg_policy *p)
+{
+	struct v4fill f = { .p = p };
+
+	p->v4_top_bits = p->v4_n > PG_V4_BIG_RANGES ? 24 : 16;
+	p->v4_top = malloc(sizeof(uint32_t) << p->v4_top_bits);
+	if (!p->v4_top)
+		return -ENOMEM;
+	return v4_fill(&f, -1, (size_t)1 << p->v4_top_bits, 0, 32 - p->v4_top_bits);
+}
+
+int pg_v6_index_build(struct pg_policy *p)
+{
+	size_t r = 0;
+
+	p->v6_bucket = malloc(65537 * sizeof(*p->v6_bucket));
+	if (!p->v6_bucket)
+		return -ENOMEM;
+	for (unsigned b = 0; b <= 65536; b++) {
+		u128 x = b == 65536 ? ~(u128)0 : (u128)b << 112;
+
+		while (r + 1 < p->v6_n && p->v6_start[r + 1] <= x)
+			r++;
+		p->v6_bucket[b] = (uint32_t)r;
+	}
+	return 0;
+}
+
+/* --- looking up ---------------------------------------------------------------------------- */
+
+static inline uint32_t v4_lookup(const struct pg_policy *p, const uint8_t *b)
+{
+	uint32_t a = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	unsigned shift = 32 - p->v4_top_bits;
+	uint32_t v = p->v4_top[a >> shift];
+
+	while (v & PG_V_CHUNK) {
+		shift -= 8;
+		v = p->v4_chunks[(size_t)(v & ~PG_V_CHUNK) << 8 | ((a >> shift) & 0xff)];
+	}
+	return v;
+}
+
+static inline uint32_t v6_lookup(const struct pg_policy *p, const uint8_t *b)
+{
+	uint64_t hi, lo;
+	size_t l, h;
+	u128 a;
+
+	memcpy(&hi, b, 8);
+	memcpy(&lo, b + 8, 8);
+	hi = be64toh(hi);
+	lo = be64toh(lo);
+	a = (u128)hi << 64 | lo;
+	l = p->v6_bucket[hi >> 48];
+	h = p->v6_bucket[(hi >> 48) + 1];
+	/* The answer is the last range starting at or below a; v6_start[l] <= a holds. */
+	while (l < h) {
+		size_t m = l + (h - l + 1) / 2;
+
+		if (p->v6_start[m] <= a)
+			l = m;
+		else
+			h = m - 1;
+	}
+	return p->v6_val[l];
+}
+
+static const struct pg_rule *leaf_walk(const struct pg_policy *p, uint32_t li,
+				       const struct pg_key *k)
+{
+	int32_t i = (int32_t)li;
+
+	if (k->proto == 0) {
+		int32_t r = p->leaves[li].addr_rule;
+
+		return r < 0 ? NULL : &p->rules[r];
+	}
+	/* Most specific rule of the longest prefix first; a leaf without a wildcard rule falls
+	 * back to the enclosing prefix when none of its port rules matched. */
+	for (; i >= 0; i = p->leaves[i].parent) {
+		const struct pg_leaf *l = &p->leaves[i];
+
+		for (uint32_t j = l->first; j < l->first + l->n; j++)
+			if (pg_rule_matches_key(&p->rules[j], k))
+				return &p->rules[j];
+	}
+	return NULL;
+}
+
+static inline bool key_val(const struct pg_policy *p, const struct pg_key *k, uint32_t *v)
+{
+	if (k->dst.af == AF_INET)
+		*v = v4_lookup(p, k->dst.b);
+	else if (k->dst.af == AF_INET6)
+		*v = v6_lookup(p, k->dst.b);
+	else
+		return false;
+	return true;
+}
+
+const struct pg_rule *pg_lookup(const struct pg_policy *p, const struct pg_key *k)
+{
+	uint32_t v;
+
+	if (!key_val(p, k, &v))
+		return NULL;
+	if (v & PG_V_SLOW)
+		return leaf_walk(p, v & PG_V_IDX, k);
+	return v >> 3 ? &p->rules[(v >> 3) - 1] : NULL;
+}
+
+enum pg_group pg_lookup_group(const struct pg_policy *p, const struct pg_key *k)
+{
+	const struct pg_rule *r;
+	uint32_t v;
+
+	if (!key_val(p, k, &v))
+		return PG_CLEAR;
+	if (!(v & PG_V_SLOW))
+		return (enum pg_group)(v & PG_V_GROUP);
+	r = leaf_walk(p, v & PG_V_IDX, k);
+	return r ? r->group : PG_CLEAR;
+}
