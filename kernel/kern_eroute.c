@@ -206,7 +206,7 @@ static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
 		if (!chunks)
 			return -ENOMEM;
 		t->chunks = chunks;
-		chunks[c] = malloc(KERN_CHUNK * sizeof(**chunks));
+		chunks[c] = aligned_alloc(64, KERN_CHUNK * sizeof(**chunks));
 		if (!chunks[c])
 			return -ENOMEM;
 		t->nchunks = c + 1;
@@ -512,7 +512,8 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 		struct kern_eroute *e;
 
 		k.dst = oe_prefix_of(&d, dl);
-		if (dg_find(t, &k.dst, dst_hash(t, &k.dst)) == KERN_NIL)
+		/* With a single shape the probe itself is as cheap as asking the index. */
+		if (S->ncodes[dl] > 1 && dg_find(t, &k.dst, dst_hash(t, &k.dst)) == KERN_NIL)
 			continue;
 		e = probe_dlen(t, S, dl, &k, &s, proto, sport, dport);
 		if (e)

@@ -17,11 +17,13 @@
 #define KERN_PM_SPORT 1u
 #define KERN_NPM 8u
 
+/* The chain fields sit just before the selector, so that walking a hash chain touches one
+ * cache line per entry (nodes are 64-byte aligned; the selector ends at byte 58). */
 struct kern_enode {
-	struct kern_eroute e; /* first: a struct kern_eroute * is a struct kern_enode * */
-	uint32_t next;	      /* hash chain, or free list */
+	_Alignas(64) uint32_t next; /* hash chain, or free list */
 	uint32_t hash;
 	bool live;
+	struct kern_eroute e;
 };
 
 /* A destination prefix present in the table (the number of entries that have it). Lookup asks

@@ -467,11 +467,325 @@ static void test_lookup_random(void)
 	kern_eroute_table_free(t);
 }
 
+/* --- listing ------------------------------------------------------------------------------------ */
+
+static struct kern_eroute_table *small_table(void)
+{
+	struct kern_eroute_table *t = kern_eroute_table_new();
+	struct kern_eroute e;
+
+	/* Added out of order on purpose: the listing sorts. */
+	e = ER(SEL("2001:db8::1", "2001:db8:2::/48", 17, 0, 53), "%drop", 7);
+	kern_eroute_add(t, &e);
+	e = ER(SEL("10.44.73.97/32", "10.114.121.41/32", 0, 0, 0), "%pass", 4119);
+	snprintf(e.reason, sizeof(e.reason), "clear-or-private");
+	e.expires_ms = 1000000 + 899500;
+	kern_eroute_add(t, &e);
+	e = ER(SEL("10.2.1.115/32", "10.19.75.161/32", 0, 0, 0), "tun0x1002@10.19.75.145", 259);
+	snprintf(e.src_id, sizeof(e.src_id), "@east.example");
+	snprintf(e.dst_id, sizeof(e.dst_id), "10.19.75.161 \"quoted\"\\\n");
+	snprintf(e.reason, sizeof(e.reason), "private");
+	kern_eroute_add(t, &e);
+	e = ER(SEL("10.2.1.0/24", "0.0.0.0/0", 0, 0, 0), "%trap", 10);
+	kern_eroute_add(t, &e);
+	e = ER(SEL("192.0.2.1/32", "198.51.100.0/24", 6, 1234, 443), "esp0xabcdef@198.51.100.1", 0);
+	kern_eroute_add(t, &e);
+	e = ER(SEL("192.0.2.1/32", "198.51.100.0/24", 6, 0, 0), "%reject", 1);
+	kern_eroute_add(t, &e);
+	e = ER(SEL("2001:db8::1", "2001:db8:1::/48", 0, 0, 0), "%hold", 2);
+	kern_eroute_add(t, &e);
+	e = ER(SEL("2001:db8::1", "2001:db8:2::/48", 6, 4500, 0), "tun0x1@2001:db8:2::1", 3);
+	kern_eroute_add(t, &e);
+	return t;
+}
+
+static void test_listing(void)
+{
+	struct kern_eroute_table *t = small_table();
+	struct oe_buf b;
+
+	oe_buf_init(&b);
+	kern_eroute_format(t, &b);
+	T_CHECK(!oe_buf_failed(&b));
+	T_CHECK_STR(b.p,
+		    "10         10.2.1.0/24        -> 0.0.0.0/0          => %trap\n"
+		    "259        10.2.1.115/32      -> 10.19.75.161/32    => tun0x1002@10.19.75.145\n"
+		    "4119       10.44.73.97/32     -> 10.114.121.41/32   => %pass\n"
+		    "1          192.0.2.1/32       -> 198.51.100.0/24    => %reject:6\n"
+		    "0          192.0.2.1/32:1234  -> 198.51.100.0/24:443 => esp0xabcdef@198.51.100.1:6\n"
+		    "2          2001:db8::1/128    -> 2001:db8:1::/48    => %hold\n"
+		    "3          [2001:db8::1/128]:4500 -> 2001:db8:2::/48    => tun0x1@2001:db8:2::1:6\n"
+		    "7          2001:db8::1/128    -> [2001:db8:2::/48]:53 => %drop:17\n");
+	oe_buf_free(&b);
+	/* An empty table lists nothing. */
+	kern_eroute_table_free(t);
+	t = kern_eroute_table_new();
+	oe_buf_init(&b);
+	kern_eroute_format(t, &b);
+	T_CHECK_INT(b.len, 0);
+	kern_eroute_format_json(t, 0, &b);
+	T_CHECK_STR(b.p, "[]\n");
+	oe_buf_free(&b);
+	kern_eroute_table_free(t);
+}
+
+/* --- a small JSON checker: RFC 8259 grammar, enough to prove the output parses --------------------- */
+
+static bool j_value(const char **p, int depth);
+
+static void j_ws(const char **p)
+{
+	while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')
+		(*p)++;
+}
+
+static bool j_lit(const char **p, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (strncmp(*p, w, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+static bool j_string(const char **p)
+{
+	if (**p != '"')
+		return false;
+	for ((*p)++; **p != '"'; (*p)++) {
+		unsigned char c = (unsigned char)**p;
+
+		if (c < 0x20)
+			return false;
+		if (c != '\\')
+			continue;
+		(*p)++;
+		if (**p == 'u') {
+			for (int i = 1; i <= 4; i++)
+				if (!strchr("0123456789abcdefABCDEF", (*p)[i]) || !(*p)[i])
+					return false;
+			*p += 4;
+		} else if (!**p || !strchr("\"\\/bfnrt", **p)) {
+			return false;
+		}
+	}
+	(*p)++;
+	return true;
+}
+
+static bool j_number(const char **p)
+{
+	const char *s = *p;
+
+	if (**p == '-')
+		(*p)++;
+	if (**p == '0')
+		(*p)++;
+	else
+		while (**p >= '0' && **p <= '9')
+			(*p)++;
+	return *p > s && (*p)[-1] != '-';
+}
+
+static bool j_seq(const char **p, char close, bool obj, int depth)
+{
+	(*p)++;
+	j_ws(p);
+	if (**p == close) {
+		(*p)++;
+		return true;
+	}
+	for (;;) {
+		if (obj) {
+			if (!j_string(p))
+				return false;
+			j_ws(p);
+			if (*(*p)++ != ':')
+				return false;
+		}
+		if (!j_value(p, depth + 1))
+			return false;
+		j_ws(p);
+		if (**p == close) {
+			(*p)++;
+			return true;
+		}
+		if (*(*p)++ != ',')
+			return false;
+	}
+}
+
+static bool j_value(const char **p, int depth)
+{
+	bool ok;
+
+	if (depth > 32)
+		return false;
+	j_ws(p);
+	switch (**p) {
+	case '{': ok = j_seq(p, '}', true, depth); break;
+	case '[': ok = j_seq(p, ']', false, depth); break;
+	case '"': ok = j_string(p); break;
+	case 't': ok = j_lit(p, "true"); break;
+	case 'f': ok = j_lit(p, "false"); break;
+	case 'n': ok = j_lit(p, "null"); break;
+	default: ok = j_number(p); break;
+	}
+	j_ws(p);
+	return ok;
+}
+
+static bool json_valid(const char *s)
+{
+	return j_value(&s, 0) && *s == '\0';
+}
+
+static void test_json(void)
+{
+	struct kern_eroute_table *t = small_table();
+	struct oe_buf b;
+
+	T_CHECK(json_valid("[{\"a\":[1,-2,null,true,\"x\\u0001\\n\"]}]"));
+	T_CHECK(!json_valid("[{\"a\":1,}]"));
+	T_CHECK(!json_valid("[\"a\nb\"]"));
+	oe_buf_init(&b);
+	kern_eroute_format_json(t, 1000000, &b);
+	T_CHECK(!oe_buf_failed(&b));
+	T_CHECK(json_valid(b.p));
+	if (!json_valid(b.p))
+		printf("# %s", b.p);
+	T_CHECK(strstr(b.p, "{\"count\":259,\"src\":\"10.2.1.115/32\",\"dst\":\"10.19.75.161/32\","
+			    "\"proto\":0,\"sport\":0,\"dport\":0,\"said\":\"tun0x1002@10.19.75.145\","
+			    "\"said_kind\":\"tun\",\"spi\":4098,\"edst\":\"10.19.75.145\","
+			    "\"src_id\":\"@east.example\","
+			    "\"dst_id\":\"10.19.75.161 \\\"quoted\\\"\\\\\\u000a\","
+			    "\"reason\":\"private\",\"expires_in_s\":null}") != NULL);
+	T_CHECK(strstr(b.p, "{\"count\":4119,\"src\":\"10.44.73.97/32\",\"dst\":\"10.114.121.41/32\","
+			    "\"proto\":0,\"sport\":0,\"dport\":0,\"said\":\"%pass\","
+			    "\"said_kind\":\"pass\",\"src_id\":null,\"dst_id\":null,"
+			    "\"reason\":\"clear-or-private\",\"expires_in_s\":900}") != NULL);
+	T_CHECK(strstr(b.p, "\"src\":\"192.0.2.1/32\",\"dst\":\"198.51.100.0/24\",\"proto\":6,"
+			    "\"sport\":1234,\"dport\":443,\"said\":\"esp0xabcdef@198.51.100.1\","
+			    "\"said_kind\":\"esp\",\"spi\":11259375,\"edst\":\"198.51.100.1\"") != NULL);
+	T_CHECK(strstr(b.p, "\"said\":\"%hold\",\"said_kind\":\"hold\"") != NULL);
+	T_CHECK(strstr(b.p, "\"said\":\"%drop\",\"said_kind\":\"drop\"") != NULL);
+	T_CHECK(strstr(b.p, "\"said\":\"%reject\",\"said_kind\":\"reject\"") != NULL);
+	T_CHECK(strstr(b.p, "\"said\":\"%trap\",\"said_kind\":\"trap\"") != NULL);
+	/* Expired shunts say 0, never a negative or huge number. */
+	oe_buf_reset(&b);
+	kern_eroute_format_json(t, 5000000, &b);
+	T_CHECK(strstr(b.p, "\"reason\":\"clear-or-private\",\"expires_in_s\":0}") != NULL);
+	oe_buf_free(&b);
+	kern_eroute_table_free(t);
+}
+
+/* --- remove_if and walk ------------------------------------------------------------------------------ */
+
+static bool is_shunt(void *ctx, const struct kern_eroute *e)
+{
+	(*(int *)ctx)++;
+	return e->said.kind == KERN_SAID_PASS || e->said.kind == KERN_SAID_DROP ||
+	       e->said.kind == KERN_SAID_REJECT;
+}
+
+static bool collect(void *ctx, struct kern_eroute *e)
+{
+	struct oe_buf *b = ctx;
+	char s[KERN_SAIDSTRLEN];
+
+	e->packets++; /* walkers may update counters */
+	oe_buf_printf(b, "%s ", kern_said_str(&e->said, s));
+	return b->len < 40; /* stop early after a few */
+}
+
+static void test_remove_if_walk(void)
+{
+	struct kern_eroute_table *t = small_table();
+	struct oe_buf b;
+	int calls = 0;
+
+	oe_buf_init(&b);
+	kern_eroute_walk(t, collect, &b);
+	T_CHECK_STR(b.p, "%trap tun0x1002@10.19.75.145 %pass %reject ");
+	T_CHECK_INT(kern_eroute_get(t, SELP("10.2.1.0/24", "0.0.0.0/0", 0, 0, 0))->packets, 11);
+	T_CHECK_INT(kern_eroute_remove_if(t, is_shunt, &calls), 3);
+	T_CHECK_INT(calls, 8);
+	T_CHECK_INT(kern_eroute_count(t), 5);
+	T_CHECK(kern_eroute_get(t, SELP("10.44.73.97/32", "10.114.121.41/32", 0, 0, 0)) == NULL);
+	T_CHECK_STR(look(t, "10.44.73.97", "10.114.121.41", 0, 0, 0), "(none)");
+	T_CHECK_STR(look(t, "192.0.2.1", "198.51.100.9", 6, 1234, 443), "esp0xabcdef@198.51.100.1");
+	T_CHECK_STR(look(t, "192.0.2.1", "198.51.100.9", 6, 1234, 444), "(none)");
+	oe_buf_reset(&b);
+	kern_eroute_format(t, &b);
+	T_CHECK(strstr(b.p, "%pass") == NULL && strstr(b.p, "%drop") == NULL);
+	T_CHECK_INT(kern_eroute_remove_if(t, is_shunt, &calls), 0);
+	oe_buf_free(&b);
+	kern_eroute_table_free(t);
+}
+
+/* --- one million entries ------------------------------------------------------------------------------ */
+
+static void test_million(void)
+{
+	enum { N = 1000000 };
+	struct kern_eroute_table *t = kern_eroute_table_new();
+	struct kern_eroute e;
+	struct oe_buf b;
+	uint64_t t0 = oe_now_ms(), t1, t2, t3;
+	size_t lines = 0, hits = 0;
+
+	memset(&e, 0, sizeof(e));
+	for (uint32_t i = 0; i < N; i++) {
+		struct oe_addr s, d;
+
+		/* Three quarters host /32s in 10/8, a quarter /28s in 11/8; half from one host. */
+		oe_addr_from_v4(&s, i & 1 ? 0xc0000201u : 0);
+		oe_addr_from_v4(&d, i % 4 ? 0x0a000000u + i : 0x0b000000u + (i << 4));
+		e.sel.src = oe_prefix_of(&s, i & 1 ? 32 : 0);
+		e.sel.dst = oe_prefix_of(&d, i % 4 ? 32 : 28);
+		e.said.kind = i % 3 ? KERN_SAID_TUN : KERN_SAID_PASS;
+		e.said.spi = i % 3 ? 0x1000 + i : 0;
+		e.said.edst = d;
+		e.packets = i;
+		if (kern_eroute_add(t, &e) < 0)
+			break;
+	}
+	t1 = oe_now_ms();
+	T_CHECK_INT(kern_eroute_count(t), N);
+	for (uint32_t i = 0; i < N; i += 7) {
+		struct oe_addr s, d;
+
+		oe_addr_from_v4(&s, 0xc0000201u);
+		oe_addr_from_v4(&d, i % 4 ? 0x0a000000u + i : 0x0b000000u + (i << 4) + 5);
+		hits += kern_eroute_lookup(t, &s, &d, 6, 1000, 80) != NULL;
+	}
+	t2 = oe_now_ms();
+	T_CHECK_INT(hits, (N + 6) / 7);
+	oe_buf_init(&b);
+	kern_eroute_format(t, &b);
+	t3 = oe_now_ms();
+	T_CHECK(!oe_buf_failed(&b));
+	for (size_t i = 0; i < b.len; i++)
+		lines += b.p[i] == '\n';
+	T_CHECK_INT(lines, N);
+	T_CHECK(b.len > 0 && strncmp(b.p, "2          0.0.0.0/0          -> 10.0.0.2/32", 44) == 0);
+	printf("# %d entries: add %" PRIu64 " ms, %zu lookups %" PRIu64 " ms, listing %" PRIu64
+	       " ms (%zu bytes)\n",
+	       N, t1 - t0, (size_t)(N + 6) / 7, t2 - t1, t3 - t2, b.len);
+	oe_buf_free(&b);
+	kern_eroute_table_free(t);
+}
+
 int main(void)
 {
 	T_RUN(test_said);
 	T_RUN(test_add_del_get);
 	T_RUN(test_lookup_specificity);
 	T_RUN(test_lookup_random);
+	T_RUN(test_listing);
+	T_RUN(test_json);
+	T_RUN(test_remove_if_walk);
+	T_RUN(test_million);
 	return t_done();
 }
