@@ -51,7 +51,7 @@ PROG_MAINS := oe-agent/main.c $(wildcard oe-agent/cli/*.c)
 
 define component
 $(1)_SRCS := $$(filter-out $(PROG_MAINS),$$(foreach d,$$($(1)_DIRS),$$(wildcard $$(d)/*.c)))
-$(1)_OBJS := $$(patsubst %.c,$(B)/%.o,$$($(1)_SRCS))
+$(1)_OBJS := $$(patsubst %.c,$(B)/obj/%.o,$$($(1)_SRCS))
 $(B)/lib$(1).a: $$($(1)_OBJS)
 	$$(call say,AR,$$@)rm -f $$@ && ar rcs $$@ $$^
 endef
@@ -59,7 +59,9 @@ $(foreach c,$(COMPONENTS),$(eval $(call component,$(c))))
 ALL_ARCHIVES := $(foreach c,$(COMPONENTS),$(B)/lib$(c).a)
 ALL_SRCS := $(foreach c,$(COMPONENTS),$($(c)_SRCS))
 
-$(B)/%.o: %.c
+# Objects live under $(B)/obj/ so that the program $(B)/oe-agent and the directory of
+# oe-agent/'s objects do not collide.
+$(B)/obj/%.o: %.c
 	$(call say,CC,$<)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # --- programs ---------------------------------------------------------------------------------
@@ -67,9 +69,9 @@ CLI_SRCS := $(wildcard oe-agent/cli/*.c)
 PROGRAMS := $(if $(wildcard oe-agent/main.c),$(B)/oe-agent) $(if $(CLI_SRCS),$(B)/ipsec)
 programs: $(PROGRAMS)
 
-$(B)/oe-agent: $(B)/oe-agent/main.o $(ALL_ARCHIVES)
+$(B)/oe-agent: $(B)/obj/oe-agent/main.o $(ALL_ARCHIVES)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/ipsec: $(patsubst %.c,$(B)/%.o,$(CLI_SRCS)) $(ALL_ARCHIVES)
+$(B)/ipsec: $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRCS)) $(ALL_ARCHIVES)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- unit tests and benchmarks -------------------------------------------------------------------
@@ -78,9 +80,9 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(ALL_ARCHIVES)
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_ARCHIVES)
 	$(call say,LD,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/bench/%: $(B)/tests/bench/%.o $(ALL_ARCHIVES)
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(ALL_ARCHIVES)
 	$(call say,LD,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- fuzzers: clang + libFuzzer, every component source rebuilt with coverage ---------------------
