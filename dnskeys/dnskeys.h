@@ -225,4 +225,148 @@ unsigned dk_pkey_bits(const EVP_PKEY *pk);
 
 /* ==== end of section 1 ==================================================================== */
 
+/* ==== Section 2: key lookup (dk_resolver.c, dk_validate.c, dk_lookup.c, dk_cache.c,
+ * dk_poll.c) ==============================================================================
+ * Asynchronous and non-blocking: a struct dk_resolver owns a c-ares channel and plugs into
+ * the caller's event loop (watch callback or dk_resolver_fds(), dk_resolver_process(),
+ * dk_resolver_next_timeout_ms()). Queries go out with EDNS0 + DO (RFC 4035 §3.2.1); DNSSEC
+ * chains are validated here with ldns from configured trust anchors, never by a resolver's
+ * AD bit. Results are cached by TTL (negative ones by RFC 2308 §5) and concurrent lookups of
+ * one name share one set of queries. Lookup order at a name: IPSECKEY, TXT, KEY. */
+
+enum dk_lookup_status {
+	DK_L_FOUND = 0,    /* at least one record passed parsing and policy */
+	DK_L_NXDOMAIN,     /* the name does not exist */
+	DK_L_NODATA,       /* no IPSECKEY, X-IPsec-Server TXT or KEY record at the name */
+	DK_L_TIMEOUT,      /* no answer within timeout x tries */
+	DK_L_SERVFAIL,     /* the server failed */
+	DK_L_REFUSED,      /* the server refused or does not implement the query */
+	DK_L_NETWORK,      /* sockets failed / no usable server */
+	DK_L_MALFORMED,    /* unparsable answer or every record in it malformed: deny */
+	DK_L_BOGUS,        /* DNSSEC validation failed: deny (DESIGN §5) */
+	DK_L_GATEWAY,      /* insecure answer names a gateway other than the host: refused */
+	DK_L_BADNAME,      /* the identity cannot be turned into a query name */
+	DK_L_NOMEM,
+	DK_L_CANCELLED,    /* the resolver was freed while the lookup was in flight */
+	DK_L_COUNT
+};
+const char *dk_lookup_strerror(enum dk_lookup_status s);
+/* Short name for listings ("found", "nxdomain", ...). */
+const char *dk_lookup_status_name(enum dk_lookup_status s);
+
+/* RFC 4033 §5 / RFC 4035 §4.3 validation states. */
+enum dk_val { DK_VAL_INDETERMINATE = 0, DK_VAL_SECURE, DK_VAL_INSECURE, DK_VAL_BOGUS };
+const char *dk_val_name(enum dk_val v);
+
+#define DK_RR_TXT 16
+#define DK_RR_KEY 25
+#define DK_RR_IPSECKEY 45
+/* "IPSECKEY", "TXT", "KEY" (or "TYPEn"). */
+const char *dk_rrtype_name(uint16_t rrtype);
+
+/* One usable record, normalised over the three record forms. */
+struct dk_found {
+	uint16_t rrtype;            /* DK_RR_IPSECKEY, DK_RR_TXT or DK_RR_KEY */
+	uint16_t precedence;        /* IPSECKEY precedence, TXT (pref); 0 for KEY */
+	uint8_t gw_type;            /* enum dk_gw_type (TXT: IPV4/IPV6/NAME; KEY: NONE) */
+	struct oe_addr gw_addr;
+	char gw_name[DK_NAME_MAX];  /* DK_GW_NAME: absolute presentation form */
+	struct dk_pubkey key;       /* key.alg in IPSECKEY numbering (KEY alg 1 -> DK_ALG_RSA) */
+	char keyid[DK_KEYID_LEN + 1];
+	EVP_PKEY *pkey;             /* owned by the result; NULL when the record has no key */
+};
+
+struct dk_result {
+	enum dk_lookup_status status;
+	enum dk_val val;
+	char reason[192];           /* why (validation detail, policy, server error) */
+	char qname[DK_NAME_MAX];    /* the name looked up, absolute */
+	uint16_t rrtype;            /* type that answered (0 when none did) */
+	uint32_t ttl;               /* seconds the answer (or the negative answer) may be kept */
+	bool cached;                /* delivered from the cache */
+	size_t nfound;
+	struct dk_found *found;     /* sorted by precedence, lowest first */
+};
+
+struct dk_lookup_conf {
+	const char *nameservers;    /* "addr[:port]" list (',' or ' '), "[v6]:port"; NULL or ""
+				     * = /etc/resolv.conf */
+	unsigned timeout_ms;        /* per try (0 = 2000) */
+	unsigned tries;             /* 0 = 2 */
+	bool dnssec;                /* dnssec-enable: validate (default true) */
+	const char *rootkey_file;   /* NULL = /usr/share/dns/root.key, "" = no root anchor */
+	const char *anchors_file;   /* DS / DNSKEY records of private zones; NULL = none */
+	size_t cache_max;           /* entries (0 = 4096) */
+	uint32_t sock_mark;         /* SO_MARK on the resolver's sockets (0 = none) */
+};
+
+/* Fills c with the defaults above. */
+void dk_lookup_conf_default(struct dk_lookup_conf *c);
+
+struct dk_resolver;
+
+/* Told when fd must be watched for read and/or write; both false = stop watching it. */
+typedef void dk_watch_fn(void *arg, int fd, bool want_read, bool want_write);
+/* A lookup's result; res and everything in it is borrowed for the duration of the call
+ * (EVP_PKEY_up_ref() a key to keep it). */
+typedef void dk_lookup_fn(void *arg, const struct dk_result *res);
+
+/* Creates a resolver. watch may be NULL (use dk_resolver_fds() instead). Problems with the
+ * anchors or servers are reported through d ("path:line: why"). Returns 0 or -errno
+ * (-EINVAL for bad configuration). */
+int dk_resolver_new(struct dk_resolver **out, const struct dk_lookup_conf *c,
+		    dk_watch_fn *watch, void *watch_arg, struct oe_diag *d);
+/* Cancels every lookup in flight (their callbacks run with DK_L_CANCELLED); NULL is fine. */
+void dk_resolver_free(struct dk_resolver *r);
+
+struct dk_fdwatch {
+	int fd;
+	bool read, write;
+};
+/* Copies up to max watched fds into out; returns how many there are in total. */
+size_t dk_resolver_fds(const struct dk_resolver *r, struct dk_fdwatch *out, size_t max);
+/* Handles readiness of fd (-1: only expire timers). Callbacks run from here. */
+void dk_resolver_process(struct dk_resolver *r, int fd, bool readable, bool writable);
+/* Milliseconds until dk_resolver_process(r, -1, …) must run, or -1 when nothing is pending. */
+int dk_resolver_next_timeout_ms(const struct dk_resolver *r);
+
+/* Looks up the keys of address a (reverse name, RFC 1035 §3.5 / RFC 3596 §2.5). A cached
+ * result is delivered before this returns. Returns 0, or -errno when nothing was started
+ * (then cb is not called). */
+int dk_lookup_addr(struct dk_resolver *r, const struct oe_addr *a, dk_lookup_fn *cb,
+		   void *arg);
+/* The same for an @FQDN identity (leading '@' optional). */
+int dk_lookup_fqdn(struct dk_resolver *r, const char *fqdn, dk_lookup_fn *cb, void *arg);
+
+struct dk_stats {
+	uint64_t queries;           /* DNS queries handed to c-ares (all types) */
+	uint64_t answers;           /* raw answers received */
+	uint64_t lookups;           /* dk_lookup_* calls */
+	uint64_t cache_hits;
+	uint64_t joined;            /* lookups that joined one already in flight */
+	uint64_t validations;       /* RRSIG checks performed */
+	size_t cache_entries;
+};
+void dk_resolver_stats(const struct dk_resolver *r, struct dk_stats *out);
+/* Drops every cached answer and validated key set (e.g. on reload). */
+void dk_resolver_flush(struct dk_resolver *r);
+
+/* A minimal poll() loop over several resolvers, for tools and tests: runs until done(arg)
+ * returns true or max_ms passes. Returns 0, -ETIMEDOUT or -errno. */
+int dk_poll_run(struct dk_resolver *const *rs, size_t n, bool (*done)(void *arg), void *arg,
+		int max_ms);
+
+/* The answer-processing path without the network (fuzzing, tests): parses a DNS message,
+ * extracts the records of qtype at qname, applies the gateway policy for validation state
+ * val (self: the looked-up address, may be NULL for @FQDN) and fills *out (free with
+ * dk_result_clear()). */
+void dk_answer_process(const uint8_t *msg, size_t len, const char *qname, uint16_t qtype,
+		       const struct oe_addr *self, enum dk_val val, struct dk_result *out);
+/* Frees what a result owns (keys) and zeroes it. */
+void dk_result_clear(struct dk_result *res);
+/* Deep copy (keys up-ref'd). Returns 0 or -ENOMEM. */
+int dk_result_copy(struct dk_result *dst, const struct dk_result *src);
+
+/* ==== end of section 2 ==================================================================== */
+
 #endif
