@@ -197,4 +197,16 @@ bool oe_eroute_is_group(const struct kern_eroute *e);
 int oe_eroutes_fill(struct kern_eroute_table *t, const struct pg_policy *p,
 		    const struct oe_addr *ours, size_t nours);
 
+/* ---- the daemon (agent.c) ------------------------------------------------------------------ */
+
+struct oe_agent_opts {
+	const char *config;   /* ipsec.conf path */
+	bool config_explicit; /* given with --config: a missing file is an error */
+	bool foreground;      /* -f: no fork, log to stderr */
+};
+
+/* Starts the agent (config, policy, eroutes, pid file, control socket, daemonizing) and runs
+ * it until SIGTERM or SIGINT. Start-up errors go to stderr. Returns the exit status. */
+int oe_agent_run(const struct oe_agent_opts *o);
+
 #endif

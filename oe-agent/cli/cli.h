@@ -6,6 +6,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cmd_eroute(int argc, char **argv, const char *config);
@@ -25,6 +26,14 @@ const char *cli_config_path(const char *config);
 /* Sends one request line to the running agent named by the config's ctlsocket and copies the
  * reply body to out (errors to stderr). Returns the exit status: 0 OK, 1 ERR or unreachable. */
 int cli_request(const char *config, const char *request, FILE *out);
+
+struct oe_conf;
+/* Loads the config in effect into c (oe_conf_init done here; free with oe_conf_free). A
+ * missing default file means all defaults; a missing --config file is an error. With report,
+ * errors and warnings are printed to stderr and errors fail (returns 1); without, parse errors
+ * are ignored and c keeps what could be read (enough to find the control socket). Returns 0
+ * or 1. */
+int cli_conf_load(const char *config, struct oe_conf *c, bool report);
 
 /* Prints "ipsec NAME: msg" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *name, const char *msg);
