@@ -67,6 +67,7 @@ struct pg_policy {
 	uint32_t *v4_top;     /* 1 << v4_top_bits slots */
 	uint32_t *v4_chunks;  /* 256 slots per chunk */
 	size_t v4_nchunks;
+	size_t v4_top_size, v4_chunks_size; /* bytes mapped, for pg_big_free */
 
 	/* IPv6: the same ranges, searched by halving inside the bucket of the first 16 bits. */
 	unsigned __int128 *v6_start;
@@ -77,6 +78,8 @@ struct pg_policy {
 
 /* Builds the IPv4 table from v4_start/v4_val. Returns 0 or -ENOMEM. */
 int pg_v4_table_build(struct pg_policy *p);
+/* Unmaps a table made by pg_v4_table_build (accepts NULL). */
+void pg_big_free(void *p, size_t size);
 /* Builds the IPv6 bucket index from v6_start. Returns 0 or -ENOMEM. */
 int pg_v6_index_build(struct pg_policy *p);
 

@@ -67,6 +67,9 @@ int pg_builder_add_implicit(struct pg_builder *b, const struct oe_addr *resolver
 struct pg_policy *pg_compile(struct pg_builder *b, struct oe_diag *d);
 void pg_policy_free(struct pg_policy *p);
 
+/* Bytes the compiled policy holds (rules, names, lookup tables), for status and benchmarks. */
+size_t pg_policy_bytes(const struct pg_policy *p);
+
 struct pg_key {
 	struct oe_addr dst;
 	uint8_t proto; /* 0 = no protocol known: only rules with proto 0 match */
