@@ -33,6 +33,16 @@ static const struct cli_cmd cmds[] = {
 	  "--agent asks the running agent instead (the policy in force). A token that parses\n"
 	  "as an address starts a new query; PROTO is a name or number, PORT the destination\n"
 	  "port." },
+	{ "newhostkey", cmd_newhostkey,
+	  "[--keytype rsa|ecdsa|ed25519] [--bits N] [--output FILE] [--force]",
+	  "Generate the host key (RSA 3072 bits unless told otherwise) and write it as PKCS#8\n"
+	  "PEM, mode 0600, to FILE or the config's hostkey. Prints the new key's keyid." },
+	{ "showhostkey", cmd_showhostkey,
+	  "--ipseckey|--txt GW|--key|--left|--right [--gateway G] [--precedence N]\n"
+	  "             [--file F] [--id NAME]",
+	  "Print the host's public key as zone-file records (IPSECKEY, X-IPsec-Server TXT or\n"
+	  "KEY) owned by the reverse name of the host's address (or --id), or as an ipsec.conf\n"
+	  "leftrsasigkey=/leftpubkey= line. See ipsec_showhostkey(8)." },
 };
 
 static void usage(FILE *f)
