@@ -1,7 +1,7 @@
 /* The eroute table: exact-selector hash for add/del/get, and most-specific lookup by tuple
  * space search (Srinivasan, Suri, Varghese 1999) over the (dst len, src len, proto/port
- * pattern) shapes present, most specific first, pruned by an index of the destination
- * prefixes present so that a lookup only probes dst lengths that can match. */
+ * pattern) shapes present, most specific first, pruned by a counting filter of the
+ * destination prefixes present so that a lookup rarely probes dst lengths that cannot match. */
 #include "kern_eroute_int.h"
 #include "oe_log.h"
 
@@ -101,7 +101,6 @@ struct kern_eroute_table *kern_eroute_table_new(void)
 	if (!t)
 		return NULL;
 	t->free_head = KERN_NIL;
-	t->dg_free = KERN_NIL;
 	/* The seed only spreads buckets; listing and lookup results never depend on it. */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)t;
@@ -116,8 +115,7 @@ void kern_eroute_table_free(struct kern_eroute_table *t)
 		free(t->chunks[i]);
 	free(t->chunks);
 	free(t->buckets);
-	free(t->dg);
-	free(t->dbuckets);
+	free(t->df);
 	for (int i = 0; i < 2; i++) {
 		free(t->shapes[i].ref);
 		free(t->shapes[i].codes);
@@ -215,107 +213,58 @@ static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
 	return 0;
 }
 
-/* --- the index of destination prefixes --------------------------------------------------- */
+/* --- the filter of destination prefixes ------------------------------------------------- */
 
-static uint32_t dg_find(const struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t h)
+/* A counting filter (a counting Bloom filter with one hash) of the destination prefixes of all
+ * entries: lookup asks it before probing a dst length's shapes, so a length with no entry
+ * around the packet's destination costs one byte read instead of a hash probe per shape.
+ * Counters saturate at 255 and then stay (a false "maybe", never a false "no"); growing
+ * recounts exactly. At 8 counters per entry about 12% of empty slots read as "maybe". */
+#define KERN_DF_PER_ENTRY 8u
+#define KERN_DF_MAX (1u << 31)
+
+static uint8_t *df_slot(const struct kern_eroute_table *t, const struct oe_prefix *p)
 {
-	if (!t->ndbuckets)
-		return KERN_NIL;
-	for (uint32_t i = t->dbuckets[h & (t->ndbuckets - 1)]; i != KERN_NIL; i = t->dg[i].next) {
-		const struct kern_dgroup *g = &t->dg[i];
-
-		if (g->hash == h && g->len == p->len && g->af == p->addr.af &&
-		    memcmp(g->addr, p->addr.b, 16) == 0)
-			return i;
-	}
-	return KERN_NIL;
+	return &t->df[dst_hash(t, p) & (t->ndf - 1)];
 }
 
-static int dg_grow_buckets(struct kern_eroute_table *t)
+static int df_grow(struct kern_eroute_table *t, size_t want)
 {
-	uint32_t n = t->ndbuckets ? t->ndbuckets * 2 : 64;
-	uint32_t *b;
+	uint32_t n = t->ndf ? t->ndf : 1024;
+	uint8_t *old = t->df;
 
-	if (t->ndbuckets >= (1u << 31))
-		return 0;
-	b = buckets_new(n);
-	if (!b)
+	while ((size_t)n / KERN_DF_PER_ENTRY < want && n < KERN_DF_MAX)
+		n *= 2;
+	if (n == t->ndf)
+		return 0; /* at the cap: more false "maybe"s, still correct */
+	t->df = calloc(n, 1);
+	if (!t->df) {
+		t->df = old;
 		return -ENOMEM;
-	for (uint32_t i = 0; i < t->ndg; i++) {
-		if (!t->dg[i].refs)
-			continue;
-		t->dg[i].next = b[t->dg[i].hash & (n - 1)];
-		b[t->dg[i].hash & (n - 1)] = i;
 	}
-	free(t->dbuckets);
-	t->dbuckets = b;
-	t->ndbuckets = n;
+	t->ndf = n;
+	free(old);
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		struct kern_enode *nd = kern_node(t, i);
+		uint8_t *c;
+
+		if (nd->live && *(c = df_slot(t, &nd->e.sel.dst)) < UINT8_MAX)
+			(*c)++;
+	}
 	return 0;
 }
 
-static int dg_slot(struct kern_eroute_table *t, uint32_t *out)
+static void df_count(struct kern_eroute_table *t, const struct oe_prefix *p, int delta)
 {
-	if (t->dg_free != KERN_NIL) {
-		*out = t->dg_free;
-		t->dg_free = t->dg[*out].next;
-		return 0;
-	}
-	if (t->ndg == t->dg_cap) {
-		uint32_t cap = t->dg_cap ? t->dg_cap * 2 : 64;
-		struct kern_dgroup *dg;
+	uint8_t *c = df_slot(t, p);
 
-		if (t->dg_cap >= (1u << 30))
-			return -ENOMEM;
-		dg = realloc(t->dg, (size_t)cap * sizeof(*dg));
-		if (!dg)
-			return -ENOMEM;
-		t->dg = dg;
-		t->dg_cap = cap;
-	}
-	*out = t->ndg++;
-	return 0;
+	if (*c < UINT8_MAX)
+		*c = (uint8_t)(*c + delta);
 }
 
-/* One more entry with destination p; creates the group on first use. */
-static int dg_ref(struct kern_eroute_table *t, const struct oe_prefix *p)
+static bool df_maybe(const struct kern_eroute_table *t, const struct oe_prefix *p)
 {
-	uint32_t h = dst_hash(t, p), i = dg_find(t, p, h);
-	struct kern_dgroup *g;
-	int rc;
-
-	if (i != KERN_NIL) {
-		t->dg[i].refs++;
-		return 0;
-	}
-	if (t->dg_count >= t->ndbuckets && (rc = dg_grow_buckets(t)) < 0)
-		return rc;
-	if ((rc = dg_slot(t, &i)) < 0)
-		return rc;
-	g = &t->dg[i];
-	g->af = p->addr.af;
-	g->len = p->len;
-	memcpy(g->addr, p->addr.b, 16);
-	g->refs = 1;
-	g->hash = h;
-	g->next = t->dbuckets[h & (t->ndbuckets - 1)];
-	t->dbuckets[h & (t->ndbuckets - 1)] = i;
-	t->dg_count++;
-	return 0;
-}
-
-static void dg_unref(struct kern_eroute_table *t, const struct oe_prefix *p)
-{
-	uint32_t h = dst_hash(t, p), i = dg_find(t, p, h);
-	uint32_t *link;
-
-	if (i == KERN_NIL || --t->dg[i].refs > 0)
-		return;
-	for (link = &t->dbuckets[h & (t->ndbuckets - 1)]; *link != i; link = &t->dg[*link].next)
-		;
-	*link = t->dg[i].next;
-	t->dg[i].next = t->dg_free;
-	t->dg_free = i;
-	t->dg_count--;
+	return *df_slot(t, p) != 0;
 }
 
 /* --- shapes ------------------------------------------------------------------------------ */
@@ -388,12 +337,10 @@ static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, 
 		return rc;
 	if (t->count >= t->nbuckets && (rc = nodes_grow_buckets(t)) < 0)
 		return rc;
-	if ((rc = dg_ref(t, &e->sel.dst)) < 0)
+	if ((size_t)t->ndf / KERN_DF_PER_ENTRY <= t->count && (rc = df_grow(t, t->count + 1)) < 0)
 		return rc;
-	if ((rc = node_alloc(t, &i)) < 0) {
-		dg_unref(t, &e->sel.dst);
+	if ((rc = node_alloc(t, &i)) < 0)
 		return rc;
-	}
 	nd = kern_node(t, i);
 	nd->e = *e;
 	nd->hash = h;
@@ -401,6 +348,7 @@ static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, 
 	nd->next = t->buckets[h & (t->nbuckets - 1)];
 	t->buckets[h & (t->nbuckets - 1)] = i;
 	shapes_count(t, &e->sel, +1);
+	df_count(t, &e->sel.dst, +1);
 	t->count++;
 	return 0;
 }
@@ -433,7 +381,7 @@ static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t prev)
 	else
 		kern_node(t, prev)->next = nd->next;
 	shapes_count(t, &nd->e.sel, -1);
-	dg_unref(t, &nd->e.sel.dst);
+	df_count(t, &nd->e.sel.dst, -1);
 	nd->live = false;
 	nd->next = t->free_head;
 	t->free_head = i;
@@ -512,8 +460,7 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 		struct kern_eroute *e;
 
 		k.dst = oe_prefix_of(&d, dl);
-		/* With a single shape the probe itself is as cheap as asking the index. */
-		if (S->ncodes[dl] > 1 && dg_find(t, &k.dst, dst_hash(t, &k.dst)) == KERN_NIL)
+		if (!df_maybe(t, &k.dst))
 			continue;
 		e = probe_dlen(t, S, dl, &k, &s, proto, sport, dport);
 		if (e)

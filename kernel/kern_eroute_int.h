@@ -26,18 +26,6 @@ struct kern_enode {
 	struct kern_eroute e;
 };
 
-/* A destination prefix present in the table (the number of entries that have it). Lookup asks
- * this index first so that it probes a dst length's shapes only when the packet's dst has
- * entries of that length at all. */
-struct kern_dgroup {
-	uint8_t af;
-	uint8_t len;
-	uint8_t addr[16];
-	uint32_t refs; /* 0 = on the free list */
-	uint32_t next;
-	uint32_t hash;
-};
-
 /* The shapes present for one family. A shape is (dst len, src len, pattern); code =
  * src len << 3 | pattern. */
 struct kern_shapes {
@@ -59,11 +47,8 @@ struct kern_eroute_table {
 	uint32_t *buckets; /* exact-selector hash: heads of chains through kern_enode.next */
 	uint32_t nbuckets; /* power of two */
 
-	struct kern_dgroup *dg;
-	uint32_t ndg, dg_cap, dg_free;
-	uint32_t *dbuckets;
-	uint32_t ndbuckets;
-	size_t dg_count;
+	uint8_t *df;  /* counting filter of dst prefixes, ndf counters */
+	uint32_t ndf; /* power of two */
 
 	struct kern_shapes shapes[2]; /* [0] IPv4, [1] IPv6 */
 	uint64_t seed;		      /* hash seed, random per table (flooding resistance) */

@@ -55,8 +55,8 @@ struct kern_eroute_table *kern_eroute_table_new(void);
 void kern_eroute_table_free(struct kern_eroute_table *t);
 
 /* The table scales to millions of entries: add/del/get are hash operations on the exact
- * selector; lookup probes only the (dst length, src length, proto/port pattern) shapes present
- * whose destination prefix exists. Pointers returned by get/lookup/walk are borrowed and stay
+ * selector; lookup probes the (dst length, src length, proto/port pattern) shapes present,
+ * skipping dst lengths that a filter of the destination prefixes present rules out. Pointers returned by get/lookup/walk are borrowed and stay
  * valid until that entry is deleted (del, remove_if, table_free); adds never move entries. */
 
 /* Adds a copy of e, or replaces the entry with an identical selector (keeping its packet count
