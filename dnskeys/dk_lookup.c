@@ -417,6 +417,15 @@ static void job_fail(struct job *j, enum dk_lookup_status st, const char *why)
 
 static void job_step(struct job *j);
 
+/* Adds the validator's word to a policy reason ("...; zone X is an unsigned delegation"). */
+static void append_reason(struct dk_result *res, const char *why)
+{
+	size_t n = strlen(res->reason);
+
+	if (n + 3 < sizeof(res->reason))
+		snprintf(res->reason + n, sizeof(res->reason) - n, "; %s", why);
+}
+
 static void on_validated(void *arg, enum dk_val v, const char *reason)
 {
 	struct job *j = arg;
@@ -460,6 +469,8 @@ static void on_validated(void *arg, enum dk_val v, const char *reason)
 		oe_warn(DNS, "%s: %s", j->qname_str, res.reason);
 	if (!res.reason[0] && reason && *reason)
 		snprintf(res.reason, sizeof(res.reason), "%s", reason);
+	else if (v != DK_VAL_SECURE && reason && *reason)
+		append_reason(&res, reason);
 	job_finish(j, &res);
 }
 

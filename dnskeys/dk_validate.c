@@ -354,9 +354,10 @@ static void on_walk_ds(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 
 	name_str(v->probe, pn, sizeof(pn));
 	name_str(v->zone, zn, sizeof(zn));
-	if (st != DK_L_FOUND) {
+	if (st != DK_L_FOUND || (ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR &&
+				 ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NXDOMAIN)) {
 		vjob_done(v, DK_VAL_INDETERMINATE, "DS query for %s: %s", pn,
-			  dk_lookup_strerror(st));
+			  st != DK_L_FOUND ? dk_lookup_strerror(st) : "server error");
 		return;
 	}
 	ds = dk_v_rrset(ldns_pkt_answer(pkt), v->probe, LDNS_RR_TYPE_DS);

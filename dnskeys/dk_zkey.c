@@ -265,9 +265,9 @@ static void on_dnskey(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 	char zn[DK_NAME_MAX];
 
 	zname(z->zone, zn);
-	if (st != DK_L_FOUND) {
+	if (st != DK_L_FOUND || ldns_pkt_get_rcode(pkt) != LDNS_RCODE_NOERROR) {
 		zkey_done(z, DK_VAL_INDETERMINATE, NULL, 0, "DNSKEY query for %s: %s", zn,
-			  dk_lookup_strerror(st));
+			  st != DK_L_FOUND ? dk_lookup_strerror(st) : "server error");
 		return;
 	}
 	keys = dk_v_rrset(ldns_pkt_answer(pkt), z->zone, LDNS_RR_TYPE_DNSKEY);

@@ -43,6 +43,13 @@ static const struct cli_cmd cmds[] = {
 	  "Print the host's public key as zone-file records (IPSECKEY, X-IPsec-Server TXT or\n"
 	  "KEY) owned by the reverse name of the host's address (or --id), or as an ipsec.conf\n"
 	  "leftrsasigkey=/leftpubkey= line. See ipsec_showhostkey(8)." },
+	{ "lookup", cmd_lookup,
+	  "[--server ADDR[:PORT]]... [--anchor FILE] [--rootkey FILE] [--insecure]\n"
+	  "             [--timeout MS] ADDR|@FQDN",
+	  "Look up the keys ADDR (at its reverse name) or @FQDN publishes in DNS, as the agent\n"
+	  "would: IPSECKEY, then X-IPsec-Server TXT, then KEY, DNSSEC-validated. Prints each\n"
+	  "record and the validation state; exit 0 if a usable key was found, 1 if not.\n"
+	  "See ipsec_lookup(8)." },
 };
 
 static void usage(FILE *f)
