@@ -119,6 +119,7 @@ void kern_eroute_table_free(struct kern_eroute_table *t)
 	for (int i = 0; i < 2; i++) {
 		free(t->shapes[i].ref);
 		free(t->shapes[i].codes);
+		free(t->shapes[i].near);
 	}
 	free(t);
 }
@@ -273,17 +274,65 @@ static int shapes_init(struct kern_shapes *S, int af)
 {
 	unsigned bits = oe_af_bits(af), w = bits + 1;
 
+	S->near_min = af == AF_INET ? 16 : 32;
+	S->near_words = af == AF_INET ? 1 : 2;
 	S->ref = calloc((size_t)w * w * KERN_NPM, sizeof(*S->ref));
 	S->codes = calloc((size_t)w * w * KERN_NPM, sizeof(*S->codes));
-	if (!S->ref || !S->codes) {
+	S->near = calloc((size_t)KERN_NEAR_SLOTS * S->near_words, sizeof(*S->near));
+	if (!S->ref || !S->codes || !S->near) {
 		free(S->ref);
 		free(S->codes);
+		free(S->near);
 		S->ref = NULL;
 		S->codes = NULL;
+		S->near = NULL;
 		return -ENOMEM;
 	}
 	S->bits = bits;
 	return 0;
+}
+
+/* The near-mask words of the slot for address a: the /16 itself for IPv4, a hash of the /32
+ * for IPv6 (where /32 is the usual allocation to an ISP). */
+static uint64_t *near_of(const struct kern_shapes *S, const struct oe_addr *a)
+{
+	uint32_t top = (uint32_t)a->b[0] << 24 | (uint32_t)a->b[1] << 16 | (uint32_t)a->b[2] << 8 |
+		       a->b[3];
+	uint32_t slot = S->bits == 32 ? top >> 16 : (top * 0x9e3779b1u) >> 16;
+
+	return &S->near[(size_t)slot * S->near_words];
+}
+
+static void near_set(struct kern_shapes *S, const struct oe_prefix *dst)
+{
+	unsigned i = dst->len - S->near_min;
+
+	if (dst->len >= S->near_min)
+		near_of(S, &dst->addr)[i / 64] |= 1ull << (i % 64);
+}
+
+static bool near_maybe(const struct kern_shapes *S, const uint64_t *m, unsigned dlen)
+{
+	unsigned i = dlen - S->near_min;
+
+	return dlen < S->near_min || (m[i / 64] >> (i % 64) & 1);
+}
+
+/* Bits are never cleared one by one (they are shared by all entries of a slot); after as many
+ * deletions as half the table they are recomputed, which keeps deletion O(1) amortized. */
+static void near_rebuild(struct kern_eroute_table *t)
+{
+	for (int f = 0; f < 2; f++)
+		if (t->shapes[f].near)
+			memset(t->shapes[f].near, 0,
+			       (size_t)KERN_NEAR_SLOTS * t->shapes[f].near_words * sizeof(uint64_t));
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		struct kern_enode *nd = kern_node(t, i);
+
+		if (nd->live)
+			near_set(&t->shapes[af_index(nd->e.sel.dst.addr.af)], &nd->e.sel.dst);
+	}
+	t->near_stale = 0;
 }
 
 /* Recomputes, for dst length d, the list of shapes present in lookup order: longer src first,
@@ -318,6 +367,10 @@ static void shapes_count(struct kern_eroute_table *t, const struct oe_sel *s, in
 	*r += (uint32_t)delta;
 	if ((delta > 0 && *r == 1) || (delta < 0 && *r == 0))
 		shapes_rebuild_codes(S, s->dst.len);
+	if (delta > 0)
+		near_set(S, &s->dst);
+	else if (++t->near_stale > t->count / 2 + 1024)
+		t->near_pending = true;
 	S->dlen_ref[s->dst.len] += (uint32_t)delta;
 	if ((delta > 0 && S->dlen_ref[s->dst.len] == 1) ||
 	    (delta < 0 && S->dlen_ref[s->dst.len] == 0))
@@ -386,6 +439,10 @@ static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t prev)
 	nd->next = t->free_head;
 	t->free_head = i;
 	t->count--;
+	if (t->near_pending) {
+		t->near_pending = false;
+		near_rebuild(t);
+	}
 }
 
 int kern_eroute_del(struct kern_eroute_table *t, const struct oe_sel *sel)
@@ -447,6 +504,7 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 	int ai = af_index(dst->af);
 	const struct kern_shapes *S;
 	struct oe_addr s = *src, d = *dst;
+	const uint64_t *m;
 	struct oe_sel k;
 
 	if (ai < 0 || src->af != dst->af || !t->shapes[ai].bits)
@@ -455,10 +513,13 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 	/* Normalized copies: the IPv4 tail bytes take part in hashing. */
 	memset(s.b + S->bits / 8, 0, 16 - S->bits / 8);
 	memset(d.b + S->bits / 8, 0, 16 - S->bits / 8);
+	m = near_of(S, &d);
 	for (unsigned j = 0; j < S->ndlens; j++) {
 		unsigned dl = S->dlens[j];
 		struct kern_eroute *e;
 
+		if (!near_maybe(S, m, dl))
+			continue;
 		k.dst = oe_prefix_of(&d, dl);
 		if (!df_maybe(t, &k.dst))
 			continue;

@@ -36,7 +36,15 @@ struct kern_shapes {
 	unsigned ndlens;
 	uint16_t *codes;	/* per dst length, (bits + 1) * 8 slots: codes present, most */
 	uint16_t ncodes[129];	/* specific first (src len, then pattern score) */
+	/* Near masks: per slot of the address space (KERN_NEAR_SLOTS of them), a bit for each dst
+	 * length >= near_min that may have entries in that slot (bit = length - near_min). One
+	 * cache line read tells a lookup which of the longer dst lengths to try at all. */
+	uint64_t *near;
+	unsigned near_min;   /* 16 (IPv4) or 32 (IPv6) */
+	unsigned near_words; /* 1 or 2 words per slot */
 };
+
+#define KERN_NEAR_SLOTS 65536u
 
 struct kern_eroute_table {
 	struct kern_enode **chunks;
@@ -51,6 +59,8 @@ struct kern_eroute_table {
 	uint32_t ndf; /* power of two */
 
 	struct kern_shapes shapes[2]; /* [0] IPv4, [1] IPv6 */
+	size_t near_stale;	      /* deletions since the near masks were recomputed */
+	bool near_pending;	      /* recompute them after the current deletion */
 	uint64_t seed;		      /* hash seed, random per table (flooding resistance) */
 };
 

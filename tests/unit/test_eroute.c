@@ -321,18 +321,21 @@ static const struct ref *ref_lookup(const struct ref *v, size_t n, const struct 
 }
 
 /* Addresses from a small universe so that prefixes overlap a lot: entries have destinations in
- * 10.0.0.0/20 or 2001:db8::/116 and sources in 10.1.0.0/22 or 2001:db8:1::/118; packets go to
- * twice as wide a destination range, so lookups both hit and miss. */
+ * 10.0.0.0/20 and 10.2.0.0/20 (2001:db8::/116 and 2001:dba::/116) and sources in 10.1.0.0/22
+ * (2001:db8:1::/118); packets go to twice as wide destination ranges, so lookups both hit and
+ * miss, and the destinations fall in different slots of the table's near masks. */
 static struct oe_addr rnd_addr(int af, bool dst, bool packet)
 {
 	struct oe_addr a;
 	uint32_t low = (uint32_t)rnd() & (dst ? (packet ? 0x1fffu : 0xfffu) : 0x3ffu);
+	unsigned slot = dst ? pick(2) * 2 : 0; /* two /16s (/32s for IPv6) that differ */
 
 	if (af == AF_INET) {
-		oe_addr_from_v4(&a, (dst ? 0x0a000000u : 0x0a010000u) | low);
+		oe_addr_from_v4(&a, (dst ? 0x0a000000u : 0x0a010000u) | slot << 16 | low);
 		return a;
 	}
 	a = A(dst ? "2001:db8::" : "2001:db8:1::");
+	a.b[3] = (uint8_t)(a.b[3] + slot);
 	a.b[14] = (uint8_t)(low >> 8);
 	a.b[15] = (uint8_t)low;
 	return a;
