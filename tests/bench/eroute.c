@@ -82,8 +82,23 @@ int main(void)
 		return 1;
 	oe_addr_from_v4(&me, 0xc0000201u); /* 192.0.2.1 */
 	memset(&e, 0, sizeof(e));
-	for (size_t i = 0; i < N; i++)
-		sels[i] = rnd_sel(&me);
+	/* N distinct selectors (wide random prefixes collide), deduplicated in a scratch table. */
+	while (n < N) {
+		struct kern_eroute_table *seen = kern_eroute_table_new();
+
+		e.sel = rnd_sel(&me);
+		for (n = 0; seen && n < N; e.sel = rnd_sel(&me)) {
+			if (kern_eroute_get(seen, &e.sel))
+				continue;
+			sels[n++] = e.sel;
+			if (kern_eroute_add(seen, &e) < 0)
+				return 1;
+		}
+		kern_eroute_table_free(seen);
+		if (!seen)
+			return 1;
+	}
+	n = 0;
 	t0 = now_s();
 	for (size_t i = 0; i < N; i++) {
 		e.sel = sels[i];
@@ -94,8 +109,8 @@ int main(void)
 			return 1;
 	}
 	t1 = now_s();
-	printf("add:     %zu selectors (%zu distinct) in %.3f s, %.2f M adds/s\n", (size_t)N,
-	       kern_eroute_count(t), t1 - t0, N / (t1 - t0) / 1e6);
+	printf("add:     %zu distinct selectors in %.3f s, %.2f M adds/s\n", kern_eroute_count(t),
+	       t1 - t0, N / (t1 - t0) / 1e6);
 
 	/* Hits: an address inside each entry's destination prefix (host bits random). */
 	for (size_t i = 0; i < N; i++) {
