@@ -101,7 +101,7 @@ struct kern_eroute_table *kern_eroute_table_new(void)
 	if (!t)
 		return NULL;
 	t->free_head = KERN_NIL;
-	/* The seed only spreads buckets; listing and lookup results never depend on it. */
+	/* The seed only spreads hash slots; listing and lookup results never depend on it. */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)t;
 	return t;
@@ -114,7 +114,7 @@ void kern_eroute_table_free(struct kern_eroute_table *t)
 	for (size_t i = 0; i < t->nchunks; i++)
 		free(t->chunks[i]);
 	free(t->chunks);
-	free(t->buckets);
+	free(t->ht);
 	free(t->df);
 	for (int i = 0; i < 2; i++) {
 		free(t->shapes[i].ref);
@@ -131,62 +131,82 @@ size_t kern_eroute_count(const struct kern_eroute_table *t)
 
 /* --- the exact-selector hash ------------------------------------------------------------- */
 
-/* A bucket array of n empty chains. Both hashes double theirs when they hold as many items
- * as buckets, so chains stay short on average. */
-static uint32_t *buckets_new(uint32_t n)
+/* Open addressing with linear probing over (hash, index) pairs, at most half full: a probe
+ * for an absent selector usually reads one cache line of the slot array and no entry at all,
+ * which matters because lookups mostly probe selectors that are absent. */
+static int ht_grow(struct kern_eroute_table *t)
 {
-	uint32_t *b = malloc((size_t)n * sizeof(*b));
+	uint32_t n = t->nht ? t->nht * 2 : 64, mask = n - 1;
+	struct kern_hslot *ht;
 
-	if (b)
-		memset(b, 0xff, (size_t)n * sizeof(*b)); /* KERN_NIL everywhere */
-	return b;
-}
-
-static int nodes_grow_buckets(struct kern_eroute_table *t)
-{
-	uint32_t n = t->nbuckets ? t->nbuckets * 2 : 64;
-	uint32_t *b;
-
-	if (t->nbuckets >= (1u << 31))
-		return 0; /* longer chains, still correct */
-	b = buckets_new(n);
-	if (!b)
+	if (t->nht >= (1u << 31))
 		return -ENOMEM;
+	ht = malloc((size_t)n * sizeof(*ht));
+	if (!ht)
+		return -ENOMEM;
+	memset(ht, 0xff, (size_t)n * sizeof(*ht)); /* idx = KERN_NIL: empty */
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		struct kern_enode *nd = kern_node(t, i);
+		uint32_t j = nd->hash & mask;
 
 		if (!nd->live)
 			continue;
-		nd->next = b[nd->hash & (n - 1)];
-		b[nd->hash & (n - 1)] = i;
+		while (ht[j].idx != KERN_NIL)
+			j = (j + 1) & mask;
+		ht[j].hash = nd->hash;
+		ht[j].idx = i;
 	}
-	free(t->buckets);
-	t->buckets = b;
-	t->nbuckets = n;
+	free(t->ht);
+	t->ht = ht;
+	t->nht = n;
 	return 0;
 }
 
-/* The index of the entry with selector s (normalized) and its hash h, or KERN_NIL; *prev gets
- * the chain predecessor (KERN_NIL when it is the bucket head). */
+/* The index of the entry with selector s (normalized) whose hash is h, or KERN_NIL; *pos (if
+ * not NULL) gets its slot. */
 static uint32_t node_find(const struct kern_eroute_table *t, const struct oe_sel *s, uint32_t h,
-			  uint32_t *prev)
+			  uint32_t *pos)
 {
-	uint32_t p = KERN_NIL;
+	uint32_t mask = t->nht - 1;
 
-	if (!t->nbuckets)
+	if (!t->nht)
 		return KERN_NIL;
-	for (uint32_t i = t->buckets[h & (t->nbuckets - 1)]; i != KERN_NIL;) {
-		struct kern_enode *nd = kern_node(t, i);
-
-		if (nd->hash == h && sel_eq(&nd->e.sel, s)) {
-			if (prev)
-				*prev = p;
-			return i;
+	for (uint32_t j = h & mask; t->ht[j].idx != KERN_NIL; j = (j + 1) & mask) {
+		if (t->ht[j].hash == h && sel_eq(&kern_node(t, t->ht[j].idx)->e.sel, s)) {
+			if (pos)
+				*pos = j;
+			return t->ht[j].idx;
 		}
-		p = i;
-		i = nd->next;
 	}
 	return KERN_NIL;
+}
+
+static void ht_insert(struct kern_eroute_table *t, uint32_t h, uint32_t idx)
+{
+	uint32_t mask = t->nht - 1, j = h & mask;
+
+	while (t->ht[j].idx != KERN_NIL)
+		j = (j + 1) & mask;
+	t->ht[j].hash = h;
+	t->ht[j].idx = idx;
+}
+
+/* Empties slot i and shifts later members of its probe run back (Knuth's algorithm R), so
+ * that no tombstones are needed. */
+static void ht_remove(struct kern_eroute_table *t, uint32_t i)
+{
+	uint32_t mask = t->nht - 1;
+
+	for (uint32_t j = (i + 1) & mask; t->ht[j].idx != KERN_NIL; j = (j + 1) & mask) {
+		uint32_t home = t->ht[j].hash & mask;
+
+		/* Move j back into the hole at i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			t->ht[i] = t->ht[j];
+			i = j;
+		}
+	}
+	t->ht[i].idx = KERN_NIL;
 }
 
 static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
@@ -388,7 +408,7 @@ static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, 
 
 	if (!S->bits && (rc = shapes_init(S, e->sel.dst.addr.af)) < 0)
 		return rc;
-	if (t->count >= t->nbuckets && (rc = nodes_grow_buckets(t)) < 0)
+	if (t->count >= t->nht / 2 && (rc = ht_grow(t)) < 0)
 		return rc;
 	if ((size_t)t->ndf / KERN_DF_PER_ENTRY <= t->count && (rc = df_grow(t, t->count + 1)) < 0)
 		return rc;
@@ -398,8 +418,7 @@ static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, 
 	nd->e = *e;
 	nd->hash = h;
 	nd->live = true;
-	nd->next = t->buckets[h & (t->nbuckets - 1)];
-	t->buckets[h & (t->nbuckets - 1)] = i;
+	ht_insert(t, h, i);
 	shapes_count(t, &e->sel, +1);
 	df_count(t, &e->sel.dst, +1);
 	t->count++;
@@ -425,14 +444,11 @@ int kern_eroute_add(struct kern_eroute_table *t, const struct kern_eroute *e)
 	return 0;
 }
 
-static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t prev)
+static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t pos)
 {
 	struct kern_enode *nd = kern_node(t, i);
 
-	if (prev == KERN_NIL)
-		t->buckets[nd->hash & (t->nbuckets - 1)] = nd->next;
-	else
-		kern_node(t, prev)->next = nd->next;
+	ht_remove(t, pos);
 	shapes_count(t, &nd->e.sel, -1);
 	df_count(t, &nd->e.sel.dst, -1);
 	nd->live = false;
@@ -448,14 +464,14 @@ static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t prev)
 int kern_eroute_del(struct kern_eroute_table *t, const struct oe_sel *sel)
 {
 	struct oe_sel s;
-	uint32_t i, prev;
+	uint32_t i, pos;
 
 	if (!sel_normalize(sel, &s))
 		return -ENOENT;
-	i = node_find(t, &s, sel_hash(t, &s), &prev);
+	i = node_find(t, &s, sel_hash(t, &s), &pos);
 	if (i == KERN_NIL)
 		return -ENOENT;
-	node_delete(t, i, prev);
+	node_delete(t, i, pos);
 	return 0;
 }
 
@@ -605,13 +621,13 @@ size_t kern_eroute_remove_if(struct kern_eroute_table *t,
 
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		struct kern_enode *nd = kern_node(t, i);
-		uint32_t j, prev;
+		uint32_t j, pos;
 
 		if (!nd->live || !fn(ctx, &nd->e))
 			continue;
-		j = node_find(t, &nd->e.sel, nd->hash, &prev);
+		j = node_find(t, &nd->e.sel, nd->hash, &pos);
 		if (j == i) {
-			node_delete(t, i, prev);
+			node_delete(t, i, pos);
 			removed++;
 		}
 	}

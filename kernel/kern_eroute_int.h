@@ -17,10 +17,10 @@
 #define KERN_PM_SPORT 1u
 #define KERN_NPM 8u
 
-/* The chain fields sit just before the selector, so that walking a hash chain touches one
- * cache line per entry (nodes are 64-byte aligned; the selector ends at byte 58). */
+/* The hash sits just before the selector, so that confirming a hash match touches one cache
+ * line (nodes are 64-byte aligned; the selector ends at byte 58). */
 struct kern_enode {
-	_Alignas(64) uint32_t next; /* hash chain, or free list */
+	_Alignas(64) uint32_t next; /* free list */
 	uint32_t hash;
 	bool live;
 	struct kern_eroute e;
@@ -46,14 +46,19 @@ struct kern_shapes {
 
 #define KERN_NEAR_SLOTS 65536u
 
+struct kern_hslot {
+	uint32_t hash;
+	uint32_t idx; /* node index; KERN_NIL = empty */
+};
+
 struct kern_eroute_table {
 	struct kern_enode **chunks;
 	size_t nchunks;
 	uint32_t nslots; /* slots handed out so far (live + free) */
 	uint32_t free_head;
 	size_t count;
-	uint32_t *buckets; /* exact-selector hash: heads of chains through kern_enode.next */
-	uint32_t nbuckets; /* power of two */
+	struct kern_hslot *ht; /* exact-selector hash, open addressing, at most half full */
+	uint32_t nht;	       /* power of two */
 
 	uint8_t *df;  /* counting filter of dst prefixes, ndf counters */
 	uint32_t ndf; /* power of two */
