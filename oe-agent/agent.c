@@ -260,7 +260,7 @@ static int pidfile_claim(struct oe_agent *a)
 			slash = strrchr(dir, '/');
 			if (slash && slash != dir) {
 				*slash = '\0';
-				if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+				if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 					break;
 			}
 			continue;

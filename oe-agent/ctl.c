@@ -20,11 +20,12 @@
 #define CTL_MAX_CLIENTS 16
 #define CTL_READ_DEADLINE_MS 5000
 #define CTL_WRITE_IDLE_MS 30000 /* a client that stops reading its reply for this long */
+#define CTL_LINGER_MS 2000	/* after the reply: waiting for the client's EOF */
 
 struct ctl_client {
 	struct oe_ctl_server *s;
 	int fd;
-	bool writing;
+	enum { CL_READING, CL_WRITING, CL_LINGER } state;
 	uint8_t hdr[4];
 	size_t hdr_got;
 	uint8_t *req;
@@ -81,7 +82,34 @@ static void arm(struct ctl_client *c, uint64_t ms)
 	c->deadline = oe_loop_timer(c->s->loop, ms, on_deadline, c);
 }
 
-/* Sends as much of the reply as the socket takes; closes when done or on error. */
+/* The reply is out: half-close and discard whatever the client still sends until its EOF.
+ * Closing with unread input would make the kernel reset the connection, and the client could
+ * lose the reply (an ERR for a refused request arrives before the request was read). */
+static void client_linger(struct ctl_client *c)
+{
+	c->state = CL_LINGER;
+	shutdown(c->fd, SHUT_WR);
+	oe_loop_modify(c->s->loop, c->fd, EPOLLIN);
+	arm(c, CTL_LINGER_MS);
+}
+
+static void client_discard(struct ctl_client *c)
+{
+	char junk[4096];
+
+	for (int i = 0; i < 64; i++) { /* bounded per event; the deadline bounds the total */
+		ssize_t n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+	}
+}
+
+/* Sends as much of the reply as the socket takes; lingers when done, closes on error. */
 static void client_flush(struct ctl_client *c)
 {
 	size_t before = c->out_off;
@@ -101,7 +129,7 @@ static void client_flush(struct ctl_client *c)
 		c->out_off += (size_t)n;
 	}
 	if (c->out_off == c->out.len) {
-		client_close(c);
+		client_linger(c);
 		return;
 	}
 	if (c->out_off != before)
@@ -111,7 +139,7 @@ static void client_flush(struct ctl_client *c)
 /* Switches to writing: the reply is complete in c->out. Input is no longer read. */
 static void client_reply(struct ctl_client *c)
 {
-	c->writing = true;
+	c->state = CL_WRITING;
 	if (oe_buf_failed(&c->out)) {
 		oe_buf_reset(&c->out);
 		c->out.failed = false;
@@ -193,7 +221,11 @@ static void on_client(void *ctx, int fd, uint32_t events)
 {
 	struct ctl_client *c = ctx;
 
-	if (c->writing) {
+	if (c->state == CL_LINGER) {
+		client_discard(c);
+		return;
+	}
+	if (c->state == CL_WRITING) {
 		if (events & (EPOLLERR | EPOLLHUP))
 			client_close(c);
 		else
