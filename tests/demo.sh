@@ -1,0 +1,157 @@
+#!/bin/bash
+# `make demo`: oe-agent as a new user meets it, inside a throw-away network namespace (root).
+# Writes a sample policy, starts the agent, asks `ipsec policy` why addresses land in their
+# groups, lists the eroutes and the status, edits a group file and reloads, shows how a broken
+# edit is rejected while the old policy stays, then stops the agent and cleans up.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+B=${B:-build}
+AGENT=$PWD/$B/oe-agent
+IPSEC=$PWD/$B/ipsec
+NS=oet-demo-$$
+PEER=oet-demop-$$
+T=$(mktemp -d /tmp/oet-demo.XXXXXX)
+PID=
+FAILED=0
+
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$PEER" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+if [ -t 1 ]; then H=$'\e[1m' N=$'\e[0m'; else H= N=; fi
+heading() { printf '\n%s== %s%s\n' "$H" "$*" "$N"; }
+say() { printf '%s\n' "$*" | fold -s -w 92; }
+# run CMD...: shows the command as typed (paths shortened) and its output
+run() {
+	printf '%s$ %s%s\n' "$H" "$(echo "$@" | sed "s|$T|\$DEMO|g; s|$PWD/$B/||g")" "$N"
+	timeout 30 ip netns exec "$NS" "$@" 2>&1 | sed "s|$T|\$DEMO|g; s/^/  /"
+	return "${PIPESTATUS[0]}"
+}
+ipsec() { run "$IPSEC" --config "$T/ipsec.conf" "$@"; }
+# eroutes_matching TEXT: `ipsec eroute | grep -F TEXT`, shown as such
+eroutes_matching() {
+	printf '%s$ ipsec --config $DEMO/ipsec.conf eroute | grep -F %s%s\n' "$H" "$1" "$N"
+	timeout 30 ip netns exec "$NS" "$IPSEC" --config "$T/ipsec.conf" eroute | grep -F "$1" |
+		sed 's/^/  /'
+}
+expect() { # expect WHAT RC: notes an unexpected result without stopping the demo
+	if [ "$2" -ne 0 ]; then echo "  (unexpected: $1 failed)"; FAILED=1; fi
+}
+
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)"; exit 1; }
+for b in "$AGENT" "$IPSEC"; do [ -x "$b" ] || { echo "demo: $b is not built"; exit 1; }; done
+
+heading "1. A host in a namespace"
+say "Namespace $NS is our host: 192.0.2.1 and 2001:db8::1 on a veth to a neighbour. Everything below happens inside it and is removed at the end."
+ip netns add "$NS" && ip netns add "$PEER" || exit 1
+ip -n "$NS" link add veth0 type veth peer name veth1 netns "$PEER"
+ip -n "$NS" link set lo up
+ip -n "$NS" addr add 192.0.2.1/24 dev veth0
+ip -n "$NS" addr add 2001:db8::1/64 dev veth0 nodad
+ip -n "$PEER" addr add 192.0.2.2/24 dev veth1
+ip -n "$NS" link set veth0 up
+ip -n "$PEER" link set veth1 up
+
+heading "2. Configuration: ipsec.conf and the policy group files"
+mkdir -p "$T/policies"
+cat >"$T/ipsec.conf" <<EOF
+version 2
+
+config setup
+	ipsecdir=$T
+	ctlsocket=$T/run/ctl
+	pidfile=$T/run/pid
+	nameservers=192.0.2.53
+
+# The five group conns are on by default; auto=ignore would switch one off.
+conn private-or-clear
+	auto=ondemand
+EOF
+cat >"$T/policies/clear" <<'EOF'
+# Never encrypt: the local network's printers and the backup server.
+198.51.100.0/24
+EOF
+cat >"$T/policies/clear-or-private" <<'EOF'
+# Send clear, but answer if these hosts want to encrypt.
+203.0.113.0/25
+EOF
+cat >"$T/policies/private-or-clear" <<'EOF'
+# Try to encrypt with everyone; fall back to clear.
+0.0.0.0/0
+2001:db8::/32
+EOF
+cat >"$T/policies/private" <<'EOF'
+# Only ever encrypted.
+192.0.2.128/25
+# SSH to this host must be encrypted (protocol, source port, destination port).
+203.0.113.7 tcp 0 22
+EOF
+cat >"$T/policies/block" <<'EOF'
+# Never talk to these.
+203.0.113.200/29
+EOF
+for f in ipsec.conf policies/clear policies/clear-or-private policies/private-or-clear \
+	policies/private policies/block; do
+	printf '%s--- $DEMO/%s%s\n' "$H" "$f" "$N"
+	sed "s|$T|\$DEMO|g; s/^/  /" "$T/$f"
+done
+
+heading "3. Which group is an address in, and why? (no agent needed)"
+say "ipsec policy reads the group files itself. Most specific wins: the longest prefix, then the more exact protocol/port. Loopback, link-local, multicast and the resolvers are implicitly clear; an address no rule matches is clear by default."
+ipsec policy 192.0.2.7 192.0.2.130 203.0.113.7 tcp 22 203.0.113.7 203.0.113.201 \
+	198.51.100.9 2001:db8:5::1 127.0.0.1 192.0.2.53
+expect "ipsec policy" $?
+say "- 192.0.2.130 is in 0.0.0.0/0 (private-or-clear) and in 192.0.2.128/25 (private): the longer prefix wins."
+say "- 203.0.113.7 with tcp port 22 matches the port rule in private; without a protocol only address rules apply, so it is clear-or-private (203.0.113.0/25)."
+say "- 203.0.113.201 is inside 203.0.113.200/29 in block, more specific than 0.0.0.0/0."
+
+heading "4. Start the agent"
+ip netns exec "$NS" "$AGENT" -f --config "$T/ipsec.conf" 2>"$T/agent.log" &
+PID=$!
+for _ in $(seq 50); do [ -S "$T/run/ctl" ] && break; sleep 0.1; done
+printf '%s$ oe-agent -f --config $DEMO/ipsec.conf &%s\n' "$H" "$N"
+sed "s|$T|\$DEMO|g; s/^/  /" "$T/agent.log"
+
+heading "5. The eroutes: what happens to outbound traffic"
+say "One line per policy rule, as KLIPS listed them: packets, our address -> destination => %trap (negotiate first), %pass (clear) or %reject (block)."
+ipsec eroute
+expect "ipsec eroute" $?
+
+heading "6. Agent status"
+ipsec status
+expect "ipsec status" $?
+
+heading "7. Edit a group file and reload"
+say "Add 203.0.113.99 to the block group; the agent picks it up without a restart."
+echo "203.0.113.99" >>"$T/policies/block"
+ipsec reload
+expect "ipsec reload" $?
+eroutes_matching 203.0.113.99
+ipsec policy --agent 203.0.113.99
+
+heading "8. A broken edit is rejected; the old policy stays"
+say "A typo in a group file: reload names the file and line and exits 1; the eroutes are unchanged."
+echo "203.0.113.300" >>"$T/policies/block"
+ipsec reload
+rc=$?
+echo "  (exit status $rc)"
+[ $rc -eq 1 ] || { echo "  (unexpected: the broken reload was accepted)"; FAILED=1; }
+eroutes_matching 203.0.113.
+say "(203.0.113.99 from the last good reload is still there; nothing of the broken file was applied)"
+ipsec status
+sed -i '$d' "$T/policies/block"
+
+heading "9. Stop the agent"
+kill -TERM "$PID"
+wait "$PID"
+echo "  oe-agent exited with status $?; pid file and control socket removed:"
+ls "$T/run" 2>/dev/null | sed 's/^/  /'
+PID=
+ipsec status
+echo
+[ $FAILED -eq 0 ] && echo "demo: done" || echo "demo: something above did not work as expected"
+exit $FAILED
