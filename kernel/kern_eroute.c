@@ -339,7 +339,8 @@ static bool near_maybe(const struct kern_shapes *S, const uint64_t *m, unsigned 
 }
 
 /* Bits are never cleared one by one (they are shared by all entries of a slot); after as many
- * deletions as half the table they are recomputed, which keeps deletion O(1) amortized. */
+ * deletions as half the entry slots (which never shrink) they are recomputed, a pass over
+ * those slots, so deletion stays O(1) amortized. Stale bits only cost a probe. */
 static void near_rebuild(struct kern_eroute_table *t)
 {
 	for (int f = 0; f < 2; f++)
@@ -389,7 +390,7 @@ static void shapes_count(struct kern_eroute_table *t, const struct oe_sel *s, in
 		shapes_rebuild_codes(S, s->dst.len);
 	if (delta > 0)
 		near_set(S, &s->dst);
-	else if (++t->near_stale > t->count / 2 + 1024)
+	else if (++t->near_stale > t->nslots / 2 + 1024)
 		t->near_pending = true;
 	S->dlen_ref[s->dst.len] += (uint32_t)delta;
 	if ((delta > 0 && S->dlen_ref[s->dst.len] == 1) ||
