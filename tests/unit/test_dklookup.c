@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,72 @@ static void test_unreachable(void)
 	T_CHECK_INT(s6.n, 1);
 	T_CHECK_STR(s6.qname, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.");
 	close(fd);
+}
+
+/* The owner's event loop is told which fds to watch through the callback, and can drive the
+ * resolver from that alone; the sockets carry the configured SO_MARK. */
+struct watched {
+	int fd;
+	bool r, w;
+	int calls;
+	uint32_t mark;
+};
+
+static void watch_cb(void *arg, int fd, bool want_read, bool want_write)
+{
+	struct watched *w = arg;
+	uint32_t mark = 0;
+	socklen_t ml = sizeof(mark);
+
+	w->calls++;
+	w->fd = fd;
+	w->r = want_read;
+	w->w = want_write;
+	if ((want_read || want_write) && getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &ml) == 0)
+		w->mark = mark;
+}
+
+static void test_watch_and_mark(void)
+{
+	struct dk_lookup_conf c;
+	struct dk_resolver *r = NULL;
+	struct oe_addr a = A("192.0.2.1");
+	struct watched w = { .fd = -1 };
+	struct seen s = { 0 };
+	uint64_t end;
+
+	dk_lookup_conf_default(&c);
+	c.nameservers = "127.0.0.1:9"; /* discard port: the ICMP error ends the query */
+	c.timeout_ms = 200;
+	c.tries = 1;
+	c.rootkey_file = "";
+	c.sock_mark = 0x4f45;
+	T_CHECK_INT(dk_resolver_new(&r, &c, watch_cb, &w, NULL), 0);
+	if (!r)
+		return;
+	T_CHECK_INT(dk_lookup_addr(r, &a, seen_cb, &s), 0);
+	end = oe_now_ms() + 2000;
+	while (!s.n && oe_now_ms() < end) {
+		struct pollfd p = { w.fd, (short)((w.r ? POLLIN : 0) | (w.w ? POLLOUT : 0)), 0 };
+		int t = dk_resolver_next_timeout_ms(r);
+
+		if (poll(&p, w.fd >= 0 && (w.r || w.w) ? 1 : 0, t < 0 ? 100 : t) > 0)
+			dk_resolver_process(r, w.fd, p.revents & (POLLIN | POLLERR),
+					    p.revents & POLLOUT);
+		else
+			dk_resolver_process(r, -1, false, false);
+	}
+	T_CHECK_INT(s.n, 1);
+	T_CHECK(w.calls >= 1);
+	printf("# port 9: %s, mark 0x%x\n", dk_lookup_status_name(s.st), w.mark);
+	if (geteuid() == 0) {
+		T_CHECK_INT(w.mark, 0x4f45);
+		T_CHECK(s.st == DK_L_REFUSED || s.st == DK_L_NETWORK || s.st == DK_L_TIMEOUT);
+	} else {
+		T_CHECK_INT(s.st, DK_L_NETWORK); /* SO_MARK needs CAP_NET_ADMIN */
+	}
+	dk_resolver_free(r);
+	T_CHECK(!w.r && !w.w); /* told to stop watching */
 }
 
 /* ---- against the real server (dns.sh) ---- */
@@ -663,5 +730,6 @@ int main(int argc, char **argv)
 	T_RUN(test_malformed);
 	T_RUN(test_strings);
 	T_RUN(test_unreachable);
+	T_RUN(test_watch_and_mark);
 	return t_done();
 }
