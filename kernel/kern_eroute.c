@@ -234,7 +234,7 @@ static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
 	return 0;
 }
 
-/* --- the filter of destination prefixes ------------------------------------------------- */
+/* --- the filter of destination prefixes -------------------------------------------------- */
 
 /* A counting filter (a counting Bloom filter with one hash) of the destination prefixes of all
  * entries: lookup asks it before probing a dst length's shapes, so a length with no entry
@@ -343,10 +343,13 @@ static bool near_maybe(const struct kern_shapes *S, const uint64_t *m, unsigned 
  * those slots, so deletion stays O(1) amortized. Stale bits only cost a probe. */
 static void near_rebuild(struct kern_eroute_table *t)
 {
-	for (int f = 0; f < 2; f++)
-		if (t->shapes[f].near)
-			memset(t->shapes[f].near, 0,
-			       (size_t)KERN_NEAR_SLOTS * t->shapes[f].near_words * sizeof(uint64_t));
+	for (int f = 0; f < 2; f++) {
+		struct kern_shapes *S = &t->shapes[f];
+
+		if (S->near)
+			memset(S->near, 0,
+			       (size_t)KERN_NEAR_SLOTS * S->near_words * sizeof(*S->near));
+	}
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		struct kern_enode *nd = kern_node(t, i);
 

@@ -56,8 +56,9 @@ void kern_eroute_table_free(struct kern_eroute_table *t);
 
 /* The table scales to millions of entries: add/del/get are hash operations on the exact
  * selector; lookup probes the (dst length, src length, proto/port pattern) shapes present,
- * skipping dst lengths that a filter of the destination prefixes present rules out. Pointers returned by get/lookup/walk are borrowed and stay
- * valid until that entry is deleted (del, remove_if, table_free); adds never move entries. */
+ * most specific first, skipping dst lengths that per-/16 masks and a filter of destination
+ * prefixes rule out. Pointers returned by get/lookup/walk are borrowed and stay valid until
+ * that entry is deleted (del, remove_if, table_free); adds never move entries. */
 
 /* Adds a copy of e, or replaces the entry with an identical selector (keeping its packet count
  * unless e->packets is non-zero). Host bits of the prefixes are cleared. Returns 0, -ENOMEM,

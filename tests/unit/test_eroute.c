@@ -9,7 +9,7 @@
 #include <inttypes.h>
 #include <stdint.h>
 
-/* --- helpers ---------------------------------------------------------------------------------- */
+/* --- helpers ----------------------------------------------------------------------------- */
 
 static struct oe_prefix P(const char *s)
 {
@@ -72,7 +72,7 @@ static const char *look(struct kern_eroute_table *t, const char *src, const char
 	return said_of(kern_eroute_lookup(t, &s, &d, proto, sport, dport), buf);
 }
 
-/* --- SAIDs -------------------------------------------------------------------------------------- */
+/* --- SAIDs ------------------------------------------------------------------------------- */
 
 static void said_round_trip(const char *in, const char *want)
 {
@@ -125,7 +125,7 @@ static void test_said(void)
 	T_CHECK_STR(kern_said_kind_name(KERN_SAID_TUN), "tun");
 }
 
-/* --- add, replace, delete, get ------------------------------------------------------------------ */
+/* --- add, replace, delete, get ----------------------------------------------------------- */
 
 static void test_add_del_get(void)
 {
@@ -178,7 +178,7 @@ static void test_add_del_get(void)
 	kern_eroute_table_free(NULL);
 }
 
-/* --- lookup by hand ------------------------------------------------------------------------------ */
+/* --- lookup by hand ---------------------------------------------------------------------- */
 
 static void add(struct kern_eroute_table *t, struct oe_sel s, const char *said)
 {
@@ -235,7 +235,7 @@ static void test_lookup_specificity(void)
 	kern_eroute_table_free(t);
 }
 
-/* --- lookup against a naive reference on random tables ------------------------------------------ */
+/* --- lookup against a naive reference on random tables ----------------------------------- */
 
 static uint64_t rng_state;
 
@@ -485,7 +485,7 @@ static void test_lookup_random(void)
 	kern_eroute_table_free(t);
 }
 
-/* --- listing ------------------------------------------------------------------------------------ */
+/* --- listing ----------------------------------------------------------------------------- */
 
 static struct kern_eroute_table *small_table(void)
 {
@@ -547,7 +547,7 @@ static void test_listing(void)
 	kern_eroute_table_free(t);
 }
 
-/* --- a small JSON checker: RFC 8259 grammar, enough to prove the output parses --------------------- */
+/* --- a small JSON checker: RFC 8259 grammar, enough to prove the output parses ----------- */
 
 static bool j_value(const char **p, int depth);
 
@@ -673,19 +673,21 @@ static void test_json(void)
 	T_CHECK(json_valid(b.p));
 	if (!json_valid(b.p))
 		printf("# %s", b.p);
-	T_CHECK(strstr(b.p, "{\"count\":259,\"src\":\"10.2.1.115/32\",\"dst\":\"10.19.75.161/32\","
-			    "\"proto\":0,\"sport\":0,\"dport\":0,\"said\":\"tun0x1002@10.19.75.145\","
-			    "\"said_kind\":\"tun\",\"spi\":4098,\"edst\":\"10.19.75.145\","
-			    "\"src_id\":\"@east.example\","
+	T_CHECK(strstr(b.p, "{\"count\":259,\"src\":\"10.2.1.115/32\","
+			    "\"dst\":\"10.19.75.161/32\",\"proto\":0,\"sport\":0,\"dport\":0,"
+			    "\"said\":\"tun0x1002@10.19.75.145\",\"said_kind\":\"tun\","
+			    "\"spi\":4098,\"edst\":\"10.19.75.145\",\"src_id\":\"@east.example\","
 			    "\"dst_id\":\"10.19.75.161 \\\"quoted\\\"\\\\\\u000a\","
 			    "\"reason\":\"private\",\"expires_in_s\":null}") != NULL);
-	T_CHECK(strstr(b.p, "{\"count\":4119,\"src\":\"10.44.73.97/32\",\"dst\":\"10.114.121.41/32\","
-			    "\"proto\":0,\"sport\":0,\"dport\":0,\"said\":\"%pass\","
-			    "\"said_kind\":\"pass\",\"src_id\":null,\"dst_id\":null,"
-			    "\"reason\":\"clear-or-private\",\"expires_in_s\":900}") != NULL);
+	T_CHECK(strstr(b.p, "{\"count\":4119,\"src\":\"10.44.73.97/32\","
+			    "\"dst\":\"10.114.121.41/32\",\"proto\":0,\"sport\":0,\"dport\":0,"
+			    "\"said\":\"%pass\",\"said_kind\":\"pass\",\"src_id\":null,"
+			    "\"dst_id\":null,\"reason\":\"clear-or-private\","
+			    "\"expires_in_s\":900}") != NULL);
 	T_CHECK(strstr(b.p, "\"src\":\"192.0.2.1/32\",\"dst\":\"198.51.100.0/24\",\"proto\":6,"
 			    "\"sport\":1234,\"dport\":443,\"said\":\"esp0xabcdef@198.51.100.1\","
-			    "\"said_kind\":\"esp\",\"spi\":11259375,\"edst\":\"198.51.100.1\"") != NULL);
+			    "\"said_kind\":\"esp\",\"spi\":11259375,"
+			    "\"edst\":\"198.51.100.1\"") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%hold\",\"said_kind\":\"hold\"") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%drop\",\"said_kind\":\"drop\"") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%reject\",\"said_kind\":\"reject\"") != NULL);
@@ -698,7 +700,7 @@ static void test_json(void)
 	kern_eroute_table_free(t);
 }
 
-/* --- remove_if and walk ------------------------------------------------------------------------------ */
+/* --- remove_if and walk ------------------------------------------------------------------ */
 
 static bool is_shunt(void *ctx, const struct kern_eroute *e)
 {
@@ -742,7 +744,7 @@ static void test_remove_if_walk(void)
 	kern_eroute_table_free(t);
 }
 
-/* --- one million entries ------------------------------------------------------------------------------ */
+/* --- one million entries ----------------------------------------------------------------- */
 
 static void test_million(void)
 {
