@@ -344,9 +344,9 @@ static void extract(const ldns_pkt *pkt, const ldns_rdf *qname, uint16_t qtype,
 		extract_rr(x, rr, res, buf);
 	}
 	extract_verdict(x, qtype, res);
-	res->ttl = n ? (ttl > DK_MAX_TTL ? DK_MAX_TTL : ttl) : negative_ttl(pkt);
-	if (n && x->notours == n)
-		res->ttl = ttl > DK_MAX_TTL ? DK_MAX_TTL : ttl;
+	if (n)
+		ttl = dk_v_ttl_cap(ans, qname, qtype, ttl > DK_MAX_TTL ? DK_MAX_TTL : ttl);
+	res->ttl = n ? ttl : negative_ttl(pkt);
 out:
 	ldns_buffer_free(buf);
 }

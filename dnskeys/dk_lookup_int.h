@@ -47,6 +47,10 @@ bool dk_v_verify_authority(struct dk_resolver *r, const ldns_pkt *pkt, const ldn
 /* The signer of the first RRSIG in l (covering type t, or any when t is 0), or NULL. */
 const ldns_rdf *dk_v_signer(const ldns_rr_list *l, ldns_rr_type t);
 
+/* ttl lowered to what the RRSIGs over owner/type in l allow (RFC 4035 §5.3.3). */
+uint32_t dk_v_ttl_cap(const ldns_rr_list *l, const ldns_rdf *owner, ldns_rr_type t,
+		      uint32_t ttl);
+
 /* What an authenticated denial of a DS query at name says about name (RFC 4035 §5.2). */
 enum dk_cut {
 	DK_CUT_INSECURE,  /* a delegation without DS: everything below is insecure */

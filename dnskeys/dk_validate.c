@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dk_lookup_int.h"
 #include "oe_log.h"
@@ -139,6 +140,38 @@ bool dk_v_verify_authority(struct dk_resolver *r, const ldns_pkt *pkt, const ldn
 	return checked > 0;
 }
 
+/* RFC 4035 §5.3.3: data may be kept no longer than its RRSIG's original TTL and not past the
+ * signature's expiration (RFC 1982 serial arithmetic on the 32-bit time). */
+uint32_t dk_v_ttl_cap(const ldns_rr_list *ans, const ldns_rdf *qname, ldns_rr_type qtype,
+		      uint32_t ttl)
+{
+	uint32_t now = (uint32_t)time(NULL);
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ans, i);
+		const ldns_rdf *tc, *ot, *ex;
+		int32_t left;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG || ldns_rr_rd_count(rr) < 9 ||
+		    ldns_dname_compare(ldns_rr_owner(rr), qname) != 0)
+			continue;
+		tc = ldns_rr_rrsig_typecovered(rr);
+		ot = ldns_rr_rrsig_origttl(rr);
+		ex = ldns_rr_rrsig_expiration(rr);
+		if (!tc || ldns_rdf2rr_type(tc) != qtype || ldns_rdf_size(ot) != 4 ||
+		    ldns_rdf_size(ex) != 4)
+			continue;
+		if (ldns_rdf2native_int32(ot) < ttl)
+			ttl = ldns_rdf2native_int32(ot);
+		left = (int32_t)(ldns_rdf2native_int32(ex) - now);
+		if (left <= 0)
+			ttl = 0;
+		else if ((uint32_t)left < ttl)
+			ttl = (uint32_t)left;
+	}
+	return ttl;
+}
+
 /* ---- authenticated denial of DS (RFC 4035 §5.2; RFC 5155 §8.6 for NSEC3) ---- */
 
 /* RFC 9276 §3.2: validators may give up on NSEC3 above 150 iterations (hashing cost). */
@@ -193,9 +226,12 @@ static bool nsec3_sane(const ldns_rr_list *l, const ldns_rdf *name)
 	return ok;
 }
 
+/* bm NULL: an empty bitmap (an NSEC3 for an empty non-terminal, RFC 5155 §7.1). */
 static enum dk_cut classify_bitmap(const ldns_rdf *bm)
 {
-	if (!bm || ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_DS))
+	if (!bm)
+		return DK_CUT_NONE;
+	if (ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_DS))
 		return DK_CUT_NOPROOF;
 	if (ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_NS) &&
 	    !ldns_nsec_bitmap_covers_type(bm, LDNS_RR_TYPE_SOA))

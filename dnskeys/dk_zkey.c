@@ -294,7 +294,9 @@ static void on_dnskey(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 		zkey_done(z, DK_VAL_BOGUS, NULL, 60, "%s DNSKEY RRset: %s", zn,
 			  ldns_get_errorstr_by_id(vs));
 	else
-		zkey_done(z, DK_VAL_SECURE, ldns_rr_list_clone(keys), min_ttl(keys),
+		zkey_done(z, DK_VAL_SECURE, ldns_rr_list_clone(keys),
+			  dk_v_ttl_cap(ldns_pkt_answer(pkt), z->zone, LDNS_RR_TYPE_DNSKEY,
+				       min_ttl(keys)),
 			  "%s keys validated", zn);
 	ldns_rr_list_free(keys);
 	ldns_rr_list_free(match);

@@ -5,9 +5,12 @@
 #   test_dklookup (c-ares + ldns) ──UDP/TCP──► 127.0.0.1:PORT  NSD
 #        zones: oe.test.                 signed, anchor; delegates unsigned.oe.test. (no DS)
 #               unsigned.oe.test.        unsigned
+#               sub.ent.oe.test.         unsigned, below an empty non-terminal
+#               2.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. unsigned, delegated from the NSEC3 zone
 #               2.0.192.in-addr.arpa.    signed, anchor: IPSECKEY/TXT/KEY, NODATA, 40 TXT (TCP)
 #               8.b.d.0.1.0.0.2.ip6.arpa. signed with NSEC3, anchor
 #               bad.test.                signed, anchor, then a record altered (bogus)
+#               stripped.test.           anchor, but served unsigned (bogus)
 #               100.51.198.in-addr.arpa. unsigned, no anchor
 # Also checks `ipsec lookup` against the same server. Prints ok / not ok lines.
 set -u
@@ -56,8 +59,13 @@ host            IN IPSECKEY 10 3 2 gw.oe.test. $RSA_B64
 gw              IN A        192.0.2.50
 unsigned        IN NS       ns.unsigned
 ns.unsigned     IN A        127.0.0.1
+sub.ent         IN NS       ns.sub.ent
+ns.sub.ent      IN A        127.0.0.1
 EOF
 } >"$dir/oe.test"
+
+# Below an empty non-terminal (ent.oe.test.): the secure walk must pass it.
+{ soa; echo "self IN IPSECKEY 10 3 2 self.sub.ent.oe.test. $RSA_B64"; } >"$dir/sub.ent.oe.test"
 
 { soa; cat <<EOF
 self            IN IPSECKEY 10 3 2 self.unsigned.oe.test. $RSA_B64
@@ -85,7 +93,16 @@ done
 } >"$dir/2.0.192.in-addr.arpa"
 
 { soa; echo "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN IPSECKEY 10 2 4 2001:db8::1 $ED_B64"
+	echo "2.0.0.0.0.0.0.0 IN NS ns.oe.test."
 } >"$dir/8.b.d.0.1.0.0.2.ip6.arpa"
+
+# 2001:db8:0:2::/64: unsigned, delegated without DS from the NSEC3-signed zone above.
+v6u=2.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa
+{ soa; cat <<EOF
+0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN IPSECKEY 10 2 4 2001:db8:0:2::10 $ED_B64
+1.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN IPSECKEY 10 2 4 2001:db8:0:2::99 $ED_B64
+EOF
+} >"$dir/$v6u"
 
 { soa; echo "host IN IPSECKEY 10 0 2 . $RSA_B64"; } >"$dir/bad.test"
 
@@ -106,9 +123,13 @@ for z in $signed; do
 	(cd "$dir" && ldns-signzone $nsec3 -i "$inception" -o "$z" -f "$z.zone" "$z" "$k" &&
 		ldns-key2ds -n -2 "$k.key" >>anchors) || { echo "not ok - dns: signing $z"; exit 1; }
 done
+# stripped.test.: an anchor exists but the server hands out the zone unsigned (a downgrade).
+{ soa; echo "host IN IPSECKEY 10 0 2 . $RSA_B64"; } >"$dir/stripped.test.zone"
+k=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k stripped.test) &&
+	(cd "$dir" && ldns-key2ds -n -2 "$k.key" >>anchors) || exit 1
 # bad.test: change the signed record's precedence so its RRSIG no longer matches.
 sed -i 's/\(IPSECKEY[[:space:]]*\)10 0 2/\111 0 2/' "$dir/bad.test.zone"
-cp "$dir/unsigned.oe.test" "$dir/unsigned.oe.test.zone"
+for z in unsigned.oe.test sub.ent.oe.test $v6u; do cp "$dir/$z" "$dir/$z.zone"; done
 cp "$dir/100.51.198.in-addr.arpa" "$dir/100.51.198.in-addr.arpa.zone"
 
 cat >"$dir/nsd.conf" <<EOF
@@ -128,7 +149,7 @@ server:
 remote-control:
 	control-enable: no
 EOF
-for z in $signed unsigned.oe.test 100.51.198.in-addr.arpa; do
+for z in $signed unsigned.oe.test sub.ent.oe.test $v6u 100.51.198.in-addr.arpa stripped.test; do
 	printf 'zone:\n\tname: %s\n\tzonefile: %s.zone\n' "$z" "$z" >>"$dir/nsd.conf"
 done
 

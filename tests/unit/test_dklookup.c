@@ -578,6 +578,16 @@ static void test_bogus_denied(void)
 	dk_result_clear(&g.res);
 }
 
+/* A zone with a trust anchor whose signatures an attacker stripped is not "insecure". */
+static void test_stripped_denied(void)
+{
+	struct got g = look(R, "@host.stripped.test");
+
+	T_CHECK_INT(g.res.status, DK_L_BOGUS);
+	T_CHECK_INT(g.res.val, DK_VAL_BOGUS);
+	dk_result_clear(&g.res);
+}
+
 static void test_insecure_delegation(void)
 {
 	struct got g = look(R, "@self.unsigned.oe.test"), h = look(R, "@other.unsigned.oe.test");
@@ -589,6 +599,22 @@ static void test_insecure_delegation(void)
 	T_CHECK_INT(h.res.val, DK_VAL_INSECURE);
 	T_CHECK_INT(h.res.nfound, 0);
 	T_CHECK_INT(k.res.status, DK_L_FOUND);
+	dk_result_clear(&g.res);
+	dk_result_clear(&h.res);
+	dk_result_clear(&k.res);
+}
+
+/* The secure walk through an empty non-terminal (NSEC) and through NSEC3 hashed names. */
+static void test_insecure_below_ent(void)
+{
+	struct got g = look(R, "@self.sub.ent.oe.test"), h = look(R, "2001:db8:0:2::10");
+	struct got k = look(R, "2001:db8:0:2::11");
+
+	T_CHECK_INT(g.res.status, DK_L_FOUND);
+	T_CHECK_INT(g.res.val, DK_VAL_INSECURE);
+	T_CHECK_INT(h.res.status, DK_L_FOUND);
+	T_CHECK_INT(h.res.val, DK_VAL_INSECURE);
+	T_CHECK_INT(k.res.status, DK_L_GATEWAY);
 	dk_result_clear(&g.res);
 	dk_result_clear(&h.res);
 	dk_result_clear(&k.res);
@@ -716,7 +742,9 @@ int main(int argc, char **argv)
 		T_RUN(test_nsec3_nxdomain);
 		T_RUN(test_dead_server);
 		T_RUN(test_bogus_denied);
+		T_RUN(test_stripped_denied);
 		T_RUN(test_insecure_delegation);
+		T_RUN(test_insecure_below_ent);
 		T_RUN(test_no_anchor_reverse);
 		T_RUN(test_dnssec_off);
 		T_RUN(test_tcp_fallback);
