@@ -15,6 +15,7 @@
 
 #include <ldns/ldns.h>
 
+#include "dk_lookup_int.h" /* the cache, tested alone */
 #include "dnskeys.h"
 #include "oe_b64.h"
 #include "oe_time.h"
@@ -251,6 +252,46 @@ static void test_unreachable(void)
 	T_CHECK_INT(s6.n, 1);
 	T_CHECK_STR(s6.qname, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.");
 	close(fd);
+}
+
+/* The cache alone (internal API): TTL expiry, the entry cap evicting the oldest entry,
+ * joining an entry in flight, and no storing of TTL-0 results. */
+static void test_cache(void)
+{
+	struct dk_cache *c = dk_cache_new(2);
+	const struct dk_result *hit = NULL;
+	struct dk_centry *e[4] = { NULL };
+	struct dk_result res = { .status = DK_L_NODATA, .ttl = 10 };
+	struct seen s = { 0 };
+	const char *names[] = { "a.test.", "b.test.", "c.test.", "d.test." };
+
+	if (!c)
+		return;
+	for (int i = 0; i < 3; i++) {
+		T_CHECK_INT(dk_cache_lookup(c, names[i], 1000 + i, seen_cb, &s, &hit, &e[i]),
+			    DK_CACHE_MISS);
+		T_CHECK_INT(dk_cache_lookup(c, names[i], 1000 + i, seen_cb, &s, &hit, &e[3]),
+			    DK_CACHE_JOINED);
+		dk_cache_complete(c, e[i], &res, 1000 + i);
+	}
+	T_CHECK_INT(s.n, 6); /* every waiter told */
+	T_CHECK_INT(dk_cache_count(c), 2);
+	/* a.test. was the oldest: evicted; B. (any case) and c. are hits until they expire. */
+	T_CHECK_INT(dk_cache_lookup(c, "B.TEST.", 5000, seen_cb, &s, &hit, &e[3]), DK_CACHE_HIT);
+	T_CHECK(hit && hit->cached && hit->status == DK_L_NODATA);
+	T_CHECK_INT(dk_cache_lookup(c, "c.test.", 5000, seen_cb, &s, &hit, &e[3]), DK_CACHE_HIT);
+	T_CHECK_INT(dk_cache_lookup(c, "c.test.", 12002, seen_cb, &s, &hit, &e[3]),
+		    DK_CACHE_MISS);
+	res.ttl = 0; /* e.g. a timeout: delivered, not kept */
+	dk_cache_complete(c, e[3], &res, 12002);
+	T_CHECK_INT(dk_cache_lookup(c, "c.test.", 12003, seen_cb, &s, &hit, &e[3]),
+		    DK_CACHE_MISS);
+	T_CHECK_INT(dk_cache_lookup(c, "a.test.", 12003, seen_cb, &s, &hit, &e[0]),
+		    DK_CACHE_MISS);
+	s.n = 0;
+	dk_cache_free(c); /* the two in flight are cancelled */
+	T_CHECK_INT(s.n, 2);
+	T_CHECK_INT(s.st, DK_L_CANCELLED);
 }
 
 /* The owner's event loop is told which fds to watch through the callback, and can drive the
@@ -759,5 +800,6 @@ int main(int argc, char **argv)
 	T_RUN(test_strings);
 	T_RUN(test_unreachable);
 	T_RUN(test_watch_and_mark);
+	T_RUN(test_cache);
 	return t_done();
 }
