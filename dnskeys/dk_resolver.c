@@ -256,6 +256,9 @@ int dk_tx_send(struct dk_resolver *r, const ldns_rdf *name, ldns_rr_type type, d
 	size_t len = 0;
 	int rc = -ENOMEM;
 
+	/* Callbacks run by ares_destroy() must not queue more work on the dying channel. */
+	if (r->freeing)
+		return -ECANCELED;
 	p = ldns_pkt_query_new(ldns_rdf_clone(name), type, LDNS_RR_CLASS_IN, LDNS_RD);
 	if (!p)
 		return -ENOMEM;

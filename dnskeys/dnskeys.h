@@ -316,7 +316,8 @@ typedef void dk_lookup_fn(void *arg, const struct dk_result *res);
  * (-EINVAL for bad configuration). */
 int dk_resolver_new(struct dk_resolver **out, const struct dk_lookup_conf *c,
 		    dk_watch_fn *watch, void *watch_arg, struct oe_diag *d);
-/* Cancels every lookup in flight (their callbacks run with DK_L_CANCELLED); NULL is fine. */
+/* Cancels every lookup in flight (their callbacks run with DK_L_CANCELLED); NULL is fine.
+ * Not from inside one of r's callbacks. */
 void dk_resolver_free(struct dk_resolver *r);
 
 struct dk_fdwatch {
