@@ -87,6 +87,7 @@ static int anchors_read(struct dk_resolver *r, const char *path, bool optional,
 	}
 	while (rc == 0 && !feof(f)) {
 		ldns_rr *rr = NULL;
+		int start = line; /* ldns counts the newline it ended on */
 		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
 
 		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
@@ -95,7 +96,7 @@ static int anchors_read(struct dk_resolver *r, const char *path, bool optional,
 		if (st != LDNS_STATUS_OK) {
 			if (feof(f) && st == LDNS_STATUS_SYNTAX_ERR)
 				break;
-			oe_diag_error(d, path, (unsigned)line, "bad trust anchor record: %s",
+			oe_diag_error(d, path, (unsigned)start, "bad trust anchor record: %s",
 				      ldns_get_errorstr_by_id(st));
 			rc = -EINVAL;
 			break;

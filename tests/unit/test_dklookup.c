@@ -254,6 +254,65 @@ static void test_unreachable(void)
 	close(fd);
 }
 
+/* Anchor files: DS and DNSKEY records are taken, other records ignored, a broken record is
+ * reported as "path:line: why" and fails the resolver; a missing file too. */
+static char diag_msg[512];
+
+static void diag_keep(void *ctx, enum oe_diag_sev sev, const char *msg)
+{
+	snprintf(diag_msg, sizeof(diag_msg), "%s", msg);
+}
+
+static int anchors_try(const char *text)
+{
+	char path[] = "/tmp/oet-anchors.XXXXXX";
+	struct oe_diag d = { diag_keep, NULL, 0, 0 };
+	struct dk_lookup_conf c;
+	struct dk_resolver *r = NULL;
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		return -999;
+	close(fd);
+	dk_lookup_conf_default(&c);
+	c.nameservers = "127.0.0.1:9";
+	c.rootkey_file = "";
+	c.anchors_file = path;
+	diag_msg[0] = 0;
+	rc = dk_resolver_new(&r, &c, NULL, NULL, &d);
+	dk_resolver_free(r);
+	unlink(path);
+	return rc;
+}
+
+static void test_anchor_files(void)
+{
+	struct dk_lookup_conf c;
+	struct dk_resolver *r = NULL;
+	struct oe_diag d = { diag_keep, NULL, 0, 0 };
+
+	T_CHECK_INT(anchors_try("; comment\n"
+				"oe.test. IN DS 12345 13 2 "
+				"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+				"oe.test. 300 IN A 192.0.2.1\n"),
+		    0);
+	T_CHECK_INT(anchors_try("oe.test. IN DS 12345 13 2 0123\n"
+				"oe.test. IN DS 1 bogus here\n"),
+		    -EINVAL);
+	T_CHECK(strstr(diag_msg, ":2: bad trust anchor record") != NULL);
+	printf("# %s\n", diag_msg);
+	T_CHECK_INT(anchors_try("oe.test. 300 IN A 192.0.2.1\n"), -EINVAL);
+	T_CHECK(strstr(diag_msg, "no DS or DNSKEY records") != NULL);
+	dk_lookup_conf_default(&c);
+	c.rootkey_file = "/nonexistent/root.key";
+	T_CHECK_INT(dk_resolver_new(&r, &c, NULL, NULL, &d), -ENOENT);
+	T_CHECK(strstr(diag_msg, "/nonexistent/root.key: cannot read") != NULL);
+	c.rootkey_file = "";
+	c.nameservers = "not-an-address";
+	T_CHECK_INT(dk_resolver_new(&r, &c, NULL, NULL, &d), -EINVAL);
+	T_CHECK(r == NULL);
+}
+
 /* The cache alone (internal API): TTL expiry, the entry cap evicting the oldest entry,
  * joining an entry in flight, and no storing of TTL-0 results. */
 static void test_cache(void)
@@ -801,5 +860,6 @@ int main(int argc, char **argv)
 	T_RUN(test_unreachable);
 	T_RUN(test_watch_and_mark);
 	T_RUN(test_cache);
+	T_RUN(test_anchor_files);
 	return t_done();
 }
