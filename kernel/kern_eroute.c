@@ -1,7 +1,8 @@
 /* The eroute table: exact-selector hash for add/del/get, and most-specific lookup by tuple
- * space search (Srinivasan, Suri, Varghese 1999) over the (dst len, src len, proto/port
- * pattern) shapes present, most specific first, pruned by a counting filter of the
- * destination prefixes present so that a lookup rarely probes dst lengths that cannot match. */
+ * space search (Srinivasan, Suri, Varghese, SIGCOMM 1999) over the (dst len, src len,
+ * proto/port pattern) shapes present, most specific first. Two cheap filters keep a lookup
+ * from probing dst lengths that cannot match: a mask of the lengths present per /16 (per /32
+ * for IPv6), and a counting filter of the destination prefixes present. */
 #include "kern_eroute_int.h"
 #include "oe_log.h"
 

@@ -10,33 +10,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define KERN_ENDSTRLEN (OE_PREFIXSTRLEN + 8)
-
-static const char *end_str(const struct oe_prefix *p, uint16_t port,
-			   char buf[static KERN_ENDSTRLEN])
+/* "addr/len", "addr/len:port" or "[addr/len]:port": at most 1 + 45 + 4 + 7 characters. */
+static char *put_end(char *p, const struct oe_prefix *pf, uint16_t port)
 {
-	char s[OE_PREFIXSTRLEN];
+	bool brackets = port && pf->addr.af == AF_INET6;
 
-	oe_prefix_str(p, s);
-	if (!port)
-		snprintf(buf, KERN_ENDSTRLEN, "%s", s);
-	else if (p->addr.af == AF_INET6)
-		snprintf(buf, KERN_ENDSTRLEN, "[%s]:%u", s, (unsigned)port);
-	else
-		snprintf(buf, KERN_ENDSTRLEN, "%s:%u", s, (unsigned)port);
-	return buf;
+	if (brackets)
+		*p++ = '[';
+	p = kern_put_addr(p, &pf->addr);
+	*p++ = '/';
+	p = kern_put_u64(p, pf->len);
+	if (brackets)
+		*p++ = ']';
+	if (port) {
+		*p++ = ':';
+		p = kern_put_u64(p, port);
+	}
+	return p;
 }
 
+/* Left-justifies the field that starts at start and ends at p to width columns, as "%-Ns". */
+static char *pad(char *start, char *p, size_t width)
+{
+	while ((size_t)(p - start) < width)
+		*p++ = ' ';
+	return p;
+}
+
+/* One line, "%-10llu %-18s -> %-18s => %s%s\n" without printf. 256 bytes hold the longest
+ * line: 20 + 1 + 57 + 4 + 57 + 4 + 79 + 4 + 1. */
 static void format_line(struct oe_buf *out, const struct kern_eroute *e)
 {
-	char src[KERN_ENDSTRLEN], dst[KERN_ENDSTRLEN], said[KERN_SAIDSTRLEN], proto[8] = "";
+	char line[256], *p = line, *f;
 
-	if (e->sel.proto)
-		snprintf(proto, sizeof(proto), ":%u", (unsigned)e->sel.proto);
-	oe_buf_printf(out, "%-10" PRIu64 " %-18s -> %-18s => %s%s\n", e->packets,
-		      end_str(&e->sel.src, e->sel.sport, src),
-		      end_str(&e->sel.dst, e->sel.dport, dst), kern_said_str(&e->said, said),
-		      proto);
+	p = pad(line, kern_put_u64(p, e->packets), 10);
+	*p++ = ' ';
+	f = p;
+	p = pad(f, put_end(p, &e->sel.src, e->sel.sport), 18);
+	p = kern_put_str(p, " -> ");
+	f = p;
+	p = pad(f, put_end(p, &e->sel.dst, e->sel.dport), 18);
+	p = kern_put_str(p, " => ");
+	p = kern_put_said(p, &e->said);
+	if (e->sel.proto) {
+		*p++ = ':';
+		p = kern_put_u64(p, e->sel.proto);
+	}
+	*p++ = '\n';
+	oe_buf_add(out, line, (size_t)(p - line));
 }
 
 void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out)

@@ -74,6 +74,14 @@ static inline struct kern_enode *kern_node(const struct kern_eroute_table *t, ui
 	return &t->chunks[i >> KERN_CHUNK_SHIFT][i & (KERN_CHUNK - 1)];
 }
 
+/* Text writers for the listing (kern_said.c): each appends at p, returns the new end and
+ * writes no NUL. Room needed: 20 for a number, OE_ADDRSTRLEN - 1 for an address,
+ * KERN_SAIDSTRLEN - 1 for a SAID. */
+char *kern_put_str(char *p, const char *s);
+char *kern_put_u64(char *p, uint64_t v);
+char *kern_put_addr(char *p, const struct oe_addr *a);
+char *kern_put_said(char *p, const struct kern_said *s);
+
 /* Every entry in listing order, in a new array (free() it); -ENOMEM. *n gets the count. */
 int kern_eroute_sorted(struct kern_eroute_table *t, struct kern_eroute ***out, size_t *n);
 

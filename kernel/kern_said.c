@@ -1,9 +1,8 @@
 /* SAIDs as text: the magic shunts (%trap %hold %pass %drop %reject) and the SA forms
  * esp0x<spi>@<edst> / tun0x<spi>@<edst> that FreeS/WAN's satot()/ttosa() printed and read.
  * The SPI is lower-case hex without leading zeros on output, as KLIPS printed it. */
-#include "kernel.h"
+#include "kern_eroute_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -32,22 +31,75 @@ bool kern_said_is_sa(const struct kern_said *s)
 	return s->kind == KERN_SAID_ESP || s->kind == KERN_SAID_TUN;
 }
 
+/* Text building without printf: the listing formats a million lines, and printf was most of
+ * its cost. Each writer appends at p and returns the new end; callers size the buffer. */
+char *kern_put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+char *kern_put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_hex(char *p, uint32_t v)
+{
+	int shift = 28;
+
+	while (shift > 0 && !(v >> shift & 0xf))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = "0123456789abcdef"[v >> shift & 0xf];
+	return p;
+}
+
+/* At most OE_ADDRSTRLEN - 1 characters. IPv4 by hand; IPv6 through inet_ntop for RFC 5952's
+ * zero compression. */
+char *kern_put_addr(char *p, const struct oe_addr *a)
+{
+	char tmp[OE_ADDRSTRLEN];
+
+	if (a->af != AF_INET)
+		return kern_put_str(p, oe_addr_str(a, tmp));
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			*p++ = '.';
+		p = kern_put_u64(p, a->b[i]);
+	}
+	return p;
+}
+
+/* At most KERN_SAIDSTRLEN - 1 characters: "tun0x" + 8 + "@" + 45 = 59. */
+char *kern_put_said(char *p, const struct kern_said *s)
+{
+	if (kern_said_is_sa(s)) {
+		p = kern_put_str(p, kern_said_kind_name(s->kind));
+		p = kern_put_str(p, "0x");
+		p = put_hex(p, s->spi);
+		*p++ = '@';
+		return kern_put_addr(p, &s->edst);
+	}
+	for (size_t i = 0; i < NSAID_NAMES; i++)
+		if (said_names[i].text && said_names[i].k == s->kind)
+			return kern_put_str(p, said_names[i].text);
+	return kern_put_str(p, "%invalid");
+}
+
 const char *kern_said_str(const struct kern_said *s, char buf[static KERN_SAIDSTRLEN])
 {
-	char a[OE_ADDRSTRLEN];
-
-	if (kern_said_is_sa(s)) {
-		snprintf(buf, KERN_SAIDSTRLEN, "%s0x%x@%s", kern_said_kind_name(s->kind),
-			 (unsigned)s->spi, oe_addr_str(&s->edst, a));
-		return buf;
-	}
-	for (size_t i = 0; i < NSAID_NAMES; i++) {
-		if (said_names[i].text && said_names[i].k == s->kind) {
-			snprintf(buf, KERN_SAIDSTRLEN, "%s", said_names[i].text);
-			return buf;
-		}
-	}
-	snprintf(buf, KERN_SAIDSTRLEN, "%s", "%invalid");
+	*kern_put_said(buf, s) = '\0';
 	return buf;
 }
 
