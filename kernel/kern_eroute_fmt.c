@@ -7,7 +7,6 @@
 #include "kern_eroute_int.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 /* "addr/len", "addr/len:port" or "[addr/len]:port": at most 1 + 45 + 4 + 7 characters. */
