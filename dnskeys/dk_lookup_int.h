@@ -105,6 +105,11 @@ int dk_cache_lookup(struct dk_cache *c, const char *qname, uint64_t now_ms, dk_l
 void dk_cache_complete(struct dk_cache *c, struct dk_centry *e, const struct dk_result *res,
 		       uint64_t now_ms);
 
+/* A replacement for the c-ares transport (fuzzing the validator with scripted answers): it
+ * must call cb exactly once per accepted query, like dk_tx_send(). */
+typedef int dk_send_fn(void *ctx, const ldns_rdf *name, ldns_rr_type type, dk_raw_fn *cb,
+		       void *arg);
+
 /* ---- the resolver object ---- */
 
 #define DK_MAX_FDS 16
@@ -125,6 +130,8 @@ struct dk_resolver {
 	size_t nzkeys;
 	struct dk_stats st;
 	bool freeing;
+	dk_send_fn *send_hook; /* NULL: c-ares */
+	void *send_ctx;
 };
 
 /* The reverse name of a ("4.3.2.1.in-addr.arpa." / nibbles ".ip6.arpa."), RFC 1035 §3.5,

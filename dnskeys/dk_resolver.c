@@ -259,6 +259,10 @@ int dk_tx_send(struct dk_resolver *r, const ldns_rdf *name, ldns_rr_type type, d
 	/* Callbacks run by ares_destroy() must not queue more work on the dying channel. */
 	if (r->freeing)
 		return -ECANCELED;
+	if (r->send_hook) {
+		r->st.queries++;
+		return r->send_hook(r->send_ctx, name, type, cb, arg);
+	}
 	p = ldns_pkt_query_new(ldns_rdf_clone(name), type, LDNS_RR_CLASS_IN, LDNS_RD);
 	if (!p)
 		return -ENOMEM;
