@@ -112,7 +112,7 @@ typedef int dk_send_fn(void *ctx, const ldns_rdf *name, ldns_rr_type type, dk_ra
 
 /* ---- the resolver object ---- */
 
-#define DK_MAX_FDS 16
+#define DK_MAX_FDS 40 /* a UDP and a TCP socket per server, 16 servers, and spare */
 
 struct dk_resolver {
 	ares_channel ch;

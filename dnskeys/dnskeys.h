@@ -291,8 +291,11 @@ struct dk_result {
 struct dk_lookup_conf {
 	const char *nameservers;    /* "addr[:port]" list (',' or ' '), "[v6]:port"; NULL or ""
 				     * = /etc/resolv.conf */
-	unsigned timeout_ms;        /* per try (0 = 2000) */
-	unsigned tries;             /* 0 = 2 */
+	unsigned timeout_ms;        /* first try (0 = 2000); c-ares doubles it each round, so a
+				     * query to one silent server gives up after
+				     * timeout_ms x (2^tries - 1); a lookup makes up to three
+				     * queries in sequence plus DS/DNSKEY fetches */
+	unsigned tries;             /* rounds over the servers (0 = 2) */
 	bool dnssec;                /* dnssec-enable: validate (default true) */
 	const char *rootkey_file;   /* NULL = /usr/share/dns/root.key, "" = no root anchor */
 	const char *anchors_file;   /* DS / DNSKEY records of private zones; NULL = none */
