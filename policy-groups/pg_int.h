@@ -46,10 +46,13 @@ struct pg_leaf {
 #define PG_V_GROUP 7u
 #define PG_V_MAXRULES ((1u << 27) - 2)
 
-/* IPv4 uses a DIR-24-8 table when the policy is big and a DIR-16-8-8 one when small (64 MiB
- * for a handful of rules would be silly); both are the same code with a different first
- * stride. */
+/* IPv4 uses a DIR-24-8 table when the policy is big, DIR-16-8-8 when middling and
+ * DIR-8-8-8-8 when tiny (64 MiB for a handful of rules would be silly, and a fuzzer compiles
+ * thousands of tiny policies a second); the same code with a different first stride. IPv6
+ * gets its 16-bit bucket index only when the ranges are many enough to pay for it. */
 #define PG_V4_BIG_RANGES 65536
+#define PG_V4_SMALL_RANGES 512
+#define PG_V6_BUCKET_RANGES 1024
 
 struct pg_policy {
 	struct pg_rule *rules;
@@ -63,7 +66,7 @@ struct pg_policy {
 	 * at 0) and the table built from them. */
 	uint32_t *v4_start, *v4_val;
 	size_t v4_n;
-	unsigned v4_top_bits; /* 16 or 24 */
+	unsigned v4_top_bits; /* 8, 16 or 24 */
 	uint32_t *v4_top;     /* 1 << v4_top_bits slots */
 	uint32_t *v4_chunks;  /* 256 slots per chunk */
 	size_t v4_nchunks;
@@ -73,7 +76,7 @@ struct pg_policy {
 	unsigned __int128 *v6_start;
 	uint32_t *v6_val;
 	size_t v6_n;
-	uint32_t *v6_bucket; /* 65537 entries: range index holding (b << 112) */
+	uint32_t *v6_bucket; /* NULL, or 65537 entries: the range holding (b << 112) */
 };
 
 /* Builds the IPv4 table from v4_start/v4_val. Returns 0 or -ENOMEM. */

@@ -1,8 +1,8 @@
 /* The lookup side of a compiled policy. IPv4: a multibit table (DIR-24-8 for big policies,
- * DIR-16-8-8 for small ones) filled from the disjoint ranges; a slot holds either a chunk
+ * smaller first strides for small ones) filled from the disjoint ranges; a slot holds a chunk
  * index or the final answer, so an address in a range without port rules costs one or two
- * memory reads. IPv6: halving search over the sorted range starts, narrowed first by a
- * 65,536-entry index on the top 16 bits. Port rules are resolved by walking the leaf. */
+ * memory reads. IPv6: halving search over the sorted range starts, narrowed first (for big
+ * policies) by a 65,536-entry index on the top 16 bits. Port rules: walk the leaf. */
 #include "pg_int.h"
 
 #include <endian.h>
@@ -104,7 +104,7 @@ int pg_v4_table_build(struct pg_policy *p)
 	struct v4fill f = { .p = p };
 	size_t nchunks;
 
-	p->v4_top_bits = p->v4_n > PG_V4_BIG_RANGES ? 24 : 16;
+	p->v4_top_bits = p->v4_n > PG_V4_BIG_RANGES ? 24 : p->v4_n > PG_V4_SMALL_RANGES ? 16 : 8;
 	nchunks = v4_count_chunks(p);
 	if (nchunks >= PG_V_IDX)
 		return -ENOMEM;
@@ -126,6 +126,8 @@ int pg_v6_index_build(struct pg_policy *p)
 {
 	size_t r = 0;
 
+	if (p->v6_n <= PG_V6_BUCKET_RANGES)
+		return 0;
 	p->v6_bucket = malloc(65537 * sizeof(*p->v6_bucket));
 	if (!p->v6_bucket)
 		return -ENOMEM;
@@ -165,8 +167,13 @@ static inline uint32_t v6_lookup(const struct pg_policy *p, const uint8_t *b)
 	hi = be64toh(hi);
 	lo = be64toh(lo);
 	a = (u128)hi << 64 | lo;
-	l = p->v6_bucket[hi >> 48];
-	h = p->v6_bucket[(hi >> 48) + 1];
+	if (p->v6_bucket) {
+		l = p->v6_bucket[hi >> 48];
+		h = p->v6_bucket[(hi >> 48) + 1];
+	} else {
+		l = 0;
+		h = p->v6_n - 1;
+	}
 	/* The answer is the last range starting at or below a; v6_start[l] <= a holds. */
 	while (l < h) {
 		size_t m = l + (h - l + 1) / 2;
