@@ -1,8 +1,9 @@
 /* The eroute table: exact-selector hash for add/del/get, and most-specific lookup by tuple
- * space search (Srinivasan, Suri, Varghese, SIGCOMM 1999) over the (dst len, src len,
- * proto/port pattern) shapes present, most specific first. Two cheap filters keep a lookup
- * from probing dst lengths that cannot match: a mask of the lengths present per /16 (per /32
- * for IPv6), and a counting filter of the destination prefixes present. */
+ * space search (Srinivasan, Suri, Varghese, SIGCOMM 1999) over the dst lengths present, longest
+ * first: a mask of the lengths present per /16 (per /32 for IPv6) skips most of them, an index
+ * of destination prefixes answers for the rest, listing the few entries of each prefix, and
+ * prefixes with many entries are searched by probing each (src length, proto/port pattern)
+ * shape present, most specific first. */
 #include "kern_eroute_int.h"
 #include "oe_log.h"
 
@@ -102,6 +103,7 @@ struct kern_eroute_table *kern_eroute_table_new(void)
 	if (!t)
 		return NULL;
 	t->free_head = KERN_NIL;
+	t->dg_free = KERN_NIL;
 	/* The seed only spreads hash slots; listing and lookup results never depend on it. */
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
 		t->seed = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)t;
@@ -116,7 +118,8 @@ void kern_eroute_table_free(struct kern_eroute_table *t)
 		free(t->chunks[i]);
 	free(t->chunks);
 	free(t->ht);
-	free(t->df);
+	free(t->dg);
+	free(t->dgs);
 	for (int i = 0; i < 2; i++) {
 		free(t->shapes[i].ref);
 		free(t->shapes[i].codes);
@@ -132,31 +135,57 @@ size_t kern_eroute_count(const struct kern_eroute_table *t)
 
 /* --- the exact-selector hash ------------------------------------------------------------- */
 
-/* Open addressing with linear probing over (hash, index) pairs, at most half full: a probe
- * for an absent selector usually reads one cache line of the slot array and no entry at all,
- * which matters because lookups mostly probe selectors that are absent. */
+/* Both hashes (exact selectors, destination prefixes) are open addressing with linear probing
+ * over (hash, index) pairs, at most half full: a probe for an absent key usually reads one
+ * cache line of the slot array and no record at all, which matters because lookups mostly
+ * probe keys that are absent. */
+static struct kern_hslot *slots_new(uint32_t n)
+{
+	struct kern_hslot *sl = malloc((size_t)n * sizeof(*sl));
+
+	if (sl)
+		memset(sl, 0xff, (size_t)n * sizeof(*sl)); /* idx = KERN_NIL: empty */
+	return sl;
+}
+
+static void slots_put(struct kern_hslot *sl, uint32_t n, uint32_t h, uint32_t idx)
+{
+	uint32_t mask = n - 1, j = h & mask;
+
+	while (sl[j].idx != KERN_NIL)
+		j = (j + 1) & mask;
+	sl[j].hash = h;
+	sl[j].idx = idx;
+}
+
+/* Empties slot i and shifts later members of its probe run back (Knuth's algorithm R), so
+ * that no tombstones are needed. */
+static void slots_remove(struct kern_hslot *sl, uint32_t n, uint32_t i)
+{
+	uint32_t mask = n - 1;
+
+	for (uint32_t j = (i + 1) & mask; sl[j].idx != KERN_NIL; j = (j + 1) & mask) {
+		uint32_t home = sl[j].hash & mask;
+
+		/* Move j back into the hole at i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			sl[i] = sl[j];
+			i = j;
+		}
+	}
+	sl[i].idx = KERN_NIL;
+}
+
 static int ht_grow(struct kern_eroute_table *t)
 {
-	uint32_t n = t->nht ? t->nht * 2 : 64, mask = n - 1;
+	uint32_t n = t->nht ? t->nht * 2 : 64;
 	struct kern_hslot *ht;
 
-	if (t->nht >= (1u << 31))
+	if (t->nht >= (1u << 31) || !(ht = slots_new(n)))
 		return -ENOMEM;
-	ht = malloc((size_t)n * sizeof(*ht));
-	if (!ht)
-		return -ENOMEM;
-	memset(ht, 0xff, (size_t)n * sizeof(*ht)); /* idx = KERN_NIL: empty */
-	for (uint32_t i = 0; i < t->nslots; i++) {
-		struct kern_enode *nd = kern_node(t, i);
-		uint32_t j = nd->hash & mask;
-
-		if (!nd->live)
-			continue;
-		while (ht[j].idx != KERN_NIL)
-			j = (j + 1) & mask;
-		ht[j].hash = nd->hash;
-		ht[j].idx = i;
-	}
+	for (uint32_t i = 0; i < t->nslots; i++)
+		if (kern_node(t, i)->live)
+			slots_put(ht, n, kern_node(t, i)->hash, i);
 	free(t->ht);
 	t->ht = ht;
 	t->nht = n;
@@ -180,34 +209,6 @@ static uint32_t node_find(const struct kern_eroute_table *t, const struct oe_sel
 		}
 	}
 	return KERN_NIL;
-}
-
-static void ht_insert(struct kern_eroute_table *t, uint32_t h, uint32_t idx)
-{
-	uint32_t mask = t->nht - 1, j = h & mask;
-
-	while (t->ht[j].idx != KERN_NIL)
-		j = (j + 1) & mask;
-	t->ht[j].hash = h;
-	t->ht[j].idx = idx;
-}
-
-/* Empties slot i and shifts later members of its probe run back (Knuth's algorithm R), so
- * that no tombstones are needed. */
-static void ht_remove(struct kern_eroute_table *t, uint32_t i)
-{
-	uint32_t mask = t->nht - 1;
-
-	for (uint32_t j = (i + 1) & mask; t->ht[j].idx != KERN_NIL; j = (j + 1) & mask) {
-		uint32_t home = t->ht[j].hash & mask;
-
-		/* Move j back into the hole at i unless its home lies cyclically in (i, j]. */
-		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
-			t->ht[i] = t->ht[j];
-			i = j;
-		}
-	}
-	t->ht[i].idx = KERN_NIL;
 }
 
 static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
@@ -235,58 +236,134 @@ static int node_alloc(struct kern_eroute_table *t, uint32_t *out)
 	return 0;
 }
 
-/* --- the filter of destination prefixes -------------------------------------------------- */
-
-/* A counting filter (a counting Bloom filter with one hash) of the destination prefixes of all
- * entries: lookup asks it before probing a dst length's shapes, so a length with no entry
- * around the packet's destination costs one byte read instead of a hash probe per shape.
- * Counters saturate at 255 and then stay (a false "maybe", never a false "no"); growing
- * recounts exactly. At 8 counters per entry about 12% of empty slots read as "maybe". */
-#define KERN_DF_PER_ENTRY 8u
-#define KERN_DF_MAX (1u << 31)
-
-static uint8_t *df_slot(const struct kern_eroute_table *t, const struct oe_prefix *p)
+static void node_free(struct kern_eroute_table *t, uint32_t i)
 {
-	return &t->df[dst_hash(t, p) & (t->ndf - 1)];
+	struct kern_enode *nd = kern_node(t, i);
+
+	nd->live = false;
+	nd->next = t->free_head;
+	t->free_head = i;
 }
 
-static int df_grow(struct kern_eroute_table *t, size_t want)
+/* --- the index of destination prefixes ------------------------------------------------- */
+
+/* Every destination prefix present, with its entries listed (up to KERN_DG_MAX of them).
+ * Lookup asks it for each dst length still possible: an absent prefix costs one slot read,
+ * and a present one yields its few entries to check directly, instead of one hash probe per
+ * (src length, pattern) shape. A prefix with more entries than fit falls back to the probes,
+ * until its last entry goes. */
+static uint32_t dg_find(const struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t h,
+			uint32_t *pos)
 {
-	uint32_t n = t->ndf ? t->ndf : 1024;
-	uint8_t *old = t->df;
+	uint32_t mask = t->ndgs - 1;
 
-	while ((size_t)n / KERN_DF_PER_ENTRY < want && n < KERN_DF_MAX)
-		n *= 2;
-	if (n == t->ndf)
-		return 0; /* at the cap: more false "maybe"s, still correct */
-	t->df = calloc(n, 1);
-	if (!t->df) {
-		t->df = old;
+	if (!t->ndgs)
+		return KERN_NIL;
+	for (uint32_t j = h & mask; t->dgs[j].idx != KERN_NIL; j = (j + 1) & mask) {
+		const struct kern_dgroup *g = &t->dg[t->dgs[j].idx];
+
+		if (t->dgs[j].hash == h && g->len == p->len && g->af == p->addr.af &&
+		    memcmp(g->addr, p->addr.b, 16) == 0) {
+			if (pos)
+				*pos = j;
+			return t->dgs[j].idx;
+		}
+	}
+	return KERN_NIL;
+}
+
+static int dg_grow_slots(struct kern_eroute_table *t)
+{
+	uint32_t n = t->ndgs ? t->ndgs * 2 : 64;
+	struct kern_hslot *sl;
+
+	if (t->ndgs >= (1u << 31) || !(sl = slots_new(n)))
 		return -ENOMEM;
-	}
-	t->ndf = n;
-	free(old);
-	for (uint32_t i = 0; i < t->nslots; i++) {
-		struct kern_enode *nd = kern_node(t, i);
-		uint8_t *c;
-
-		if (nd->live && *(c = df_slot(t, &nd->e.sel.dst)) < UINT8_MAX)
-			(*c)++;
-	}
+	for (uint32_t i = 0; i < t->ndg; i++)
+		if (t->dg[i].count)
+			slots_put(sl, n, t->dg[i].hash, i);
+	free(t->dgs);
+	t->dgs = sl;
+	t->ndgs = n;
 	return 0;
 }
 
-static void df_count(struct kern_eroute_table *t, const struct oe_prefix *p, int delta)
+/* A free record; records are 64-byte aligned, so growing copies them to a new array. */
+static int dg_record(struct kern_eroute_table *t, uint32_t *out)
 {
-	uint8_t *c = df_slot(t, p);
+	struct kern_dgroup *dg;
+	uint32_t cap;
 
-	if (*c < UINT8_MAX)
-		*c = (uint8_t)(*c + delta);
+	if (t->dg_free != KERN_NIL) {
+		*out = t->dg_free;
+		t->dg_free = t->dg[*out].node[0];
+		return 0;
+	}
+	if (t->ndg == t->dg_cap) {
+		cap = t->dg_cap ? t->dg_cap * 2 : 64;
+		if (t->dg_cap >= (1u << 30) || !(dg = aligned_alloc(64, cap * sizeof(*dg))))
+			return -ENOMEM;
+		if (t->ndg)
+			memcpy(dg, t->dg, t->ndg * sizeof(*dg));
+		free(t->dg);
+		t->dg = dg;
+		t->dg_cap = cap;
+	}
+	*out = t->ndg++;
+	return 0;
 }
 
-static bool df_maybe(const struct kern_eroute_table *t, const struct oe_prefix *p)
+/* Lists entry node under its destination prefix p, creating the record on first use. */
+static int dg_attach(struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t node)
 {
-	return *df_slot(t, p) != 0;
+	uint32_t h = dst_hash(t, p), i = dg_find(t, p, h, NULL);
+	struct kern_dgroup *g;
+	int rc;
+
+	if (i == KERN_NIL) {
+		if (t->dg_live >= t->ndgs / 2 && (rc = dg_grow_slots(t)) < 0)
+			return rc;
+		if ((rc = dg_record(t, &i)) < 0)
+			return rc;
+		g = &t->dg[i];
+		memset(g, 0, sizeof(*g));
+		g->hash = h;
+		g->af = p->addr.af;
+		g->len = p->len;
+		memcpy(g->addr, p->addr.b, 16);
+		slots_put(t->dgs, t->ndgs, h, i);
+		t->dg_live++;
+	}
+	g = &t->dg[i];
+	g->count++;
+	if (g->n == KERN_DG_MAX)
+		g->n = KERN_DG_OVER;
+	else if (g->n != KERN_DG_OVER)
+		g->node[g->n++] = node;
+	return 0;
+}
+
+static void dg_detach(struct kern_eroute_table *t, const struct oe_prefix *p, uint32_t node)
+{
+	uint32_t pos, i = dg_find(t, p, dst_hash(t, p), &pos);
+	struct kern_dgroup *g;
+
+	if (i == KERN_NIL)
+		return;
+	g = &t->dg[i];
+	if (--g->count == 0) {
+		slots_remove(t->dgs, t->ndgs, pos);
+		g->node[0] = t->dg_free;
+		t->dg_free = i;
+		t->dg_live--;
+		return;
+	}
+	for (unsigned j = 0; g->n != KERN_DG_OVER && j < g->n; j++) {
+		if (g->node[j] == node) {
+			g->node[j] = g->node[--g->n];
+			break;
+		}
+	}
 }
 
 /* --- shapes ------------------------------------------------------------------------------ */
@@ -415,17 +492,18 @@ static int insert_new(struct kern_eroute_table *t, const struct kern_eroute *e, 
 		return rc;
 	if (t->count >= t->nht / 2 && (rc = ht_grow(t)) < 0)
 		return rc;
-	if ((size_t)t->ndf / KERN_DF_PER_ENTRY <= t->count && (rc = df_grow(t, t->count + 1)) < 0)
-		return rc;
 	if ((rc = node_alloc(t, &i)) < 0)
 		return rc;
+	if ((rc = dg_attach(t, &e->sel.dst, i)) < 0) {
+		node_free(t, i);
+		return rc;
+	}
 	nd = kern_node(t, i);
 	nd->e = *e;
 	nd->hash = h;
 	nd->live = true;
-	ht_insert(t, h, i);
+	slots_put(t->ht, t->nht, h, i);
 	shapes_count(t, &e->sel, +1);
-	df_count(t, &e->sel.dst, +1);
 	t->count++;
 	return 0;
 }
@@ -453,12 +531,10 @@ static void node_delete(struct kern_eroute_table *t, uint32_t i, uint32_t pos)
 {
 	struct kern_enode *nd = kern_node(t, i);
 
-	ht_remove(t, pos);
+	slots_remove(t->ht, t->nht, pos);
 	shapes_count(t, &nd->e.sel, -1);
-	df_count(t, &nd->e.sel.dst, -1);
-	nd->live = false;
-	nd->next = t->free_head;
-	t->free_head = i;
+	dg_detach(t, &nd->e.sel.dst, i);
+	node_free(t, i);
 	t->count--;
 	if (t->near_pending) {
 		t->near_pending = false;
@@ -518,6 +594,30 @@ static struct kern_eroute *probe_dlen(struct kern_eroute_table *t, const struct 
 	return NULL;
 }
 
+/* The best entry listed in record g for the packet: longest src, then pattern score, the same
+ * order as probe_dlen()'s. */
+static struct kern_eroute *scan_group(struct kern_eroute_table *t, const struct kern_dgroup *g,
+				      const struct oe_addr *src, uint8_t proto, uint16_t sport,
+				      uint16_t dport)
+{
+	struct kern_eroute *best = NULL;
+	int best_rank = -1;
+
+	for (unsigned j = 0; j < g->n; j++) {
+		struct kern_eroute *e = &kern_node(t, g->node[j])->e;
+		const struct oe_sel *s = &e->sel;
+		int rank = s->src.len << 3 | (int)sel_pattern(s);
+
+		if (rank <= best_rank || (s->proto && s->proto != proto) ||
+		    (s->sport && s->sport != sport) || (s->dport && s->dport != dport) ||
+		    !oe_prefix_contains(&s->src, src))
+			continue;
+		best = e;
+		best_rank = rank;
+	}
+	return best;
+}
+
 struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct oe_addr *src,
 				       const struct oe_addr *dst, uint8_t proto, uint16_t sport,
 				       uint16_t dport)
@@ -538,13 +638,18 @@ struct kern_eroute *kern_eroute_lookup(struct kern_eroute_table *t, const struct
 	for (unsigned j = 0; j < S->ndlens; j++) {
 		unsigned dl = S->dlens[j];
 		struct kern_eroute *e;
+		uint32_t g;
 
 		if (!near_maybe(S, m, dl))
 			continue;
 		k.dst = oe_prefix_of(&d, dl);
-		if (!df_maybe(t, &k.dst))
+		g = dg_find(t, &k.dst, dst_hash(t, &k.dst), NULL);
+		if (g == KERN_NIL)
 			continue;
-		e = probe_dlen(t, S, dl, &k, &s, proto, sport, dport);
+		if (t->dg[g].n == KERN_DG_OVER)
+			e = probe_dlen(t, S, dl, &k, &s, proto, sport, dport);
+		else
+			e = scan_group(t, &t->dg[g], &s, proto, sport, dport);
 		if (e)
 			return e;
 	}

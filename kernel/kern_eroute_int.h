@@ -26,6 +26,21 @@ struct kern_enode {
 	struct kern_eroute e;
 };
 
+/* One destination prefix present in the table and (up to KERN_DG_MAX) the entries that have
+ * it; one cache line. */
+#define KERN_DG_MAX 8u
+#define KERN_DG_OVER 0xffu /* more entries than node[] holds: search by shape probes */
+
+struct kern_dgroup {
+	_Alignas(64) uint32_t hash;
+	uint32_t count; /* entries with this prefix; 0 = free, node[0] links the free list */
+	uint8_t af;
+	uint8_t len;
+	uint8_t n; /* entries listed in node[], or KERN_DG_OVER */
+	uint8_t addr[16];
+	uint32_t node[KERN_DG_MAX];
+};
+
 /* The shapes present for one family. A shape is (dst len, src len, pattern); code =
  * src len << 3 | pattern. */
 struct kern_shapes {
@@ -60,8 +75,10 @@ struct kern_eroute_table {
 	struct kern_hslot *ht; /* exact-selector hash, open addressing, at most half full */
 	uint32_t nht;	       /* power of two */
 
-	uint8_t *df;  /* counting filter of dst prefixes, ndf counters */
-	uint32_t ndf; /* power of two */
+	struct kern_dgroup *dg; /* destination prefix records, 64-byte aligned */
+	uint32_t ndg, dg_cap, dg_free, dg_live;
+	struct kern_hslot *dgs; /* their hash, open addressing, at most half full */
+	uint32_t ndgs;
 
 	struct kern_shapes shapes[2]; /* [0] IPv4, [1] IPv6 */
 	size_t near_stale;	      /* deletions since the near masks were recomputed */

@@ -235,6 +235,41 @@ static void test_lookup_specificity(void)
 	kern_eroute_table_free(t);
 }
 
+/* Many entries with one destination prefix (more than a dst record lists), all deleted, the
+ * record's slot reused by another prefix, then the first prefix again. */
+static void test_crowded_dst(void)
+{
+	struct kern_eroute_table *t = kern_eroute_table_new();
+	char src[32], want[KERN_SAIDSTRLEN];
+
+	for (unsigned i = 1; i <= 20; i++) {
+		struct kern_eroute e;
+
+		snprintf(src, sizeof(src), "192.0.2.%u/32", i);
+		snprintf(want, sizeof(want), "tun0x%x@198.51.100.1", i);
+		e = ER(SEL(src, "198.51.100.0/24", 0, 0, 0), want, 0);
+		T_CHECK_INT(kern_eroute_add(t, &e), 0);
+	}
+	add(t, SEL("0.0.0.0/0", "198.51.100.0/24", 0, 0, 0), "%trap");
+	T_CHECK_STR(look(t, "192.0.2.9", "198.51.100.7", 0, 0, 0), "tun0x9@198.51.100.1");
+	T_CHECK_STR(look(t, "192.0.2.20", "198.51.100.7", 0, 0, 0), "tun0x14@198.51.100.1");
+	T_CHECK_STR(look(t, "192.0.2.21", "198.51.100.7", 0, 0, 0), "%trap");
+	for (unsigned i = 1; i <= 20; i++) {
+		snprintf(src, sizeof(src), "192.0.2.%u", i);
+		T_CHECK_INT(kern_eroute_del(t, SELP(src, "198.51.100.0/24", 0, 0, 0)), 0);
+		T_CHECK_STR(look(t, src, "198.51.100.7", 0, 0, 0), "%trap");
+	}
+	T_CHECK_INT(kern_eroute_del(t, SELP("0.0.0.0/0", "198.51.100.0/24", 0, 0, 0)), 0);
+	T_CHECK_STR(look(t, "192.0.2.1", "198.51.100.7", 0, 0, 0), "(none)");
+	add(t, SEL("0.0.0.0/0", "203.0.113.0/24", 0, 0, 0), "%drop");
+	add(t, SEL("192.0.2.1/32", "198.51.100.0/24", 17, 0, 53), "%pass");
+	T_CHECK_STR(look(t, "192.0.2.1", "198.51.100.7", 17, 9, 53), "%pass");
+	T_CHECK_STR(look(t, "192.0.2.1", "198.51.100.7", 6, 9, 53), "(none)");
+	T_CHECK_STR(look(t, "192.0.2.1", "203.0.113.7", 6, 9, 53), "%drop");
+	T_CHECK_INT(kern_eroute_count(t), 2);
+	kern_eroute_table_free(t);
+}
+
 /* --- lookup against a naive reference on random tables ----------------------------------- */
 
 static uint64_t rng_state;
@@ -802,6 +837,7 @@ int main(void)
 	T_RUN(test_said);
 	T_RUN(test_add_del_get);
 	T_RUN(test_lookup_specificity);
+	T_RUN(test_crowded_dst);
 	T_RUN(test_lookup_random);
 	T_RUN(test_listing);
 	T_RUN(test_json);
