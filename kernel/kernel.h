@@ -55,9 +55,9 @@ struct kern_eroute_table *kern_eroute_table_new(void);
 void kern_eroute_table_free(struct kern_eroute_table *t);
 
 /* The table scales to millions of entries: add/del/get are hash operations on the exact
- * selector; lookup probes the (dst length, src length, proto/port pattern) shapes present,
- * most specific first, skipping dst lengths that per-/16 masks and a filter of destination
- * prefixes rule out. Pointers returned by get/lookup/walk are borrowed and stay valid until
+ * selector; lookup tries the dst lengths present, longest first, skipping those that a
+ * per-/16 mask rules out, and checks the few entries an index lists for the packet's
+ * destination prefix of that length (or probes each src length/pattern shape present). Pointers returned by get/lookup/walk are borrowed and stay valid until
  * that entry is deleted (del, remove_if, table_free); adds never move entries. */
 
 /* Adds a copy of e, or replaces the entry with an identical selector (keeping its packet count
