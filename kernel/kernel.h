@@ -57,8 +57,9 @@ void kern_eroute_table_free(struct kern_eroute_table *t);
 /* The table scales to millions of entries: add/del/get are hash operations on the exact
  * selector; lookup tries the dst lengths present, longest first, skipping those that a
  * per-/16 mask rules out, and checks the few entries an index lists for the packet's
- * destination prefix of that length (or probes each src length/pattern shape present). Pointers returned by get/lookup/walk are borrowed and stay valid until
- * that entry is deleted (del, remove_if, table_free); adds never move entries. */
+ * destination prefix of that length (or probes each src length/pattern shape present).
+ * Pointers returned by get/lookup/walk are borrowed and stay valid until that entry is deleted
+ * (del, remove_if, table_free); adds never move entries. */
 
 /* Adds a copy of e, or replaces the entry with an identical selector (keeping its packet count
  * unless e->packets is non-zero). Host bits of the prefixes are cleared. Returns 0, -ENOMEM,
@@ -81,7 +82,8 @@ int kern_eroute_cmp(const struct kern_eroute *a, const struct kern_eroute *b);
  * an entry's non-selector fields but must not add or delete entries. */
 void kern_eroute_walk(struct kern_eroute_table *t, bool (*fn)(void *ctx, struct kern_eroute *e),
 		      void *ctx);
-/* Removes every entry for which fn returns true; returns how many. */
+/* Removes every entry for which fn returns true; returns how many. fn must not change the
+ * table. */
 size_t kern_eroute_remove_if(struct kern_eroute_table *t,
 			     bool (*fn)(void *ctx, const struct kern_eroute *e), void *ctx);
 
