@@ -95,20 +95,27 @@ static int install(struct oe_agent *a)
 /* Keeps settings that only a restart can change, warning when the new file differs. */
 static void keep_fixed(struct oe_conf *old, struct oe_conf *neu, struct oe_buf *msgs)
 {
-	char **pairs[][2] = { { &old->ctlsocket, &neu->ctlsocket }, { &old->pidfile, &neu->pidfile } };
+	struct {
+		const char *key;
+		char **o, **n;
+	} f[] = {
+		{ "ctlsocket", &old->ctlsocket, &neu->ctlsocket },
+		{ "pidfile", &old->pidfile, &neu->pidfile },
+		{ "logfile", &old->logfile, &neu->logfile }, /* NULL = syslog */
+	};
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *o = *f[i].o ? *f[i].o : "syslog", *n = *f[i].n ? *f[i].n : "syslog";
 		char *t;
 
-		if (strcmp(*pairs[i][0], *pairs[i][1]) != 0) {
+		if (strcmp(o, n) != 0) {
 			oe_buf_printf(msgs, "warning: %s changed to %s: takes effect after a restart\n",
-				      i == 0 ? "ctlsocket" : "pidfile", *pairs[i][1]);
-			oe_warn(CONF, "%s changed: takes effect after a restart",
-				i == 0 ? "ctlsocket" : "pidfile");
+				      f[i].key, n);
+			oe_warn(CONF, "%s changed to %s: takes effect after a restart", f[i].key, n);
 		}
-		t = *pairs[i][0];
-		*pairs[i][0] = *pairs[i][1];
-		*pairs[i][1] = t;
+		t = *f[i].o;
+		*f[i].o = *f[i].n;
+		*f[i].n = t;
 	}
 }
 
@@ -237,6 +244,15 @@ static void on_signal(void *ctx, int signo)
 
 /* ---- pid file and daemon ------------------------------------------------------------------ */
 
+static void pidfile_write(struct oe_agent *a)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(a->pidfd, 0) < 0 || pwrite(a->pidfd, buf, (size_t)n, 0) != n)
+		oe_warn(MAIN, "writing pid file %s: %s", a->conf.pidfile, strerror(errno));
+}
+
 /* Creates the pid file exclusively; replaces it when the pid in it is not alive. */
 static int pidfile_claim(struct oe_agent *a)
 {
@@ -251,6 +267,7 @@ static int pidfile_claim(struct oe_agent *a)
 		if (fd >= 0) {
 			a->pidfd = fd;
 			a->pid_claimed = true;
+			pidfile_write(a); /* never leave it empty: see daemonize() */
 			return 0;
 		}
 		if (errno == ENOENT) {
@@ -271,6 +288,10 @@ static int pidfile_claim(struct oe_agent *a)
 		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 		if (fd >= 0)
 			close(fd);
+		if (n == 0 && tries == 0) {
+			usleep(100000); /* created an instant ago, its pid not written yet */
+			continue;
+		}
 		pid = n > 0 ? strtol(buf, NULL, 10) : 0;
 		if (pid > 0 && pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
 			fprintf(stderr, "oe-agent: already running, pid %ld (%s)\n", pid, path);
@@ -283,26 +304,33 @@ static int pidfile_claim(struct oe_agent *a)
 	return -errno;
 }
 
-static void pidfile_write(struct oe_agent *a)
+/* Forks; the parent waits until the child has written the pid file and says it is ready
+ * (one byte on a pipe), so whoever started the agent, or a second agent, never sees a pid
+ * file without a live pid in it. The parent exits 0 then, 1 if the child died first. */
+static int daemonize(struct oe_agent *a)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	int p[2], fd;
+	pid_t pid;
+	char ok;
 
-	if (ftruncate(a->pidfd, 0) < 0 || pwrite(a->pidfd, buf, (size_t)n, 0) != n)
-		oe_warn(MAIN, "writing pid file %s: %s", a->conf.pidfile, strerror(errno));
-}
-
-static int daemonize(void)
-{
-	pid_t pid = fork();
-	int fd;
-
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
 	if (pid < 0)
 		return -errno;
-	if (pid > 0)
-		_exit(0); /* the parent: start-up went fine, the child carries on */
+	if (pid > 0) {
+		ssize_t r;
+
+		close(p[1]);
+		do
+			r = read(p[0], &ok, 1);
+		while (r < 0 && errno == EINTR);
+		_exit(r == 1 && ok == 'r' ? 0 : 1);
+	}
+	close(p[0]);
 	if (setsid() < 0 || chdir("/") < 0)
 		return -errno;
+	pidfile_write(a);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -311,6 +339,10 @@ static int daemonize(void)
 	dup2(fd, 2);
 	if (fd > 2)
 		close(fd);
+	ok = 'r';
+	if (write(p[1], &ok, 1) != 1)
+		oe_warn(MAIN, "telling the parent we are ready: %s", strerror(errno));
+	close(p[1]);
 	return 0;
 }
 
@@ -365,12 +397,10 @@ static int agent_serve(struct oe_agent *a)
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	int err;
 
-	if (!a->opts->foreground) {
-		err = daemonize();
-		if (err)
-			return err;
-	}
-	pidfile_write(a);
+	if (a->opts->foreground)
+		pidfile_write(a);
+	else if ((err = daemonize(a)) != 0)
+		return err;
 	a->started_ms = oe_now_ms();
 	err = oe_loop_new(&a->loop);
 	for (size_t i = 0; !err && i < sizeof(sigs) / sizeof(sigs[0]); i++)

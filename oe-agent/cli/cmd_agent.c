@@ -89,6 +89,8 @@ int cmd_policy(int argc, char **argv, const char *config)
 	for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
 			dir = argv[++i];
+		else if (strcmp(argv[i], "--dir") == 0)
+			return cli_usage_error("policy", "--dir needs a DIR");
 		else if (strcmp(argv[i], "--agent") == 0)
 			agent = true;
 		else
