@@ -38,6 +38,7 @@ static unsigned below(unsigned n)
 
 struct nrule {
 	struct oe_prefix dst;
+	unsigned __int128 lo, hi; /* the addresses dst covers, as plain numbers */
 	uint8_t proto;
 	uint16_t sport, dport;
 	enum pg_group group;
@@ -76,14 +77,17 @@ static bool nbetter(const struct nrule *a, const struct nrule *b)
 	return a->group > b->group;
 }
 
+static unsigned __int128 addr_u128(const struct oe_addr *a);
+
 static const struct nrule *naive_lookup(const struct world *w, const struct pg_key *k)
 {
 	const struct nrule *best = NULL;
+	unsigned __int128 a = addr_u128(&k->dst);
 
 	for (size_t i = 0; i < w->n; i++) {
 		const struct nrule *r = &w->r[i];
 
-		if (!oe_prefix_contains(&r->dst, &k->dst))
+		if (r->dst.addr.af != k->dst.af || a < r->lo || a > r->hi)
 			continue;
 		if ((r->proto && r->proto != k->proto) || (r->sport && r->sport != k->sport) ||
 		    (r->dport && r->dport != k->dport))
@@ -107,6 +111,15 @@ static void addr_set_u128(struct oe_addr *a, int af, unsigned __int128 v)
 static unsigned __int128 addr_u128(const struct oe_addr *a)
 {
 	return a->af == AF_INET ? oe_addr_v4(a) : oe_addr_u128(a);
+}
+
+static void set_bounds(struct nrule *r)
+{
+	unsigned bits = oe_af_bits(r->dst.addr.af);
+	unsigned __int128 all = bits == 128 ? ~(unsigned __int128)0 : 0xffffffffu;
+
+	r->lo = addr_u128(&r->dst.addr);
+	r->hi = r->lo | (r->dst.len == bits ? 0 : all >> r->dst.len);
 }
 
 static unsigned __int128 rnd128(void)
@@ -210,6 +223,7 @@ static void gen_rule(struct world *w, int af, struct nrule *out)
 		out->dst = oe_prefix_of(&out->dst.addr, below(8) ? 8 + below(bits - 7) : below(9));
 		rnd_selector(out);
 	}
+	set_bounds(out);
 	out->implicit = false;
 	out->where = paths[out->group];
 	out->line = ++w->line[out->group];
@@ -242,6 +256,7 @@ static void add_implicit(struct world *w, struct pg_builder *b)
 		struct nrule *r = rule_new(w);
 
 		T_CHECK_INT(oe_prefix_parse(&r->dst, imp[i].p, strlen(imp[i].p), NULL, &why), 0);
+		set_bounds(r);
 		r->implicit = true;
 		r->where = imp[i].why;
 	}
