@@ -217,6 +217,24 @@ int dk_cache_lookup(struct dk_cache *c, const char *qname, uint64_t now_ms, dk_l
 	return DK_CACHE_MISS;
 }
 
+size_t dk_cache_unwait(struct dk_cache *c, dk_lookup_fn *cb, void *arg)
+{
+	size_t n = 0;
+
+	for (struct dk_centry *e = c->oldest; e; e = e->next) {
+		size_t o = 0;
+
+		if (!e->inflight)
+			continue;
+		for (size_t i = 0; i < e->nw; i++)
+			if (e->w[i].cb != cb || e->w[i].arg != arg)
+				e->w[o++] = e->w[i];
+		n += e->nw - o;
+		e->nw = o;
+	}
+	return n;
+}
+
 /* Drops the oldest finished entries until the cap holds (entries in flight are not counted
  * against it for eviction: they cannot be dropped without losing waiters). */
 static void enforce_cap(struct dk_cache *c)

@@ -558,6 +558,11 @@ static int lookup_name(struct dk_resolver *r, const char *name, const struct oe_
 	return 0;
 }
 
+size_t dk_lookup_cancel(struct dk_resolver *r, dk_lookup_fn *cb, void *arg)
+{
+	return dk_cache_unwait(r->cache, cb, arg);
+}
+
 int dk_lookup_addr(struct dk_resolver *r, const struct oe_addr *a, dk_lookup_fn *cb,
 		   void *arg)
 {

@@ -100,6 +100,8 @@ enum dk_cache_hit { DK_CACHE_MISS, DK_CACHE_HIT, DK_CACHE_JOINED };
  * call dk_cache_complete(). Returns -ENOMEM on allocation failure. */
 int dk_cache_lookup(struct dk_cache *c, const char *qname, uint64_t now_ms, dk_lookup_fn *cb,
 		    void *arg, const struct dk_result **res, struct dk_centry **e);
+/* Removes the waiter (cb, arg) from every entry in flight; returns how many. */
+size_t dk_cache_unwait(struct dk_cache *c, dk_lookup_fn *cb, void *arg);
 /* Finishes an in-flight entry: delivers res to every waiter and stores a copy when
  * cacheable (ttl > 0). res stays the caller's. */
 void dk_cache_complete(struct dk_cache *c, struct dk_centry *e, const struct dk_result *res,

@@ -342,6 +342,10 @@ int dk_lookup_addr(struct dk_resolver *r, const struct oe_addr *a, dk_lookup_fn 
 /* The same for an @FQDN identity (leading '@' optional). */
 int dk_lookup_fqdn(struct dk_resolver *r, const char *fqdn, dk_lookup_fn *cb, void *arg);
 
+/* Withdraws every pending delivery to (cb, arg), e.g. when the flow waiting for it is freed
+ * first; the lookups themselves go on and fill the cache. Returns how many were withdrawn. */
+size_t dk_lookup_cancel(struct dk_resolver *r, dk_lookup_fn *cb, void *arg);
+
 struct dk_stats {
 	uint64_t queries;           /* DNS queries handed to c-ares (all types) */
 	uint64_t answers;           /* raw answers received */

@@ -321,7 +321,7 @@ static void test_cache(void)
 	const struct dk_result *hit = NULL;
 	struct dk_centry *e[4] = { NULL };
 	struct dk_result res = { .status = DK_L_NODATA, .ttl = 10 };
-	struct seen s = { 0 };
+	struct seen s = { 0 }, s6 = { 0 };
 	const char *names[] = { "a.test.", "b.test.", "c.test.", "d.test." };
 
 	if (!c)
@@ -347,10 +347,16 @@ static void test_cache(void)
 		    DK_CACHE_MISS);
 	T_CHECK_INT(dk_cache_lookup(c, "a.test.", 12003, seen_cb, &s, &hit, &e[0]),
 		    DK_CACHE_MISS);
+	/* A waiter that goes away first is withdrawn and never called. */
+	T_CHECK_INT(dk_cache_lookup(c, "a.test.", 12003, seen_cb, &s6, &hit, &e[1]),
+		    DK_CACHE_JOINED);
+	T_CHECK_INT(dk_cache_unwait(c, seen_cb, &s6), 1);
+	T_CHECK_INT(dk_cache_unwait(c, seen_cb, &s6), 0);
 	s.n = 0;
 	dk_cache_free(c); /* the two in flight are cancelled */
 	T_CHECK_INT(s.n, 2);
 	T_CHECK_INT(s.st, DK_L_CANCELLED);
+	T_CHECK_INT(s6.n, 0);
 }
 
 /* The owner's event loop is told which fds to watch through the callback, and can drive the
@@ -799,6 +805,25 @@ out:
 	dk_resolver_free(r2);
 }
 
+/* A caller that goes away withdraws its callback; the lookup still completes for others. */
+static void test_cancel(void)
+{
+	struct dk_resolver *r = mkres(true, server, 2000);
+	struct oe_addr a = A("192.0.2.2");
+	struct got g1 = { 0 }, g2 = { 0 };
+
+	if (!r)
+		return;
+	T_CHECK_INT(dk_lookup_addr(r, &a, on_res, &g1), 0);
+	T_CHECK_INT(dk_lookup_addr(r, &a, on_res, &g2), 0);
+	T_CHECK_INT(dk_lookup_cancel(r, on_res, &g1), 1);
+	T_CHECK_INT(dk_poll_run(&r, 1, got_done, &g2, 8000), 0);
+	T_CHECK_INT(g1.n, 0);
+	T_CHECK_INT(g2.res.status, DK_L_FOUND);
+	dk_result_clear(&g2.res);
+	dk_resolver_free(r);
+}
+
 static int gen(void)
 {
 	static const enum dk_keytype kt[] = { DK_KT_RSA, DK_KT_ECDSA_P256, DK_KT_ED25519 };
@@ -849,6 +874,7 @@ int main(int argc, char **argv)
 		T_RUN(test_dnssec_off);
 		T_RUN(test_tcp_fallback);
 		T_RUN(test_inflight_dedup);
+		T_RUN(test_cancel);
 		dk_resolver_free(R);
 		return t_done();
 	}
