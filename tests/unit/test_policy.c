@@ -507,6 +507,25 @@ static void test_ranges(void)
 	pg_policy_free(p);
 }
 
+/* The worked example of man/ipsec_policies.5, so the page cannot drift from the code. */
+static void test_man_example(void)
+{
+	struct pg_policy *p = compile_files(
+		PG_PRIVATE, "private", "10.0.0.0/8\n10.1.0.0/16 tcp 0 22\n",
+		PG_CLEAR, "clear", "10.1.0.0/16\n10.1.2.0/24 tcp 0 80\n",
+		PG_BLOCK, "block", "10.1.2.128/25\n",
+		PG_PRIVATE_OR_CLEAR, "private-or-clear", "0.0.0.0/0\n", -1);
+
+	T_CHECK_STR(who(p, "192.0.2.1", 6, 1, 1), "private-or-clear private-or-clear:1");
+	T_CHECK_STR(who(p, "10.9.0.1", 17, 1, 1), "private private:1");
+	T_CHECK_STR(who(p, "10.1.5.5", 6, 40000, 22), "private private:2");
+	T_CHECK_STR(who(p, "10.1.5.5", 6, 40000, 443), "clear clear:1");
+	T_CHECK_STR(who(p, "10.1.2.7", 6, 40000, 80), "clear clear:2");
+	T_CHECK_STR(who(p, "10.1.2.7", 17, 40000, 80), "clear clear:1");
+	T_CHECK_STR(who(p, "10.1.2.200", 6, 40000, 22), "block block:1");
+	pg_policy_free(p);
+}
+
 /* --- loading a directory -------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -572,6 +591,25 @@ static void test_load_dir(void)
 	T_CHECK_INT(rmdir(dir), 0);
 }
 
+/* The files `make install` ships: they load without a message, and only private-or-clear
+ * has entries (everything). Run from the top of the tree, as tests/run.sh does. */
+static void test_default_files(void)
+{
+	struct pg_builder *b = pg_builder_new();
+	struct oe_diag d = diag();
+	struct pg_policy *p;
+
+	T_CHECK_INT(pg_builder_load_dir(b, "ipsec.d/policies", 0x1f, &d), 0);
+	p = pg_compile(b, &d);
+	T_CHECK_INT(nmsgs, 0);
+	T_CHECK_INT(pg_rule_count(p), 2);
+	T_CHECK_STR(who(p, "192.0.2.1", 0, 0, 0), "private-or-clear ipsec.d/policies/private-or-clear:11");
+	T_CHECK_STR(who(p, "2001:db8::1", 6, 1, 2),
+		    "private-or-clear ipsec.d/policies/private-or-clear:12");
+	pg_policy_free(p);
+	pg_builder_free(b);
+}
+
 int main(void)
 {
 	T_RUN(test_group_names);
@@ -588,6 +626,8 @@ int main(void)
 	T_RUN(test_static);
 	T_RUN(test_rule_order);
 	T_RUN(test_ranges);
+	T_RUN(test_man_example);
 	T_RUN(test_load_dir);
+	T_RUN(test_default_files);
 	return t_done();
 }
