@@ -6,7 +6,6 @@
  * prefix before the port ("[2001:db8::/32]:443") so the port cannot be read as address. */
 #include "kern_eroute_int.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 
 /* "addr/len", "addr/len:port" or "[addr/len]:port": at most 1 + 45 + 4 + 7 characters. */
@@ -75,43 +74,59 @@ void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out)
 
 static void json_str_or_null(struct oe_buf *out, const char *key, const char *s)
 {
-	oe_buf_printf(out, ",\"%s\":", key);
+	oe_buf_puts(out, key);
 	if (*s)
 		oe_buf_json_str(out, s);
 	else
 		oe_buf_puts(out, "null");
 }
 
+/* A JSON string made by us from addresses, numbers and SAID names: its characters are
+ * [0-9a-z.:/%@] only, so there is nothing to escape. Text that callers or peers supply (the
+ * identities and the reason) goes through oe_buf_json_str() instead. */
+static char *put_qprefix(char *p, const struct oe_prefix *pf)
+{
+	*p++ = '"';
+	p = put_end(p, pf, 0);
+	*p++ = '"';
+	return p;
+}
+
 /* One object. Keys in a fixed order; src_id/dst_id are null when unset, spi and edst appear
- * only for SAs, expires_in_s is the whole seconds left (rounded up), null for no expiry. */
+ * only for SAs, expires_in_s is the whole seconds left (rounded up), null for no expiry.
+ * 512 bytes hold the fixed part: 2 * 57 + 79 + 45 + numbers + keys < 400. */
 static void format_json_one(struct oe_buf *out, const struct kern_eroute *e, uint64_t now_ms)
 {
-	char a[OE_PREFIXSTRLEN], said[KERN_SAIDSTRLEN], ed[OE_ADDRSTRLEN];
+	char obj[512], *p = obj;
 
-	oe_buf_printf(out, "{\"count\":%" PRIu64 ",\"src\":", e->packets);
-	oe_buf_json_str(out, oe_prefix_str(&e->sel.src, a));
-	oe_buf_puts(out, ",\"dst\":");
-	oe_buf_json_str(out, oe_prefix_str(&e->sel.dst, a));
-	oe_buf_printf(out, ",\"proto\":%u,\"sport\":%u,\"dport\":%u,\"said\":",
-		      (unsigned)e->sel.proto, (unsigned)e->sel.sport, (unsigned)e->sel.dport);
-	oe_buf_json_str(out, kern_said_str(&e->said, said));
-	oe_buf_puts(out, ",\"said_kind\":");
-	oe_buf_json_str(out, kern_said_kind_name(e->said.kind));
+	p = kern_put_u64(kern_put_str(p, "{\"count\":"), e->packets);
+	p = put_qprefix(kern_put_str(p, ",\"src\":"), &e->sel.src);
+	p = put_qprefix(kern_put_str(p, ",\"dst\":"), &e->sel.dst);
+	p = kern_put_u64(kern_put_str(p, ",\"proto\":"), e->sel.proto);
+	p = kern_put_u64(kern_put_str(p, ",\"sport\":"), e->sel.sport);
+	p = kern_put_u64(kern_put_str(p, ",\"dport\":"), e->sel.dport);
+	p = kern_put_said(kern_put_str(p, ",\"said\":\""), &e->said);
+	p = kern_put_str(kern_put_str(p, "\",\"said_kind\":\""), kern_said_kind_name(e->said.kind));
+	*p++ = '"';
 	if (kern_said_is_sa(&e->said)) {
-		oe_buf_printf(out, ",\"spi\":%" PRIu32 ",\"edst\":", e->said.spi);
-		oe_buf_json_str(out, oe_addr_str(&e->said.edst, ed));
+		p = kern_put_u64(kern_put_str(p, ",\"spi\":"), e->said.spi);
+		p = kern_put_addr(kern_put_str(p, ",\"edst\":\""), &e->said.edst);
+		*p++ = '"';
 	}
-	json_str_or_null(out, "src_id", e->src_id);
-	json_str_or_null(out, "dst_id", e->dst_id);
+	oe_buf_add(out, obj, (size_t)(p - obj));
+	json_str_or_null(out, ",\"src_id\":", e->src_id);
+	json_str_or_null(out, ",\"dst_id\":", e->dst_id);
 	oe_buf_puts(out, ",\"reason\":");
 	oe_buf_json_str(out, e->reason);
+	p = kern_put_str(obj, ",\"expires_in_s\":");
 	if (!e->expires_ms)
-		oe_buf_puts(out, ",\"expires_in_s\":null}");
+		p = kern_put_str(p, "null");
 	else if (e->expires_ms <= now_ms)
-		oe_buf_puts(out, ",\"expires_in_s\":0}");
-	else
-		oe_buf_printf(out, ",\"expires_in_s\":%" PRIu64 "}",
-			      (e->expires_ms - now_ms + 999) / 1000);
+		p = kern_put_str(p, "0");
+	else /* rounded up */
+		p = kern_put_u64(p, (e->expires_ms - now_ms + 999) / 1000);
+	*p++ = '}';
+	oe_buf_add(out, obj, (size_t)(p - obj));
 }
 
 void kern_eroute_format_json(struct kern_eroute_table *t, uint64_t now_ms, struct oe_buf *out)
