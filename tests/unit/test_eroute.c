@@ -723,6 +723,11 @@ static void test_json(void)
 			    "\"sport\":1234,\"dport\":443,\"said\":\"esp0xabcdef@198.51.100.1\","
 			    "\"said_kind\":\"esp\",\"spi\":11259375,"
 			    "\"edst\":\"198.51.100.1\"") != NULL);
+	T_CHECK(strstr(b.p, "{\"count\":3,\"src\":\"2001:db8::1/128\",\"dst\":\"2001:db8:2::/48\","
+			    "\"proto\":6,\"sport\":4500,\"dport\":0,"
+			    "\"said\":\"tun0x1@2001:db8:2::1\",\"said_kind\":\"tun\",\"spi\":1,"
+			    "\"edst\":\"2001:db8:2::1\",\"src_id\":null,\"dst_id\":null,"
+			    "\"reason\":\"\",\"expires_in_s\":null}") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%hold\",\"said_kind\":\"hold\"") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%drop\",\"said_kind\":\"drop\"") != NULL);
 	T_CHECK(strstr(b.p, "\"said\":\"%reject\",\"said_kind\":\"reject\"") != NULL);
