@@ -44,6 +44,7 @@ struct oe_ctl_server {
 	void *ctx;
 	struct ctl_client *clients;
 	size_t nclients;
+	oe_timer_id resume; /* pending accept_resume, 0 = none */
 };
 
 static void client_close(struct ctl_client *c)
@@ -248,6 +249,24 @@ static bool peer_allowed(int fd, uid_t *uid)
 	return cr.uid == 0 || cr.uid == geteuid();
 }
 
+static void accept_resume(void *ctx)
+{
+	struct oe_ctl_server *s = ctx;
+
+	s->resume = 0;
+	oe_loop_modify(s->loop, s->fd, EPOLLIN);
+}
+
+/* Out of fds or memory: the pending connection stays queued and epoll would report it again
+ * at once, spinning the loop; stop listening for a moment instead. */
+static void accept_pause(struct oe_ctl_server *s)
+{
+	oe_warn(CTL, "cannot accept control clients (%s); pausing 100 ms", strerror(errno));
+	oe_loop_modify(s->loop, s->fd, 0);
+	if (!s->resume)
+		s->resume = oe_loop_timer(s->loop, 100, accept_resume, s);
+}
+
 static void on_accept(void *ctx, int lfd, uint32_t events)
 {
 	struct oe_ctl_server *s = ctx;
@@ -257,8 +276,12 @@ static void on_accept(void *ctx, int lfd, uint32_t events)
 		struct ctl_client *c;
 		uid_t uid = (uid_t)-1;
 
-		if (fd < 0)
-			return; /* EAGAIN, or out of fds: try again on the next event */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(s);
+			return;
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c || oe_loop_watch(s->loop, fd, EPOLLIN, on_client, c) < 0) {
 			free(c);
@@ -395,6 +418,8 @@ void oe_ctl_server_free(struct oe_ctl_server *s)
 		return;
 	while (s->clients)
 		client_close(s->clients);
+	if (s->resume)
+		oe_loop_timer_cancel(s->loop, s->resume);
 	if (s->loop)
 		oe_loop_unwatch(s->loop, s->fd);
 	close(s->fd);

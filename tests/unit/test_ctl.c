@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -156,6 +157,61 @@ static void test_server(void)
 	oe_loop_free(l);
 }
 
+/* Child: more clients than the server has fds for, then one that must still be served. */
+static int child_fd_starved(void)
+{
+	struct oe_buf msg, body;
+	bool ok = false;
+	int fds[8];
+
+	for (int i = 0; i < 8; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		strcpy(sa.sun_path, path);
+		fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0)
+			return 1;
+	}
+	usleep(300000);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	oe_buf_init(&msg);
+	oe_buf_init(&body);
+	return oe_ctl_call(path, "status", 5000, &ok, &msg, &body) != 0 || !ok;
+}
+
+/* Out of fds, the server pauses accepting instead of spinning, and recovers. */
+static void test_fd_exhaustion(void)
+{
+	struct oe_ctl_server *s = NULL;
+	struct oe_loop *l = NULL;
+	struct rlimit old, lim;
+	int probe;
+	pid_t pid;
+
+	T_CHECK_INT(oe_loop_new(&l), 0);
+	T_CHECK_INT(oe_ctl_server_new(path, &s), 0);
+	if (!s || !l)
+		return;
+	T_CHECK_INT(oe_ctl_server_start(s, l, handler, NULL), 0);
+	T_CHECK_INT(oe_loop_signal(l, SIGCHLD, on_child, l), 0);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(child_fd_starved());
+	/* Room for two clients only: the lowest free fd plus one. */
+	probe = dup(0);
+	close(probe);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)probe + 2;
+	T_CHECK_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	T_CHECK_INT(serve_child(s, pid, l), 0);
+	setrlimit(RLIMIT_NOFILE, &old);
+	oe_ctl_server_free(s);
+	oe_loop_free(l);
+}
+
 static void test_stale_socket(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -200,6 +256,7 @@ int main(void)
 		return 1;
 	snprintf(path, sizeof(path), "%s/sub/ctl", dir);
 	T_RUN(test_server);
+	T_RUN(test_fd_exhaustion);
 	T_RUN(test_stale_socket);
 	T_RUN(test_unreachable);
 	snprintf(path, sizeof(path), "%s/sub", dir);
