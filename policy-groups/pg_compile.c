@@ -447,7 +447,7 @@ size_t pg_policy_bytes(const struct pg_policy *p)
 	size_t n = sizeof(*p) + p->nrules * sizeof(*p->rules) + p->nleaves * sizeof(*p->leaves) +
 		   p->v4_n * 2 * sizeof(uint32_t) + p->v4_top_size + p->v4_chunks_size +
 		   p->v6_n * (sizeof(*p->v6_start) + sizeof(*p->v6_val)) +
-		   (p->v6_bucket ? 65537 * sizeof(uint32_t) : 0);
+		   (p->v6_bucket ? ((1u << p->v6_bucket_bits) + 1) * sizeof(uint32_t) : 0);
 
 	for (size_t i = 0; i < p->nstrs; i++)
 		n += strlen(p->strs[i]) + 1 + sizeof(char *);

@@ -49,7 +49,8 @@ struct pg_leaf {
 /* IPv4 uses a DIR-24-8 table when the policy is big, DIR-16-8-8 when middling and
  * DIR-8-8-8-8 when tiny (64 MiB for a handful of rules would be silly, and a fuzzer compiles
  * thousands of tiny policies a second); the same code with a different first stride. IPv6
- * gets its 16-bit bucket index only when the ranges are many enough to pay for it. */
+ * gets a bucket index on the top 16..20 bits (about 4 buckets per range) only when the
+ * ranges are many enough to pay for it. */
 #define PG_V4_BIG_RANGES 65536
 #define PG_V4_SMALL_RANGES 512
 #define PG_V6_BUCKET_RANGES 1024
@@ -76,7 +77,8 @@ struct pg_policy {
 	unsigned __int128 *v6_start;
 	uint32_t *v6_val;
 	size_t v6_n;
-	uint32_t *v6_bucket; /* NULL, or 65537 entries: the range holding (b << 112) */
+	uint32_t *v6_bucket; /* NULL, or 2^bits + 1 entries: the range holding (b << (128 - bits)) */
+	unsigned v6_bucket_bits;
 };
 
 /* Builds the IPv4 table from v4_start/v4_val. Returns 0 or -ENOMEM. */

@@ -2,7 +2,7 @@
  * smaller first strides for small ones) filled from the disjoint ranges; a slot holds a chunk
  * index or the final answer, so an address in a range without port rules costs one or two
  * memory reads. IPv6: halving search over the sorted range starts, narrowed first (for big
- * policies) by a 65,536-entry index on the top 16 bits. Port rules: walk the leaf. */
+ * policies) by an index on the top 16..20 bits. Port rules: walk the leaf. */
 #include "pg_int.h"
 
 #include <endian.h>
@@ -124,15 +124,20 @@ int pg_v4_table_build(struct pg_policy *p)
 
 int pg_v6_index_build(struct pg_policy *p)
 {
-	size_t r = 0;
+	unsigned bits = 16;
+	size_t r = 0, nb;
 
 	if (p->v6_n <= PG_V6_BUCKET_RANGES)
 		return 0;
-	p->v6_bucket = malloc(65537 * sizeof(*p->v6_bucket));
+	while (bits < 20 && ((size_t)1 << bits) < 4 * p->v6_n)
+		bits++;
+	nb = (size_t)1 << bits;
+	p->v6_bucket = malloc((nb + 1) * sizeof(*p->v6_bucket));
 	if (!p->v6_bucket)
 		return -ENOMEM;
-	for (unsigned b = 0; b <= 65536; b++) {
-		u128 x = b == 65536 ? ~(u128)0 : (u128)b << 112;
+	p->v6_bucket_bits = bits;
+	for (size_t b = 0; b <= nb; b++) {
+		u128 x = b == nb ? ~(u128)0 : (u128)b << (128 - bits);
 
 		while (r + 1 < p->v6_n && p->v6_start[r + 1] <= x)
 			r++;
@@ -168,8 +173,10 @@ static inline uint32_t v6_lookup(const struct pg_policy *p, const uint8_t *b)
 	lo = be64toh(lo);
 	a = (u128)hi << 64 | lo;
 	if (p->v6_bucket) {
-		l = p->v6_bucket[hi >> 48];
-		h = p->v6_bucket[(hi >> 48) + 1];
+		size_t bk = (size_t)(hi >> (64 - p->v6_bucket_bits));
+
+		l = p->v6_bucket[bk];
+		h = p->v6_bucket[bk + 1];
 	} else {
 		l = 0;
 		h = p->v6_n - 1;
