@@ -4,7 +4,6 @@
  * and KEY answer decoded by our codecs in presentation form, or why it was rejected; exit
  * status 1 if any record failed or none was found. tests/netns/dnskeys_records.sh uses that
  * to check that what NSD serves from our records decodes back to the same records. */
-#include <ctype.h>
 #include <openssl/evp.h>
 
 #include "dnskeys.h"
@@ -94,6 +93,17 @@ static int decode_msg(const uint8_t *msg, size_t len, struct oe_buf *out)
 	return bad ? -1 : found;
 }
 
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
 /* drill's -w format: hex octets, ';' starts a comment to the end of the line. */
 static size_t read_hexdump(FILE *f, uint8_t *out, size_t cap)
 {
@@ -106,9 +116,9 @@ static size_t read_hexdump(FILE *f, uint8_t *out, size_t cap)
 			comment = false;
 		if (ch == ';')
 			comment = true;
-		if (comment || !isxdigit(ch))
+		if (comment || hexval(ch) < 0)
 			continue;
-		ch = isdigit(ch) ? ch - '0' : tolower(ch) - 'a' + 10;
+		ch = hexval(ch);
 		if (hi < 0) {
 			hi = ch;
 		} else {
