@@ -57,7 +57,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ipsec [--config FILE] COMMAND [ARGS...]\n"
 		   "       ipsec help [COMMAND] | --help | --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].args);
+		fprintf(f, cmds[i].args[0] ? "  %-8s %s\n" : "  %s\n", cmds[i].name, cmds[i].args);
 	fprintf(f, "\n--config FILE (default %s) names the config, which says where the\n"
 		   "agent's control socket and the policy files are. See ipsec(8).\n",
 		OE_CONF_DEFAULT_PATH);

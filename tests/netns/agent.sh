@@ -92,6 +92,20 @@ printf '# try OE\n192.0.2.0/24\n2001:db8::/32\n' >"$T/policies/private-or-clear"
 printf '192.0.2.128/25\n203.0.113.7 tcp 0 22\n' >"$T/policies/private"
 printf '203.0.113.200/32\n' >"$T/policies/block"
 
+# --- command lines -----------------------------------------------------------------------------
+check "oe-agent --version" sh -c "'$AGENT' --version | grep -q '^oe-agent [0-9]'"
+check "ipsec --version" sh -c "'$IPSEC' --version | grep -q '^ipsec (oe-agent) [0-9]'"
+check "ipsec help reload" sh -c "'$IPSEC' help reload | grep -q '^usage: ipsec reload'"
+out=$("$IPSEC" frobnicate 2>&1)
+rc=$?
+if [ $rc -eq 2 ] && [ "$out" = "ipsec: unknown command 'frobnicate' (see 'ipsec --help')" ]; then
+	ok "ipsec with an unknown command exits 2"; else nok "ipsec with an unknown command exits 2" "rc=$rc $out"; fi
+out=$("$AGENT" -f --config "$T/missing.conf" 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && [ "$out" = "error: $T/missing.conf: cannot read: No such file or directory" ]; then
+	ok "oe-agent with a missing --config file fails"; else
+	nok "oe-agent with a missing --config file fails" "rc=$rc $out"; fi
+
 # --- ipsec policy without an agent ------------------------------------------------------------
 out=$(ipsec policy 192.0.2.7 192.0.2.200 203.0.113.7 tcp 22 8.8.8.8 127.0.0.1 2>&1)
 want="192.0.2.7 private-or-clear $T/policies/private-or-clear:2
