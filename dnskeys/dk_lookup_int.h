@@ -41,6 +41,9 @@ ldns_rr_list *dk_v_sigs(const ldns_rr_list *l, const ldns_rdf *owner, ldns_rr_ty
 bool dk_v_verify(struct dk_resolver *r, const ldns_rr_list *l, const ldns_rdf *owner,
 		 ldns_rr_type t, const ldns_rdf *zone, const ldns_rr_list *keys, char *why,
 		 size_t whylen);
+/* One RRSIG over set with keys: the fast path, else ldns (its status on failure). */
+ldns_status dk_verify_sig(struct dk_resolver *r, ldns_rr_list *set, ldns_rr *sig,
+			  const ldns_rr_list *keys);
 /* Verifies every SOA / NSEC / NSEC3 RRset in the authority section of pkt. */
 bool dk_v_verify_authority(struct dk_resolver *r, const ldns_pkt *pkt, const ldns_rdf *zone,
 			   const ldns_rr_list *keys, char *why, size_t whylen);
@@ -112,6 +115,24 @@ void dk_cache_complete(struct dk_cache *c, struct dk_centry *e, const struct dk_
 typedef int dk_send_fn(void *ctx, const ldns_rdf *name, ldns_rr_type type, dk_raw_fn *cb,
 		       void *arg);
 
+/* -- fast RRSIG checks (dk_sigverify.c) -- */
+
+/* True if sig over set verifies with one of keys (zone-flagged DNSKEYs named by the signer
+ * and key tag) for RSA/SHA-256, RSA/SHA-512, ECDSA P-256 or Ed25519. False means "not shown
+ * here": the caller asks ldns. */
+bool dk_sig_fast(struct dk_resolver *r, const ldns_rr_list *set, const ldns_rr *sig,
+		 const ldns_rr_list *keys);
+void dk_pkcache_free(struct dk_resolver *r);
+
+#define DK_PKCACHE 32
+
+struct dk_pkc {
+	uint8_t alg;
+	uint8_t *rd; /* the DNSKEY's public key field */
+	size_t len;
+	EVP_PKEY *pk;
+};
+
 /* ---- the resolver object ---- */
 
 #define DK_MAX_FDS 40 /* a UDP and a TCP socket per server, 16 servers, and spare */
@@ -134,6 +155,10 @@ struct dk_resolver {
 	bool freeing;
 	dk_send_fn *send_hook; /* NULL: c-ares */
 	void *send_ctx;
+	struct dk_pkc pkc[DK_PKCACHE]; /* decoded DNSKEYs, replaced round-robin */
+	size_t pkc_next;
+	bool verify_both;      /* tests: check every signature both ways, abort on mismatch */
+	size_t fast_declined;  /* with verify_both: good signatures the fast path missed */
 };
 
 /* The reverse name of a ("4.3.2.1.in-addr.arpa." / nibbles ".ip6.arpa."), RFC 1035 §3.5,

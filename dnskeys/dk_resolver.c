@@ -162,6 +162,7 @@ void dk_resolver_free(struct dk_resolver *r)
 		ares_destroy(r->ch);
 	dk_cache_free(r->cache);
 	dk_validator_free(r);
+	dk_pkcache_free(r);
 	free(r);
 }
 
@@ -199,6 +200,7 @@ void dk_resolver_flush(struct dk_resolver *r)
 {
 	dk_cache_flush(r->cache);
 	dk_validator_flush(r);
+	dk_pkcache_free(r);
 }
 
 static enum dk_lookup_status map_ares(int st)

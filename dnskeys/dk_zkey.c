@@ -284,7 +284,7 @@ static void on_dnskey(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 	for (size_t i = 0; match && ldns_rr_list_rr_count(match) && sigs &&
 			   vs != LDNS_STATUS_OK && i < ldns_rr_list_rr_count(sigs); i++) {
 		z->r->st.validations++;
-		vs = ldns_verify_rrsig_keylist(keys, ldns_rr_list_rr(sigs, i), match, NULL);
+		vs = dk_verify_sig(z->r, keys, ldns_rr_list_rr(sigs, i), match);
 	}
 	if (!keys || !ldns_rr_list_rr_count(keys))
 		zkey_done(z, DK_VAL_BOGUS, NULL, 60, "%s: no DNSKEY records", zn);

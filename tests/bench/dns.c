@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ldns/ldns.h>
+
 #include "dnskeys.h"
 #include "oe_b64.h"
 #include "oe_log.h"
@@ -202,6 +204,7 @@ static double lookups(struct dk_resolver *r, int start, int n, int *ok, double *
 struct bare {
 	ares_channel ch;
 	int next, done, ok, total;
+	bool dnssec_query; /* the same query dk_resolver sends: EDNS0 1232, DO, CD */
 };
 
 static void bare_issue(struct bare *b);
@@ -221,12 +224,27 @@ static void bare_issue(struct bare *b)
 	char name[64];
 
 	snprintf(name, sizeof(name), "h%d.bench.test", b->next++);
+	if (b->dnssec_query) {
+		ldns_pkt *p = ldns_pkt_query_new(ldns_dname_new_frm_str(name), 45,
+						 LDNS_RR_CLASS_IN, LDNS_RD);
+		uint8_t *wire = NULL;
+		size_t len = 0;
+
+		ldns_pkt_set_edns_udp_size(p, 1232);
+		ldns_pkt_set_edns_do(p, true);
+		ldns_pkt_set_cd(p, true);
+		ldns_pkt2wire(&wire, p, &len);
+		ares_send(b->ch, wire, (int)len, bare_cb, b);
+		free(wire);
+		ldns_pkt_free(p);
+		return;
+	}
 	ares_query(b->ch, name, 1 /* IN */, 45 /* IPSECKEY */, bare_cb, b);
 }
 
-static double bare_loop(int n, int *ok, double *cpu)
+static double bare_loop(int n, bool dnssec_query, int *ok, double *cpu)
 {
-	struct bare b = { .total = n };
+	struct bare b = { .total = n, .dnssec_query = dnssec_query };
 	struct ares_options o = { .flags = ARES_FLAG_NOSEARCH };
 	double t0, c0;
 
@@ -280,9 +298,11 @@ int main(int argc, char **argv)
 	usleep(300000);
 	printf("server %s, zone bench.test. (%d signed IPSECKEY records, ECDSA P-256), %d in "
 	       "flight\n", server, NAMES, INFLIGHT);
-	wall = bare_loop(NAMES, &ok, &cpu); /* also warms NSD */
-	wall = bare_loop(NAMES, &ok, &cpu);
-	report("bare c-ares ares_query loop", NAMES, ok, wall, cpu);
+	wall = bare_loop(NAMES, false, &ok, &cpu); /* also warms NSD */
+	wall = bare_loop(NAMES, false, &ok, &cpu);
+	report("bare c-ares ares_query loop (plain query)", NAMES, ok, wall, cpu);
+	wall = bare_loop(NAMES, true, &ok, &cpu);
+	report("bare c-ares ares_send loop (EDNS DO+CD query)", NAMES, ok, wall, cpu);
 
 	rv = mkres(true);
 	w1 = lookups(rv, 0, 1, &ok, &c1);

@@ -61,6 +61,7 @@ unsigned        IN NS       ns.unsigned
 ns.unsigned     IN A        127.0.0.1
 sub.ent         IN NS       ns.sub.ent
 ns.sub.ent      IN A        127.0.0.1
+*.wild          IN IPSECKEY 10 0 4 . $ED_B64
 EOF
 } >"$dir/oe.test"
 

@@ -553,6 +553,16 @@ static void test_ipseckey_namegw_fqdn(void)
 	dk_result_clear(&g.res);
 }
 
+/* An answer synthesised from *.wild.oe.test. (RFC 4035 §5.3.4: signature over the wildcard
+ * owner, plus an NSEC proving the name itself absent). */
+static void test_wildcard(void)
+{
+	struct got g = look(R, "@x.wild.oe.test");
+
+	check_one(&g, DK_RR_IPSECKEY, DK_GW_NONE, DK_ALG_EDDSA, env("DK_T_ED"));
+	dk_result_clear(&g.res);
+}
+
 static void test_precedence_order(void)
 {
 	struct got g = look(R, "192.0.2.5");
@@ -824,6 +834,19 @@ static void test_cancel(void)
 	dk_resolver_free(r);
 }
 
+/* Every signature the shared resolver checked was also checked by ldns (a disagreement
+ * aborts): the fast path must also have accepted every good one (ECDSA P-256 zones here). */
+static void test_fast_verify_agrees(void)
+{
+	struct dk_stats st;
+
+	dk_resolver_stats(R, &st);
+	printf("# %llu signature checks, fast path declined %zu good ones\n",
+	       (unsigned long long)st.validations, R->fast_declined);
+	T_CHECK(st.validations > 20);
+	T_CHECK_INT(R->fast_declined, 0);
+}
+
 static int gen(void)
 {
 	static const enum dk_keytype kt[] = { DK_KT_RSA, DK_KT_ECDSA_P256, DK_KT_ED25519 };
@@ -854,10 +877,12 @@ int main(int argc, char **argv)
 		R = mkres(true, server, 2000);
 		if (!R)
 			return 1;
+		R->verify_both = true; /* every signature also checked by ldns */
 		T_RUN(test_ipseckey_rsa_nogw);
 		T_RUN(test_ipseckey_ecdsa_v4gw);
 		T_RUN(test_ipseckey_eddsa_v6gw);
 		T_RUN(test_ipseckey_namegw_fqdn);
+		T_RUN(test_wildcard);
 		T_RUN(test_precedence_order);
 		T_RUN(test_txt_single);
 		T_RUN(test_txt_split);
@@ -875,6 +900,7 @@ int main(int argc, char **argv)
 		T_RUN(test_tcp_fallback);
 		T_RUN(test_inflight_dedup);
 		T_RUN(test_cancel);
+		T_RUN(test_fast_verify_agrees);
 		dk_resolver_free(R);
 		return t_done();
 	}
