@@ -76,7 +76,9 @@ static enum dk_status parse_gateway(const char *g, size_t len, struct dk_txt *t)
 			return DK_ERR_TXT_GW;
 		memcpy(t->gw_name, g + 1, len - 1);
 		t->gw_name[len - 1] = '\0';
-		if (dk_name_from_text(t->gw_name, wire, sizeof(wire), &wlen) != DK_OK || wlen == 1)
+		/* Canonical absolute form, as IPSECKEY gateway names are decoded. */
+		if (dk_name_from_text(t->gw_name, wire, sizeof(wire), &wlen) != DK_OK || wlen == 1 ||
+		    dk_name_to_text(wire, wlen, t->gw_name) != DK_OK)
 			return DK_ERR_TXT_GW;
 		t->gw_is_name = true;
 		return DK_OK;
@@ -183,13 +185,25 @@ enum dk_status dk_txt_decode_rdata(const uint8_t *rdata, size_t n, struct dk_txt
 	return decode_joined(buf, o, out);
 }
 
+/* The length of name without a final unescaped '.': FreeS/WAN wrote "@gw.example". */
+static size_t fqdn_len(const char *name)
+{
+	size_t n = strlen(name), bs = 0;
+
+	if (n < 2 || name[n - 1] != '.')
+		return n;
+	while (bs < n - 1 && name[n - 2 - bs] == '\\')
+		bs++;
+	return bs % 2 ? n : n - 1;
+}
+
 enum dk_status dk_txt_text(const struct dk_txt *t, struct oe_buf *out)
 {
 	char addr[OE_ADDRSTRLEN];
 
 	oe_buf_printf(out, TXT_ATTR "(%u)=", t->pref);
 	if (t->gw_is_name)
-		oe_buf_printf(out, "@%s", t->gw_name);
+		oe_buf_printf(out, "@%.*s", (int)fqdn_len(t->gw_name), t->gw_name);
 	else
 		oe_buf_puts(out, oe_addr_str(&t->gw_addr, addr));
 	if (t->key.len) {

@@ -163,7 +163,8 @@ struct dk_txt {
 	uint16_t pref;
 	bool gw_is_name;
 	struct oe_addr gw_addr;      /* when !gw_is_name */
-	char gw_name[DK_NAME_MAX];   /* when gw_is_name: the FQDN without '@' */
+	char gw_name[DK_NAME_MAX];   /* when gw_is_name: the FQDN without '@', decoded to the
+				      * absolute presentation form ("gw.example.") */
 	struct dk_pubkey key;        /* RFC 3110 blob (alg DK_ALG_RSA); len 0 when absent */
 	EVP_PKEY *pkey;              /* owned: decoded key or NULL when absent */
 };

@@ -332,6 +332,8 @@ static void test_txt_parse(void)
 	T_CHECK_INT(txt1("X-IPsec-Server(0)=@gw.example.", &t), DK_OK);
 	T_CHECK(t.gw_is_name);
 	T_CHECK_STR(t.gw_name, "gw.example.");
+	T_CHECK_INT(txt1("X-IPsec-Server(0)=@GW.ex\\065mple", &t), DK_OK);
+	T_CHECK_STR(t.gw_name, "GW.exAmple.");
 	/* Strings shorter than 255 are rejoined with a space (FreeS/WAN). */
 	parts[0] = (struct dk_str){ "X-IPsec-Server(10)=192.0.2.2", 28 };
 	parts[1] = (struct dk_str){ rec + 39, strlen(rec + 39) };
@@ -423,7 +425,15 @@ static void test_txt_roundtrip(void)
 	strcpy(t.gw_name, "gw.example.");
 	t.key.len = 0;
 	T_CHECK_INT(dk_txt_format(&t, &f), DK_OK);
-	T_CHECK_STR(f.p, "\"X-IPsec-Server(10)=@gw.example.\"");
+	T_CHECK_STR(f.p, "\"X-IPsec-Server(10)=@gw.example\"");
+	oe_buf_reset(&f);
+	strcpy(t.gw_name, "a\\.\\\\.");
+	T_CHECK_INT(dk_txt_format(&t, &f), DK_OK);
+	T_CHECK_STR(f.p, "\"X-IPsec-Server(10)=@a\\\\.\\\\\\\\\"");
+	oe_buf_reset(&f);
+	strcpy(t.gw_name, "a\\.");
+	T_CHECK_INT(dk_txt_format(&t, &f), DK_OK);
+	T_CHECK_STR(f.p, "\"X-IPsec-Server(10)=@a\\\\.\"");
 	dk_pubkey_encode(ed, &t.key);
 	T_CHECK_INT(dk_txt_format(&t, &f), DK_ERR_KEY_TYPE);
 	oe_buf_free(&f);
