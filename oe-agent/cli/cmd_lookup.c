@@ -163,7 +163,7 @@ static int parse_args(int argc, char **argv, struct lookup_opts *o)
 				return cli_usage_error("lookup", "--timeout wants 1..60000 ms");
 			break;
 		default:
-			return cli_usage_error("lookup", "unknown option (see 'ipsec help lookup')");
+			return cli_usage_error("lookup", "unknown option");
 		}
 	}
 	if (optind + 1 != argc)
