@@ -475,33 +475,87 @@ static enum pg_group val_group(const struct pg_policy *p, uint32_t v)
 	return r < 0 ? PG_CLEAR : p->rules[r].group;
 }
 
+/* Could a key with a protocol get another group than g in a range of value v? Every rule a
+ * lookup may reach is on the leaf's chain up to the first leaf with a wildcard rule. */
+static bool val_mixed(const struct pg_policy *p, uint32_t v, enum pg_group g)
+{
+	if (!(v & PG_V_SLOW))
+		return false;
+	for (int32_t i = (int32_t)(v & PG_V_IDX); i >= 0; i = p->leaves[i].parent) {
+		const struct pg_leaf *l = &p->leaves[i];
+
+		for (uint32_t j = l->first; j < l->first + l->n; j++)
+			if (p->rules[j].group != g)
+				return true;
+		if (p->rules[l->first + l->n - 1].proto == 0)
+			break;
+	}
+	return false;
+}
+
+struct range_out {
+	void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+		   enum pg_group g, bool mixed);
+	void (*plain)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+		      enum pg_group g);
+	void *ctx;
+};
+
+static u128 range_start(const struct pg_policy *p, int af, size_t i)
+{
+	return af == AF_INET ? p->v4_start[i] : p->v6_start[i];
+}
+
+/* Walks the ranges of one family, merging neighbours with the same group (and the same
+ * `mixed`, when asked for). */
+static void ranges_walk(const struct pg_policy *p, int af, const struct range_out *o)
+{
+	size_t n = af == AF_INET ? p->v4_n : af == AF_INET6 ? p->v6_n : 0;
+	const uint32_t *val = af == AF_INET ? p->v4_val : p->v6_val;
+	u128 max = af == AF_INET ? 0xffffffffu : ~(u128)0;
+
+	for (size_t i = 0; i < n;) {
+		enum pg_group g = val_group(p, val[i]);
+		bool mixed = o->fn && val_mixed(p, val[i], g);
+		struct oe_addr lo, hi;
+		size_t j = i + 1;
+		u128 z;
+
+		while (j < n && val_group(p, val[j]) == g &&
+		       (!o->fn || val_mixed(p, val[j], g) == mixed))
+			j++;
+		z = j == n ? max : range_start(p, af, j) - 1;
+		if (af == AF_INET) {
+			oe_addr_from_v4(&lo, (uint32_t)range_start(p, af, i));
+			oe_addr_from_v4(&hi, (uint32_t)z);
+		} else {
+			oe_addr_from_u128(&lo, range_start(p, af, i));
+			oe_addr_from_u128(&hi, z);
+		}
+		if (o->fn)
+			o->fn(o->ctx, &lo, &hi, g, mixed);
+		else
+			o->plain(o->ctx, &lo, &hi, g);
+		i = j;
+	}
+}
+
 void pg_ranges(const struct pg_policy *p, int af,
 	       void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
 			  enum pg_group g),
 	       void *ctx)
 {
-	size_t n = af == AF_INET ? p->v4_n : af == AF_INET6 ? p->v6_n : 0;
-	u128 max = af == AF_INET ? 0xffffffffu : ~(u128)0;
+	struct range_out o = { .plain = fn, .ctx = ctx };
 
-	for (size_t i = 0; i < n;) {
-		const uint32_t *val = af == AF_INET ? p->v4_val : p->v6_val;
-		enum pg_group g = val_group(p, val[i]);
-		struct oe_addr lo, hi;
-		size_t j = i + 1;
-		u128 a, z;
+	ranges_walk(p, af, &o);
+}
 
-		while (j < n && val_group(p, val[j]) == g)
-			j++;
-		a = af == AF_INET ? p->v4_start[i] : p->v6_start[i];
-		z = j == n ? max : (af == AF_INET ? p->v4_start[j] : p->v6_start[j]) - 1;
-		if (af == AF_INET) {
-			oe_addr_from_v4(&lo, (uint32_t)a);
-			oe_addr_from_v4(&hi, (uint32_t)z);
-		} else {
-			oe_addr_from_u128(&lo, a);
-			oe_addr_from_u128(&hi, z);
-		}
-		fn(ctx, &lo, &hi, g);
-		i = j;
-	}
+void pg_ranges_sel(const struct pg_policy *p, int af,
+		   void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			      enum pg_group g, bool mixed),
+		   void *ctx)
+{
+	struct range_out o = { .fn = fn, .ctx = ctx };
+
+	ranges_walk(p, af, &o);
 }

@@ -90,10 +90,20 @@ size_t pg_rule_count(const struct pg_policy *p);
 const struct pg_rule *pg_rule_at(const struct pg_policy *p, size_t i);
 
 /* Disjoint address ranges for one family in ascending order, each with the group that
- * address-only lookups give there (for kernel sets). Calls fn once per maximal range. */
+ * address-only lookups give there (for kernel sets). Calls fn once per maximal range; the
+ * ranges cover the whole family, places no rule covers included (as PG_CLEAR). */
 void pg_ranges(const struct pg_policy *p, int af,
 	       void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
 			  enum pg_group g),
 	       void *ctx);
+
+/* Like pg_ranges, but also says whether a protocol/port rule may give some packets inside the
+ * range another group than g (then an address-only kernel set must not decide there alone:
+ * trap instead). `mixed` errs on the safe side: false means every key in the range gets g.
+ * Ranges are maximal for the pair (g, mixed). */
+void pg_ranges_sel(const struct pg_policy *p, int af,
+		   void (*fn)(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			      enum pg_group g, bool mixed),
+		   void *ctx);
 
 #endif

@@ -1,7 +1,7 @@
 /* libFuzzer harness for policy group files: the bytes are parsed as a group file (the first
  * byte picks the group), compiled together with the implicit rules, and looked up at every
  * rule's edges and at the ends of every pg_ranges() range, which must agree with
- * pg_lookup_group. Everything is freed, so leaks show up. */
+ * pg_lookup_group (for pg_ranges_sel's unmixed ranges, with a protocol and ports too). Everything is freed, so leaks show up. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,18 @@ static void check_range(void *ctx, const struct oe_addr *lo, const struct oe_add
 	if (pg_lookup_group(cur, &k) != g)
 		abort();
 	if (oe_addr_cmp(lo, hi) > 0)
+		abort();
+}
+
+/* An unmixed range gives its group to keys with a protocol too. */
+static void check_range_sel(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			    enum pg_group g, bool mixed)
+{
+	struct pg_key k = { .dst = *lo, .proto = 6, .sport = 1, .dport = 22 };
+
+	(void)ctx;
+	(void)hi;
+	if (!mixed && pg_lookup_group(cur, &k) != g)
 		abort();
 }
 
@@ -73,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		probe(p, pg_rule_at(p, i));
 	pg_ranges(p, AF_INET, check_range, NULL);
 	pg_ranges(p, AF_INET6, check_range, NULL);
+	pg_ranges_sel(p, AF_INET, check_range_sel, NULL);
+	pg_ranges_sel(p, AF_INET6, check_range_sel, NULL);
 	pg_policy_free(p);
 	return 0;
 }

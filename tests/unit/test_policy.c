@@ -472,6 +472,17 @@ static void range_cb(void *ctx, const struct oe_addr *lo, const struct oe_addr *
 		 oe_addr_str(hi, z), pg_group_name(g));
 }
 
+static void range_sel_cb(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			 enum pg_group g, bool mixed)
+{
+	size_t n;
+
+	range_cb(ctx, lo, hi, g);
+	n = strlen(ranges_out);
+	if (mixed && n)
+		snprintf(ranges_out + n - 1, sizeof(ranges_out) - n + 1, " mixed\n");
+}
+
 static void test_ranges(void)
 {
 	struct pg_policy *p = compile_files(
@@ -495,6 +506,21 @@ static void test_ranges(void)
 	T_CHECK_STR(ranges_out, "::-2001:db7:ffff:ffff:ffff:ffff:ffff:ffff block\n"
 				"2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff private\n"
 				"2001:db9::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff block\n");
+	/* With selectors: where a port rule may give another group, the range says so. */
+	ranges_out[0] = '\0';
+	pg_ranges_sel(p, AF_INET, range_sel_cb, NULL);
+	T_CHECK_STR(ranges_out, "0.0.0.0-9.255.255.255 clear\n"
+				"10.0.0.0-10.0.255.255 private\n"
+				"10.1.0.0-10.1.2.127 clear\n"
+				"10.1.2.128-10.1.2.255 block\n"
+				"10.1.3.0-10.1.255.255 clear\n"
+				"10.2.0.0-10.2.255.255 private\n"
+				"10.3.0.0-10.3.255.255 private mixed\n"
+				"10.4.0.0-10.255.255.254 private\n"
+				"10.255.255.255-10.255.255.255 block\n"
+				"11.0.0.0-192.0.1.255 clear\n"
+				"192.0.2.0-192.0.2.255 clear mixed\n"
+				"192.0.3.0-255.255.255.255 clear\n");
 	pg_policy_free(p);
 
 	p = compile_files(PG_BLOCK, "b", "0.0.0.0/0\n", -1);

@@ -375,10 +375,36 @@ static void range_cb(void *ctx, const struct oe_addr *lo, const struct oe_addr *
 	rc->count++;
 }
 
+/* A range that pg_ranges_sel calls unmixed gives its group to every key, whatever the
+ * protocol and ports: probe its ends with the protocols and ports the rules use. */
+static void range_sel_cb(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
+			 enum pg_group g, bool mixed)
+{
+	static const uint8_t protos[] = { 6, 17, 1, 132, 47 };
+	static const uint16_t ports[] = { 22, 53, 80, 1234 };
+	const struct pg_policy *p = ctx;
+	const struct oe_addr *ends[2] = { lo, hi };
+
+	if (mixed)
+		return;
+	for (int e = 0; e < 2; e++) {
+		for (unsigned i = 0; i < 8; i++) {
+			struct pg_key k = { .dst = *ends[e], .proto = protos[below(5)],
+					    .sport = ports[below(4)], .dport = ports[below(4)] };
+			enum pg_group got = pg_lookup_group(p, &k);
+
+			if (got != g)
+				range_fail("unmixed range, but a key with ports differs", ends[e],
+					   (int)got, (int)g);
+		}
+	}
+}
+
 static size_t check_ranges(const struct pg_policy *p, const struct world *w, int af)
 {
 	struct rangecheck rc = { .p = p, .w = w, .af = af, .first = true };
 
+	pg_ranges_sel(p, af, range_sel_cb, (void *)p);
 	pg_ranges(p, af, range_cb, &rc);
 	/* The last range ends at the top of the family's space. */
 	T_CHECK(af == AF_INET ? rc.next == (unsigned __int128)1 << 32 : rc.next == 0);
