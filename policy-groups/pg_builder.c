@@ -234,8 +234,11 @@ out:
 
 int pg_builder_load_dir(struct pg_builder *b, const char *dir, unsigned groups, struct oe_diag *d)
 {
+	struct oe_diag quiet = { 0 };
 	int first_rc = 0;
 
+	if (!d)
+		d = &quiet;
 	/* Every file is read and checked even after an error, so one run reports them all. */
 	for (unsigned g = 0; g < PG_NGROUPS; g++) {
 		char path[4096];

@@ -392,9 +392,12 @@ static int copy_strings(struct pg_policy *p, const struct pg_builder *b)
 struct pg_policy *pg_compile(struct pg_builder *b, struct oe_diag *d)
 {
 	struct pg_policy *p = calloc(1, sizeof(*p));
+	struct oe_diag quiet = { 0 };
 	struct skey *k = NULL;
 	int rc = -ENOMEM;
 
+	if (!d)
+		d = &quiet;
 	if (!p || b->n > PG_V_MAXRULES)
 		goto out;
 	rc = copy_strings(p, b);

@@ -162,7 +162,8 @@ static void parse_line(struct pstate *ps, const char *s, size_t n)
 int pg_builder_parse(struct pg_builder *b, enum pg_group g, const char *path, const char *text,
 		     size_t len, struct oe_diag *d)
 {
-	struct pstate ps = { .b = b, .group = g, .path = path, .d = d };
+	struct oe_diag quiet = { 0 };
+	struct pstate ps = { .b = b, .group = g, .path = path, .d = d ? d : &quiet };
 	size_t n0 = b->n, strs0 = b->nstrs, off = 0;
 	long w;
 
@@ -180,7 +181,7 @@ int pg_builder_parse(struct pg_builder *b, enum pg_group g, const char *path, co
 		parse_line(&ps, s, n);
 		off += n + (nl ? 1 : 0);
 		if (ps.errors >= PG_MAX_ERRORS && off < len) {
-			oe_diag_error(d, path, ps.line, "too many errors: giving up on this file");
+			oe_diag_error(ps.d, path, ps.line, "too many errors: giving up on this file");
 			break;
 		}
 	}

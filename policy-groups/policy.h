@@ -39,7 +39,8 @@ struct pg_rule {
 };
 
 /* The builder collects rules from files and callers; the policy is its compiled, immutable
- * form, safe to keep using while a new one is built. */
+ * form, safe to keep using while a new one is built. A NULL diagnostic sink (d) is allowed:
+ * messages are then dropped. */
 struct pg_builder;
 struct pg_policy;
 

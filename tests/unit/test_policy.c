@@ -279,6 +279,12 @@ static void test_parse_reject_whole(void)
 	T_CHECK_STR(who(p, "192.0.2.1", 0, 0, 0), "clear default");
 	pg_policy_free(p);
 	T_CHECK_INT(parse(b, 7, "x", "10.0.0.0/8\n"), -EINVAL);
+	/* No diagnostic sink at all: still rejected, quietly. */
+	T_CHECK_INT(pg_builder_parse(b, PG_BLOCK, "q", "bad\n10.0.0.0/8 tcp\n", 20, NULL), -EINVAL);
+	T_CHECK_INT(pg_builder_parse(b, PG_BLOCK, "q", "10.0.0.0/8\n10.0.0.0/8\n", 22, NULL), 0);
+	p = pg_compile(b, NULL);
+	T_CHECK_INT(pg_rule_count(p), 2);
+	pg_policy_free(p);
 	pg_builder_free(b);
 }
 
