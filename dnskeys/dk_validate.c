@@ -591,8 +591,15 @@ int dk_validate(struct dk_resolver *r, const ldns_pkt *pkt, const ldns_rdf *qnam
 		free(v);
 		return -ENOMEM;
 	}
+	/* Keys must be published at the name itself: a CNAME there is not followed, but it is
+	 * validated as the answer, so that "no key here" can still be secure. */
+	if (!positive(v)) {
+		v->qtype = LDNS_RR_TYPE_CNAME;
+		if (!positive(v))
+			v->qtype = qtype;
+	}
 	if (positive(v))
-		signer = dk_v_signer(ldns_pkt_answer(pkt), qtype);
+		signer = dk_v_signer(ldns_pkt_answer(pkt), v->qtype);
 	else
 		signer = dk_v_signer(ldns_pkt_authority(pkt), 0);
 	if (!signer) {

@@ -62,6 +62,7 @@ ns.unsigned     IN A        127.0.0.1
 sub.ent         IN NS       ns.sub.ent
 ns.sub.ent      IN A        127.0.0.1
 *.wild          IN IPSECKEY 10 0 4 . $ED_B64
+alias           IN CNAME    host
 EOF
 } >"$dir/oe.test"
 

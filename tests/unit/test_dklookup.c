@@ -563,6 +563,16 @@ static void test_wildcard(void)
 	dk_result_clear(&g.res);
 }
 
+/* Keys are not looked for behind a CNAME; the CNAME itself validates, so "none" is secure. */
+static void test_cname_not_followed(void)
+{
+	struct got g = look(R, "@alias.oe.test");
+
+	T_CHECK_INT(g.res.status, DK_L_NODATA);
+	T_CHECK_INT(g.res.val, DK_VAL_SECURE);
+	dk_result_clear(&g.res);
+}
+
 static void test_precedence_order(void)
 {
 	struct got g = look(R, "192.0.2.5");
@@ -883,6 +893,7 @@ int main(int argc, char **argv)
 		T_RUN(test_ipseckey_eddsa_v6gw);
 		T_RUN(test_ipseckey_namegw_fqdn);
 		T_RUN(test_wildcard);
+		T_RUN(test_cname_not_followed);
 		T_RUN(test_precedence_order);
 		T_RUN(test_txt_single);
 		T_RUN(test_txt_split);
