@@ -170,7 +170,8 @@ int pg_builder_add_implicit(struct pg_builder *b, const struct oe_addr *resolver
 /* Group files are small text; anything past this is not a policy file. */
 #define PG_MAX_FILE (256u << 20)
 
-/* Reads a whole file. Returns 0, -ENOENT (caller: empty group), or another -errno. */
+/* Reads a whole regular file. Returns 0, -ENOENT (caller: empty group), -EISDIR, -EINVAL
+ * (not a regular file: a FIFO would block the daemon, a device never end), or -errno. */
 static int read_file(const char *path, char **out, size_t *outlen)
 {
 	struct stat st;
@@ -178,15 +179,15 @@ static int read_file(const char *path, char **out, size_t *outlen)
 	size_t len = 0, cap;
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
+	if (!S_ISREG(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		goto out;
 	}
 	if (st.st_size > (off_t)PG_MAX_FILE) {
@@ -257,7 +258,10 @@ int pg_builder_load_dir(struct pg_builder *b, const char *dir, unsigned groups, 
 			if (rc == -ENOENT) {
 				rc = 0; /* a missing file is an empty group */
 			} else if (rc < 0) {
-				oe_diag_error(d, path, 0, "cannot read group file: %s", strerror(-rc));
+				oe_diag_error(d, path, 0, "cannot read group file: %s",
+					      rc == -EINVAL  ? "not a regular file"
+					      : rc == -EFBIG ? "larger than 256 MiB"
+							     : strerror(-rc));
 			} else {
 				rc = pg_builder_parse(b, (enum pg_group)g, path, text, len, d);
 				free(text);

@@ -615,6 +615,18 @@ static void test_load_dir(void)
 	T_CHECK_STR(msgs[1], path);
 	pg_builder_free(b);
 
+	/* A FIFO must neither block the load nor pass as a file. */
+	b = pg_builder_new();
+	snprintf(path, sizeof(path), "%s/block", dir);
+	unlink(path);
+	T_CHECK_INT(mkfifo(path, 0600), 0);
+	d = diag();
+	T_CHECK_INT(pg_builder_load_dir(b, dir, 1u << PG_BLOCK, &d), -EINVAL);
+	snprintf(path, sizeof(path), "error: %s/block: cannot read group file: not a regular file",
+		 dir);
+	T_CHECK_STR(msgs[0], path);
+	pg_builder_free(b);
+
 	snprintf(path, sizeof(path), "%s/private-or-clear", dir);
 	rmdir(path);
 	for (unsigned g = 0; g < PG_NGROUPS; g++) {
