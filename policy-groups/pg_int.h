@@ -77,7 +77,7 @@ struct pg_policy {
 	unsigned __int128 *v6_start;
 	uint32_t *v6_val;
 	size_t v6_n;
-	uint32_t *v6_bucket; /* NULL, or 2^bits + 1 entries: the range holding (b << (128 - bits)) */
+	uint32_t *v6_bucket; /* NULL, or 2^bits + 1: the range holding b << (128 - bits) */
 	unsigned v6_bucket_bits;
 };
 

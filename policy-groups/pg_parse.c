@@ -119,7 +119,8 @@ static void parse_entry(struct pstate *ps, const char *s, size_t n)
 		return;
 	}
 	if (count == 2 || count == 3) {
-		perr(ps, "incomplete selector", f[1].s, (size_t)(f[count - 1].s + f[count - 1].n - f[1].s),
+		perr(ps, "incomplete selector", f[1].s,
+		     (size_t)(f[count - 1].s + f[count - 1].n - f[1].s),
 		     "expected ADDRESS [PROTOCOL SPORT DPORT]");
 		return;
 	}
@@ -181,7 +182,8 @@ int pg_builder_parse(struct pg_builder *b, enum pg_group g, const char *path, co
 		parse_line(&ps, s, n);
 		off += n + (nl ? 1 : 0);
 		if (ps.errors >= PG_MAX_ERRORS && off < len) {
-			oe_diag_error(ps.d, path, ps.line, "too many errors: giving up on this file");
+			oe_diag_error(ps.d, path, ps.line,
+				      "too many errors: giving up on this file");
 			break;
 		}
 	}

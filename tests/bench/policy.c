@@ -165,8 +165,8 @@ static struct pg_policy *v4_build(const struct pfx4 *pf)
 		size_t len;
 		char *text = v4_text(pf, N_V4, g, &len);
 
-		if (pg_builder_parse(b, (enum pg_group)g, pg_group_name((enum pg_group)g), text, len,
-				     &d) < 0)
+		if (pg_builder_parse(b, (enum pg_group)g, pg_group_name((enum pg_group)g), text,
+				     len, &d) < 0)
 			abort();
 		free(text);
 	}
@@ -234,16 +234,17 @@ static void bench_v4(void)
 	       "(uniform within), groups uniform\n", N_V4);
 	p = v4_build(pf);
 	/* Only a DIR-24-8 first level is that big (64 MiB). */
-	printf("ipv4: table: %s\n", pg_policy_bytes(p) > (64u << 20) ? "DIR-24-8" : "DIR-16-8-8 or smaller");
+	printf("ipv4: table: %s\n",
+	       pg_policy_bytes(p) > (64u << 20) ? "DIR-24-8" : "DIR-16-8-8 or smaller");
 
 	t0 = now();
 	t.root = tnode_new(&t);
 	for (size_t i = 0; i < N_V4; i++)
 		trie_insert(&t, pf[i].addr, pf[i].len, pf[i].group);
 	t1 = now();
-	printf("trie: build:                               %7.3f s, %7.1f MB (%zu nodes of %zu B)\n",
-	       t1 - t0, (double)t.bytes / 1e6, (t.npools - 1) * TPOOL + t.used,
-	       sizeof(struct tnode));
+	printf(
+	    "trie: build:                               %7.3f s, %7.1f MB (%zu nodes of %zu B)\n",
+	    t1 - t0, (double)t.bytes / 1e6, (t.npools - 1) * TPOOL + t.used, sizeof(struct tnode));
 
 	for (size_t i = 0; i < N_KEYS; i++) {
 		addrs[i] = (uint32_t)rnd();

@@ -1,7 +1,8 @@
 /* libFuzzer harness for policy group files: the bytes are parsed as a group file (the first
  * byte picks the group), compiled together with the implicit rules, and looked up at every
  * rule's edges and at the ends of every pg_ranges() range, which must agree with
- * pg_lookup_group (for pg_ranges_sel's unmixed ranges, with a protocol and ports too). Everything is freed, so leaks show up. */
+ * pg_lookup_group (for pg_ranges_sel's unmixed ranges, with a protocol and ports too).
+ * Everything is freed, so leaks show up. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

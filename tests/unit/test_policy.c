@@ -182,10 +182,12 @@ static void test_parse_errors(void)
 		{ "10.0.0.0/8 tcp 0 ssh", "destination port 'ssh': not a port number 0..65535" },
 		{ "10.0.0.0/8 icmp 0 8",
 		  "destination port '8': only tcp, udp, sctp and udplite have ports" },
-		{ "10.0.0.0/8 0 22 0", "source port '22': only tcp, udp, sctp and udplite have ports" },
+		{ "10.0.0.0/8 0 22 0",
+		  "source port '22': only tcp, udp, sctp and udplite have ports" },
 		{ "10.0.0.0/8 tcp 0 22 extra stuff",
 		  "too many fields 'extra stuff': expected ADDRESS [PROTOCOL SPORT DPORT]" },
-		{ "10.0.0.0/8 tcp", "incomplete selector 'tcp': expected ADDRESS [PROTOCOL SPORT DPORT]" },
+		{ "10.0.0.0/8 tcp",
+		  "incomplete selector 'tcp': expected ADDRESS [PROTOCOL SPORT DPORT]" },
 		{ "10.0.0.0/8 tcp 0",
 		  "incomplete selector 'tcp 0': expected ADDRESS [PROTOCOL SPORT DPORT]" },
 		{ "10.0.0.0/8\v", "bad address '10.0.0.0/8\\x0b': prefix length must be 0..32" },
@@ -248,8 +250,8 @@ static void test_parse_host_bits(void)
 
 	T_CHECK_INT(parse(b, PG_CLEAR, "/p/clear", "10.1.2.3/24\n2001:db8::1/32 tcp 1 2\n"), 0);
 	T_CHECK_INT(nmsgs, 2);
-	T_CHECK_STR(msgs[0],
-		    "warning: /p/clear:1: address '10.1.2.3/24' has host bits set: using 10.1.2.0/24");
+	T_CHECK_STR(msgs[0], "warning: /p/clear:1: address '10.1.2.3/24' has host bits set: "
+			     "using 10.1.2.0/24");
 	T_CHECK_STR(msgs[1], "warning: /p/clear:2: address '2001:db8::1/32' has host bits set: "
 			     "using 2001:db8::/32");
 	d = diag();
@@ -267,7 +269,8 @@ static void test_parse_reject_whole(void)
 	struct oe_diag d;
 
 	T_CHECK_INT(parse(b, PG_CLEAR, "/p/clear", "10.0.0.0/8\n"), 0);
-	T_CHECK_INT(parse(b, PG_BLOCK, "/p/block", "192.0.2.0/24\n198.51.100.0/24 tcp 0\n10.1.0.0/16\n"),
+	T_CHECK_INT(parse(b, PG_BLOCK, "/p/block",
+			  "192.0.2.0/24\n198.51.100.0/24 tcp 0\n10.1.0.0/16\n"),
 		    -EINVAL);
 	T_CHECK_STR(msgs[0], "error: /p/block:2: incomplete selector 'tcp 0': expected ADDRESS "
 			     "[PROTOCOL SPORT DPORT]");
@@ -388,7 +391,8 @@ static void test_implicit(void)
 	T_CHECK(oe_addr_parse(&res[1], "2001:db8::53", 12));
 	T_CHECK_INT(pg_builder_add_implicit(b, res, 2), 0);
 	T_CHECK_INT(parse(b, PG_PRIVATE, "/p/private",
-			  "0.0.0.0/0\n::/0\n127.0.0.0/8\n127.0.0.2\n192.0.2.53\nfe80::/10 tcp 0 22\n"),
+			  "0.0.0.0/0\n::/0\n127.0.0.0/8\n127.0.0.2\n192.0.2.53\n"
+			  "fe80::/10 tcp 0 22\n"),
 		    0);
 	T_CHECK_INT(parse(b, PG_BLOCK, "/p/block", "224.0.0.0/4\n"), 0);
 	d = diag();
@@ -648,7 +652,8 @@ static void test_default_files(void)
 	p = pg_compile(b, &d);
 	T_CHECK_INT(nmsgs, 0);
 	T_CHECK_INT(pg_rule_count(p), 2);
-	T_CHECK_STR(who(p, "192.0.2.1", 0, 0, 0), "private-or-clear ipsec.d/policies/private-or-clear:11");
+	T_CHECK_STR(who(p, "192.0.2.1", 0, 0, 0),
+		    "private-or-clear ipsec.d/policies/private-or-clear:11");
 	T_CHECK_STR(who(p, "2001:db8::1", 6, 1, 2),
 		    "private-or-clear ipsec.d/policies/private-or-clear:12");
 	pg_policy_free(p);

@@ -265,7 +265,7 @@ static void add_implicit(struct world *w, struct pg_builder *b)
 	T_CHECK_INT(pg_builder_add_implicit(b, res, 2), 0);
 }
 
-/* --- checking ---------------------------------------------------------------------------------- */
+/* --- checking ------------------------------------------------------------------------------ */
 
 static unsigned reported;
 
@@ -344,8 +344,8 @@ static void range_fail(const char *what, const struct oe_addr *a, int got, int w
 
 	t_failed_checks++;
 	if (reported++ < 10)
-		printf("#   range check: %s at %s: got %d, want %d\n", what, oe_addr_str(a, buf), got,
-		       want);
+		printf("#   range check: %s at %s: got %d, want %d\n", what, oe_addr_str(a, buf),
+		       got, want);
 }
 
 static void range_cb(void *ctx, const struct oe_addr *lo, const struct oe_addr *hi,
@@ -411,7 +411,7 @@ static size_t check_ranges(const struct pg_policy *p, const struct world *w, int
 	return rc.count;
 }
 
-/* --- rounds ------------------------------------------------------------------------------------ */
+/* --- rounds -------------------------------------------------------------------------------- */
 
 static struct pg_policy *compile_world(struct world *w, struct pg_builder *b)
 {
@@ -419,9 +419,11 @@ static struct pg_policy *compile_world(struct world *w, struct pg_builder *b)
 	struct pg_policy *p;
 
 	for (unsigned g = 0; g < PG_NGROUPS; g++) {
-		T_CHECK_INT(pg_builder_parse(b, (enum pg_group)g, paths[g], w->text[g] ? w->text[g] : "",
-					     w->tlen[g], &d),
-			    0);
+		const char *text = w->text[g] ? w->text[g] : "";
+
+		int rc = pg_builder_parse(b, (enum pg_group)g, paths[g], text, w->tlen[g], &d);
+
+		T_CHECK_INT(rc, 0);
 		free(w->text[g]);
 		w->text[g] = NULL;
 		w->tlen[g] = w->tcap[g] = 0;
@@ -441,7 +443,7 @@ static void order_like_builder(struct world *w, size_t first)
 
 	for (int g = -1; g < PG_NGROUPS; g++)
 		for (size_t i = first; i < w->n; i++)
-			if ((g < 0 && w->r[i].implicit) || (!w->r[i].implicit && (int)w->r[i].group == g))
+			if (w->r[i].implicit ? g < 0 : (int)w->r[i].group == g)
 				tmp[o++] = w->r[i];
 	memcpy(&w->r[first], tmp, n * sizeof(*tmp));
 	free(tmp);
