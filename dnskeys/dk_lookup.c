@@ -379,7 +379,7 @@ void dk_answer_process(const uint8_t *msg, size_t len, const char *qname, uint16
 
 static const uint16_t lookup_order[] = { DK_RR_IPSECKEY, DK_RR_TXT, DK_RR_KEY };
 
-struct job {
+struct dk_job {
 	struct dk_resolver *r;
 	struct dk_centry *ce;
 	ldns_rdf *qname;
@@ -389,22 +389,32 @@ struct job {
 	unsigned step;
 	uint32_t neg_ttl;
 	ldns_pkt *pkt;      /* the answer being validated */
+	uint64_t deadline;  /* oe_now_ms() by which the waiters get an answer */
+	struct dk_job *prev, *next; /* r->jobs */
 };
 
-static void job_finish(struct job *j, struct dk_result *res)
+static void job_finish(struct dk_job *j, struct dk_result *res)
 {
 	snprintf(res->qname, sizeof(res->qname), "%s", j->qname_str);
-	if (res->status != DK_L_FOUND)
+	if (res->status != DK_L_FOUND && j->ce)
 		oe_debug(DNS, "%s: %s (%s) %s", j->qname_str, dk_lookup_status_name(res->status),
 			 dk_val_name(res->val), res->reason);
-	dk_cache_complete(j->r->cache, j->ce, res, oe_now_ms());
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		j->r->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	/* ce is NULL once the deadline has answered the waiters. */
+	if (j->ce)
+		dk_cache_complete(j->r->cache, j->ce, res, oe_now_ms());
 	dk_result_clear(res);
 	ldns_pkt_free(j->pkt);
 	ldns_rdf_deep_free(j->qname);
 	free(j);
 }
 
-static void job_fail(struct job *j, enum dk_lookup_status st, const char *why)
+static void job_fail(struct dk_job *j, enum dk_lookup_status st, const char *why)
 {
 	struct dk_result res;
 
@@ -415,7 +425,7 @@ static void job_fail(struct job *j, enum dk_lookup_status st, const char *why)
 	job_finish(j, &res);
 }
 
-static void job_step(struct job *j);
+static void job_step(struct dk_job *j);
 
 /* Adds the validator's word to a policy reason ("...; zone X is an unsigned delegation"). */
 static void append_reason(struct dk_result *res, const char *why)
@@ -428,11 +438,15 @@ static void append_reason(struct dk_result *res, const char *why)
 
 static void on_validated(void *arg, enum dk_val v, const char *reason)
 {
-	struct job *j = arg;
+	struct dk_job *j = arg;
 	struct extract_ctx x = { .val = v };
 	struct dk_result res;
 	uint16_t qtype = lookup_order[j->step];
 
+	if (!j->ce) {
+		job_fail(j, DK_L_TIMEOUT, "past the lookup deadline");
+		return;
+	}
 	memset(&res, 0, sizeof(res));
 	x.self = j->have_self ? &j->self : NULL;
 	x.self_name = j->have_self ? NULL : j->qname_str;
@@ -476,11 +490,11 @@ static void on_validated(void *arg, enum dk_val v, const char *reason)
 
 static void on_answer(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 {
-	struct job *j = arg;
+	struct dk_job *j = arg;
 	enum dk_lookup_status rs;
 
-	if (st != DK_L_FOUND) {
-		job_fail(j, st, dk_lookup_strerror(st));
+	if (st != DK_L_FOUND || !j->ce) {
+		job_fail(j, st != DK_L_FOUND ? st : DK_L_TIMEOUT, dk_lookup_strerror(st));
 		return;
 	}
 	rs = rcode_status(ldns_pkt_get_rcode(pkt));
@@ -501,12 +515,12 @@ static void on_answer(void *arg, enum dk_lookup_status st, const ldns_pkt *pkt)
 		job_fail(j, DK_L_NOMEM, "starting validation");
 }
 
-static void job_step(struct job *j)
+static void job_step(struct dk_job *j)
 {
 	int rc;
 
-	if (j->r->freeing) {
-		job_fail(j, DK_L_CANCELLED, "resolver shut down");
+	if (j->r->freeing || !j->ce) {
+		job_fail(j, j->ce ? DK_L_CANCELLED : DK_L_TIMEOUT, "no longer wanted");
 		return;
 	}
 	rc = dk_tx_send(j->r, j->qname, lookup_order[j->step], on_answer, j);
@@ -519,7 +533,7 @@ static int lookup_name(struct dk_resolver *r, const char *name, const struct oe_
 {
 	const struct dk_result *hit = NULL;
 	struct dk_centry *ce = NULL;
-	struct job *j;
+	struct dk_job *j;
 	int rc;
 
 	r->st.lookups++;
@@ -549,6 +563,11 @@ static int lookup_name(struct dk_resolver *r, const char *name, const struct oe_
 	}
 	j->r = r;
 	j->ce = ce;
+	j->deadline = oe_now_ms() + r->lookup_timeout_ms;
+	j->next = r->jobs;
+	if (r->jobs)
+		r->jobs->prev = j;
+	r->jobs = j;
 	snprintf(j->qname_str, sizeof(j->qname_str), "%s", name);
 	if (self) {
 		j->self = *self;
@@ -556,6 +575,42 @@ static int lookup_name(struct dk_resolver *r, const char *name, const struct oe_
 	}
 	job_step(j);
 	return 0;
+}
+
+/* Lookups past their deadline answer their waiters with a timeout now; the job itself ends
+ * when its outstanding query returns (c-ares cannot withdraw one query alone). */
+void dk_jobs_expire(struct dk_resolver *r, uint64_t now)
+{
+	struct dk_job *j = r->jobs;
+
+	while (j) {
+		if (j->ce && j->deadline <= now) {
+			struct dk_result res = { .status = DK_L_TIMEOUT };
+			struct dk_centry *ce = j->ce;
+
+			j->ce = NULL;
+			res.rrtype = lookup_order[j->step];
+			snprintf(res.qname, sizeof(res.qname), "%s", j->qname_str);
+			snprintf(res.reason, sizeof(res.reason), "no result within %u ms",
+				 r->lookup_timeout_ms);
+			dk_cache_complete(r->cache, ce, &res, now);
+			j = r->jobs; /* waiters may have started or ended lookups */
+			continue;
+		}
+		j = j->next;
+	}
+}
+
+int dk_jobs_next_deadline_ms(const struct dk_resolver *r, uint64_t now)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (const struct dk_job *j = r->jobs; j; j = j->next)
+		if (j->ce && j->deadline < best)
+			best = j->deadline;
+	if (best == UINT64_MAX)
+		return -1;
+	return best <= now ? 0 : best - now > 3600000 ? 3600000 : (int)(best - now);
 }
 
 size_t dk_lookup_cancel(struct dk_resolver *r, dk_lookup_fn *cb, void *arg)

@@ -133,6 +133,14 @@ struct dk_pkc {
 	EVP_PKEY *pk;
 };
 
+/* -- lookup deadlines (dk_lookup.c) -- */
+
+struct dk_job;
+/* Answers the waiters of lookups past their deadline with DK_L_TIMEOUT. */
+void dk_jobs_expire(struct dk_resolver *r, uint64_t now);
+/* Milliseconds to the earliest deadline, or -1. */
+int dk_jobs_next_deadline_ms(const struct dk_resolver *r, uint64_t now);
+
 /* ---- the resolver object ---- */
 
 #define DK_MAX_FDS 40 /* a UDP and a TCP socket per server, 16 servers, and spare */
@@ -147,6 +155,8 @@ struct dk_resolver {
 	struct dk_fdwatch fds[DK_MAX_FDS];
 	size_t nfds;
 	struct dk_cache *cache;
+	struct dk_job *jobs;              /* lookups in flight */
+	unsigned lookup_timeout_ms;
 	/* validator state (dk_validate.c) */
 	struct dk_anchor *anchors;
 	struct dk_zkey *zkeys;

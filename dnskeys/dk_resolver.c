@@ -10,6 +10,7 @@
 
 #include "dk_lookup_int.h"
 #include "oe_log.h"
+#include "oe_time.h"
 
 /* RFC 6891 §6.2.5 / DNS flag day 2020: an EDNS buffer size that avoids IP fragmentation. */
 #define DK_EDNS_BUFSIZE 1232
@@ -117,6 +118,7 @@ void dk_lookup_conf_default(struct dk_lookup_conf *c)
 	c->tries = 2;
 	c->dnssec = true;
 	c->cache_max = 4096;
+	c->lookup_timeout_ms = 10000;
 }
 
 int dk_resolver_new(struct dk_resolver **out, const struct dk_lookup_conf *c,
@@ -138,6 +140,7 @@ int dk_resolver_new(struct dk_resolver **out, const struct dk_lookup_conf *c,
 	r->watch = watch;
 	r->watch_arg = watch_arg;
 	r->mark = c->sock_mark;
+	r->lookup_timeout_ms = c->lookup_timeout_ms ? c->lookup_timeout_ms : 10000;
 	r->dnssec = c->dnssec;
 	r->cache = dk_cache_new(c->cache_max ? c->cache_max : 4096);
 	rc = r->cache ? channel_init(r, c, d) : -ENOMEM;
@@ -176,18 +179,22 @@ size_t dk_resolver_fds(const struct dk_resolver *r, struct dk_fdwatch *out, size
 void dk_resolver_process(struct dk_resolver *r, int fd, bool readable, bool writable)
 {
 	ares_process_fd(r->ch, readable ? fd : ARES_SOCKET_BAD, writable ? fd : ARES_SOCKET_BAD);
+	dk_jobs_expire(r, oe_now_ms());
 }
 
 int dk_resolver_next_timeout_ms(const struct dk_resolver *r)
 {
 	struct timeval tv, *t = ares_timeout(r->ch, NULL, &tv);
+	int dl = dk_jobs_next_deadline_ms(r, oe_now_ms());
 	long long ms;
 
 	if (!t)
-		return -1;
+		return dl;
 	/* Round up so the owner does not wake a millisecond early and spin. */
 	ms = (long long)t->tv_sec * 1000 + (t->tv_usec + 999) / 1000;
-	return ms > 3600000 ? 3600000 : (int)ms;
+	if (ms > 3600000)
+		ms = 3600000;
+	return dl >= 0 && dl < ms ? dl : (int)ms;
 }
 
 void dk_resolver_stats(const struct dk_resolver *r, struct dk_stats *out)

@@ -297,6 +297,7 @@ struct dk_lookup_conf {
 				     * timeout_ms x (2^tries - 1); a lookup makes up to three
 				     * queries in sequence plus DS/DNSKEY fetches */
 	unsigned tries;             /* rounds over the servers (0 = 2) */
+	unsigned lookup_timeout_ms; /* a whole lookup answers DK_L_TIMEOUT by then (0 = 10000) */
 	bool dnssec;                /* dnssec-enable: validate (default true) */
 	const char *rootkey_file;   /* NULL = /usr/share/dns/root.key, "" = no root anchor */
 	const char *anchors_file;   /* DS / DNSKEY records of private zones; NULL = none */

@@ -313,6 +313,48 @@ static void test_anchor_files(void)
 	T_CHECK(r == NULL);
 }
 
+/* The whole-lookup deadline answers before c-ares's own retries run out (400 + 800 + 1600
+ * ms here), and a resolver freed with the orphaned query still out stays clean. */
+static void test_lookup_deadline(void)
+{
+	struct dk_lookup_conf c;
+	struct dk_resolver *r = NULL;
+	struct oe_addr a = A("192.0.2.1");
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t sl = sizeof(sin);
+	struct seen s = { 0 };
+	char srv[64];
+	uint64_t t0, dt;
+
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	snprintf(srv, sizeof(srv), "127.0.0.1:%u", ntohs(sin.sin_port));
+	dk_lookup_conf_default(&c);
+	c.nameservers = srv;
+	c.timeout_ms = 400;
+	c.tries = 3;
+	c.lookup_timeout_ms = 700;
+	c.rootkey_file = "";
+	T_CHECK_INT(dk_resolver_new(&r, &c, NULL, NULL, NULL), 0);
+	if (!r)
+		return;
+	t0 = oe_now_ms();
+	T_CHECK_INT(dk_lookup_addr(r, &a, seen_cb, &s), 0);
+	T_CHECK_INT(dk_poll_run(&r, 1, seen_done, &s, 5000), 0);
+	dt = oe_now_ms() - t0;
+	printf("# deadline 700 ms: answered after %llu ms\n", (unsigned long long)dt);
+	T_CHECK_INT(s.st, DK_L_TIMEOUT);
+	T_CHECK(dt >= 690 && dt < 1100);
+	/* A new lookup of the name starts afresh (the timeout was not cached). */
+	s.n = 0;
+	T_CHECK_INT(dk_lookup_addr(r, &a, seen_cb, &s), 0);
+	T_CHECK_INT(s.n, 0);
+	dk_resolver_free(r);
+	T_CHECK_INT(s.n, 1);
+	close(fd);
+}
+
 /* The cache alone (internal API): TTL expiry, the entry cap evicting the oldest entry,
  * joining an entry in flight, and no storing of TTL-0 results. */
 static void test_cache(void)
@@ -924,5 +966,6 @@ int main(int argc, char **argv)
 	T_RUN(test_watch_and_mark);
 	T_RUN(test_cache);
 	T_RUN(test_anchor_files);
+	T_RUN(test_lookup_deadline);
 	return t_done();
 }
