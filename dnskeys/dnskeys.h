@@ -226,8 +226,8 @@ unsigned dk_pkey_bits(const EVP_PKEY *pk);
 
 /* ==== end of section 1 ==================================================================== */
 
-/* ==== Section 2: key lookup (dk_resolver.c, dk_validate.c, dk_lookup.c, dk_cache.c,
- * dk_poll.c) ==============================================================================
+/* ==== Section 2: key lookup (dk_resolver.c, dk_lookup.c, dk_cache.c, dk_validate.c,
+ * dk_zkey.c, dk_sigverify.c, dk_poll.c; internals in dk_lookup_int.h) ======================
  * Asynchronous and non-blocking: a struct dk_resolver owns a c-ares channel and plugs into
  * the caller's event loop (watch callback or dk_resolver_fds(), dk_resolver_process(),
  * dk_resolver_next_timeout_ms()). Queries go out with EDNS0 + DO (RFC 4035 §3.2.1); DNSSEC
