@@ -8,7 +8,7 @@
 #               sub.ent.oe.test.         unsigned, below an empty non-terminal
 #               2.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. unsigned, delegated from the NSEC3 zone
 #               2.0.192.in-addr.arpa.    signed, anchor: IPSECKEY/TXT/KEY, NODATA, 40 TXT (TCP)
-#               8.b.d.0.1.0.0.2.ip6.arpa. signed with NSEC3, anchor
+#               8.b.d.0.1.0.0.2.ip6.arpa. signed with NSEC3, DNSKEY anchor
 #               bad.test.                signed, anchor, then a record altered (bogus)
 #               stripped.test.           anchor, but served unsigned (bogus)
 #               100.51.198.in-addr.arpa. unsigned, no anchor
@@ -121,9 +121,11 @@ signed="oe.test 2.0.192.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa bad.test"
 for z in $signed; do
 	k=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k "$z") || exit 1
 	nsec3=
-	case $z in *ip6.arpa) nsec3="-n -s $(printf '%04x' $RANDOM)" ;; esac # NSEC3 here, NSEC elsewhere
+	anchor="ldns-key2ds -n -2 $k.key"
+	# The IPv6 zone: NSEC3 instead of NSEC, and its DNSKEY itself as the anchor, not a DS.
+	case $z in *ip6.arpa) nsec3="-n -s $(printf '%04x' $RANDOM)" anchor="cat $k.key" ;; esac
 	(cd "$dir" && ldns-signzone $nsec3 -i "$inception" -o "$z" -f "$z.zone" "$z" "$k" &&
-		ldns-key2ds -n -2 "$k.key" >>anchors) || { echo "not ok - dns: signing $z"; exit 1; }
+		$anchor >>anchors) || { echo "not ok - dns: signing $z"; exit 1; }
 done
 # stripped.test.: an anchor exists but the server hands out the zone unsigned (a downgrade).
 { soa; echo "host IN IPSECKEY 10 0 2 . $RSA_B64"; } >"$dir/stripped.test.zone"
