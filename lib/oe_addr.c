@@ -1,5 +1,6 @@
 /* Address and prefix parsing, masking, comparison and formatting (see oe_addr.h). */
 #include "oe_addr.h"
+#include "oe_sel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,24 +34,6 @@ bool oe_addr_parse(struct oe_addr *out, const char *s, size_t n)
 	return true;
 }
 
-static bool parse_len(const char *s, size_t n, unsigned max, unsigned *len)
-{
-	unsigned v = 0;
-
-	if (n == 0 || n > 3)
-		return false;
-	if (n > 1 && s[0] == '0')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*len = v;
-	return true;
-}
 
 int oe_prefix_parse(struct oe_prefix *out, const char *s, size_t n, bool *host_bits,
 		    const char **why)
@@ -69,7 +52,7 @@ int oe_prefix_parse(struct oe_prefix *out, const char *s, size_t n, bool *host_b
 	}
 	len = oe_af_bits(out->addr.af);
 	if (slash &&
-	    !parse_len(slash + 1, n - alen - 1, oe_af_bits(out->addr.af), &len)) {
+	    !oe_decimal_parse(slash + 1, n - alen - 1, oe_af_bits(out->addr.af), &len)) {
 		*why = out->addr.af == AF_INET ? "prefix length must be 0..32"
 					       : "prefix length must be 0..128";
 		return -EINVAL;

@@ -25,22 +25,6 @@ static bool ascii_caseeq(const char *a, const char *b, size_t n)
 	return true;
 }
 
-static bool decimal(const char *s, size_t n, unsigned max, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*out = v;
-	return true;
-}
 
 bool oe_proto_parse(const char *s, size_t n, uint8_t *proto)
 {
@@ -52,7 +36,7 @@ bool oe_proto_parse(const char *s, size_t n, uint8_t *proto)
 			return true;
 		}
 	}
-	if (!decimal(s, n, 255, &v))
+	if (!oe_decimal_parse(s, n, 255, &v))
 		return false;
 	*proto = (uint8_t)v;
 	return true;
@@ -70,8 +54,25 @@ bool oe_port_parse(const char *s, size_t n, uint16_t *port)
 {
 	unsigned v;
 
-	if (!decimal(s, n, 65535, &v))
+	if (!oe_decimal_parse(s, n, 65535, &v))
 		return false;
 	*port = (uint16_t)v;
+	return true;
+}
+
+bool oe_decimal_parse(const char *s, size_t n, unsigned max, unsigned *out)
+{
+	unsigned long long v = 0;
+
+	if (n == 0 || n > 10 || (n > 1 && s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = (unsigned)v;
 	return true;
 }

@@ -21,4 +21,8 @@ const char *oe_proto_name(uint8_t proto);
 /* Parses a decimal port 0..65535, n characters, no sign, no leading zeros but "0". */
 bool oe_port_parse(const char *s, size_t n, uint16_t *port);
 
+/* Parses a decimal number of n characters, at most max: digits only, no sign, no leading
+ * zeros except "0" itself. The parser every text format here uses for numbers. */
+bool oe_decimal_parse(const char *s, size_t n, unsigned max, unsigned *out);
+
 #endif
