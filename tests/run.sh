@@ -4,11 +4,12 @@
 #   fuzz:  build*/fuzz/fuzz_*    (a smoke run over the committed corpus plus FUZZ_SECONDS of new
 #                                 inputs; one result per harness)
 #   netns: tests/netns/*.sh      (root; each prints "ok - …" / "not ok - …" lines)
-# Select with ONLY=unit|fuzz|netns (comma list). Logs of failures are printed in full.
+#   sh:    tests/sh/*.sh         (other scripted tests, same output)
+# Select with ONLY=unit|fuzz|netns|sh (comma list). Logs of failures are printed in full.
 set -u
 B=${B:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
-ONLY=${ONLY:-unit,fuzz,netns}
+ONLY=${ONLY:-unit,fuzz,netns,sh}
 cd "$(dirname "$0")/.." || exit 2
 pass=0
 fail=0
@@ -69,14 +70,15 @@ if want fuzz; then
 	done
 fi
 
-if want netns; then
-	for s in tests/netns/*.sh; do
+for kind in netns sh; do
+	want $kind || continue
+	for s in tests/$kind/*.sh; do
 		[ -f "$s" ] || continue
 		log=$tmp/$(basename "$s").log
 		B=$B timeout 900 bash "$s" >"$log" 2>&1
 		count_tap "$(basename "$s")" "$log" $?
 	done
-fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
