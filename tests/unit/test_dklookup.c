@@ -355,6 +355,92 @@ static void test_lookup_deadline(void)
 	close(fd);
 }
 
+/* Scripted answers through the transport hook (no network): how the validator treats a
+ * server that refuses or drops the DNSKEY query of an anchored zone. */
+struct script {
+	int queries;
+	ldns_rr_type last;
+	enum dk_lookup_status dnskey_st; /* transport outcome for DNSKEY queries */
+	ldns_pkt_rcode dnskey_rcode;
+};
+
+static int script_send(void *ctx, const ldns_rdf *name, ldns_rr_type type, dk_raw_fn *cb,
+		       void *arg)
+{
+	struct script *sc = ctx;
+	char *qn = ldns_rdf2str(name), rr[256];
+	const char *ans[] = { rr, NULL };
+	uint8_t m[1024];
+	ldns_pkt *pkt = NULL;
+	size_t n;
+
+	sc->queries++;
+	sc->last = type;
+	if (type == LDNS_RR_TYPE_DNSKEY && sc->dnskey_st != DK_L_FOUND) {
+		free(qn);
+		cb(arg, sc->dnskey_st, NULL);
+		return 0;
+	}
+	/* An unsigned key record for the name, or an empty DNSKEY answer with the rcode. */
+	snprintf(rr, sizeof(rr), "%s 300 IN IPSECKEY 10 0 4 . %s", qn,
+		 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+	n = make_msg(m, sizeof(m), type == LDNS_RR_TYPE_DNSKEY ? sc->dnskey_rcode : 0, qn, type,
+		     type == LDNS_RR_TYPE_IPSECKEY ? ans : NULL, NULL);
+	free(qn);
+	if (ldns_wire2pkt(&pkt, m, n) != LDNS_STATUS_OK)
+		return -EINVAL;
+	cb(arg, DK_L_FOUND, pkt);
+	ldns_pkt_free(pkt);
+	return 0;
+}
+
+static void scripted(struct script *sc, enum dk_lookup_status want, enum dk_val wval)
+{
+	char path[] = "/tmp/oet-anchors.XXXXXX";
+	static const char ds[] = "oe.test. IN DS 1 13 2 "
+				 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+	struct dk_lookup_conf c;
+	struct dk_resolver *r = NULL;
+	struct seen s = { 0 };
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, ds, strlen(ds)) < 0)
+		return;
+	close(fd);
+	dk_lookup_conf_default(&c);
+	c.nameservers = "127.0.0.1:9";
+	c.rootkey_file = "";
+	c.anchors_file = path;
+	T_CHECK_INT(dk_resolver_new(&r, &c, NULL, NULL, NULL), 0);
+	unlink(path);
+	if (!r)
+		return;
+	r->send_hook = script_send;
+	r->send_ctx = sc;
+	T_CHECK_INT(dk_lookup_fqdn(r, "@host.oe.test", seen_cb, &s), 0);
+	T_CHECK_INT(s.n, 1); /* everything answered synchronously by the script */
+	T_CHECK_INT(s.st, want);
+	T_CHECK_INT(sc->queries, 2);    /* IPSECKEY, then the anchor's DNSKEY; no fallback */
+	T_CHECK_INT(sc->last, LDNS_RR_TYPE_DNSKEY);
+	/* Not cached when undecided: the next lookup asks again. */
+	T_CHECK_INT(dk_lookup_fqdn(r, "@host.oe.test", seen_cb, &s), 0);
+	T_CHECK_INT(sc->queries, wval == DK_VAL_INDETERMINATE ? 4 : 2);
+	dk_resolver_free(r);
+}
+
+static void test_validator_scripted(void)
+{
+	struct script refused = { .dnskey_st = DK_L_FOUND, .dnskey_rcode = LDNS_RCODE_REFUSED };
+	struct script timeout = { .dnskey_st = DK_L_TIMEOUT };
+	struct script empty = { .dnskey_st = DK_L_FOUND, .dnskey_rcode = LDNS_RCODE_NOERROR };
+
+	/* Undecidable: deny now, but do not remember it. */
+	scripted(&refused, DK_L_SERVFAIL, DK_VAL_INDETERMINATE);
+	scripted(&timeout, DK_L_SERVFAIL, DK_VAL_INDETERMINATE);
+	/* An anchored zone without keys: bogus, and that is cached for a while. */
+	scripted(&empty, DK_L_BOGUS, DK_VAL_BOGUS);
+}
+
 /* The cache alone (internal API): TTL expiry, the entry cap evicting the oldest entry,
  * joining an entry in flight, and no storing of TTL-0 results. */
 static void test_cache(void)
@@ -967,5 +1053,6 @@ int main(int argc, char **argv)
 	T_RUN(test_cache);
 	T_RUN(test_anchor_files);
 	T_RUN(test_lookup_deadline);
+	T_RUN(test_validator_scripted);
 	return t_done();
 }
