@@ -26,11 +26,20 @@ struct dk_centry {
 	char qname[]; /* lowercased */
 };
 
+/* Waiters being called right now (innermost first), so that a callback that cancels another
+ * waiter of the same result is obeyed. */
+struct delivery {
+	struct waiter *w;
+	size_t n;
+	struct delivery *up;
+};
+
 struct dk_cache {
 	struct dk_centry **tab;
 	size_t mask;
 	size_t max, count;
 	struct dk_centry *oldest, *newest;
+	struct delivery *delivering;
 };
 
 static uint32_t name_hash(const char *s)
@@ -232,6 +241,12 @@ size_t dk_cache_unwait(struct dk_cache *c, dk_lookup_fn *cb, void *arg)
 		n += e->nw - o;
 		e->nw = o;
 	}
+	for (struct delivery *d = c->delivering; d; d = d->up)
+		for (size_t i = 0; i < d->n; i++)
+			if (d->w[i].cb == cb && d->w[i].arg == arg) {
+				d->w[i].cb = NULL;
+				n++;
+			}
 	return n;
 }
 
@@ -278,7 +293,12 @@ void dk_cache_complete(struct dk_cache *c, struct dk_centry *e, const struct dk_
 		free_entry(e);
 	}
 	/* Waiters run last: they may start new lookups, which may evict anything above. */
+	struct delivery d = { w, nw, c->delivering };
+
+	c->delivering = &d;
 	for (size_t i = 0; i < nw; i++)
-		w[i].cb(w[i].arg, res);
+		if (w[i].cb)
+			w[i].cb(w[i].arg, res);
+	c->delivering = d.up;
 	free(w);
 }

@@ -441,6 +441,17 @@ static void test_validator_scripted(void)
 	scripted(&empty, DK_L_BOGUS, DK_VAL_BOGUS);
 }
 
+static struct {
+	struct dk_cache *c;
+	struct seen *victim;
+} cancel_other;
+
+static void cancel_cb(void *arg, const struct dk_result *res)
+{
+	seen_cb(arg, res);
+	dk_cache_unwait(cancel_other.c, seen_cb, cancel_other.victim);
+}
+
 /* The cache alone (internal API): TTL expiry, the entry cap evicting the oldest entry,
  * joining an entry in flight, and no storing of TTL-0 results. */
 static void test_cache(void)
@@ -480,6 +491,21 @@ static void test_cache(void)
 		    DK_CACHE_JOINED);
 	T_CHECK_INT(dk_cache_unwait(c, seen_cb, &s6), 1);
 	T_CHECK_INT(dk_cache_unwait(c, seen_cb, &s6), 0);
+	/* A waiter that cancels another waiter of the same result while being told: obeyed. */
+	{
+		struct seen first = { 0 }, second = { 0 };
+		struct dk_centry *ce = NULL;
+
+		cancel_other.c = c;
+		cancel_other.victim = &second;
+		T_CHECK_INT(dk_cache_lookup(c, "e.test.", 12003, cancel_cb, &first, &hit, &ce),
+			    DK_CACHE_MISS);
+		T_CHECK_INT(dk_cache_lookup(c, "e.test.", 12003, seen_cb, &second, &hit, &e[3]),
+			    DK_CACHE_JOINED);
+		dk_cache_complete(c, ce, &res, 12004);
+		T_CHECK_INT(first.n, 1);
+		T_CHECK_INT(second.n, 0);
+	}
 	s.n = 0;
 	dk_cache_free(c); /* the two in flight are cancelled */
 	T_CHECK_INT(s.n, 2);
