@@ -378,6 +378,7 @@ void dk_answer_process(const uint8_t *msg, size_t len, const char *qname, uint16
 /* ---- the lookup state machine: one per name in flight ---- */
 
 static const uint16_t lookup_order[] = { DK_RR_IPSECKEY, DK_RR_TXT, DK_RR_KEY };
+#define N_ORDER (sizeof(lookup_order) / sizeof(lookup_order[0]))
 
 struct dk_job {
 	struct dk_resolver *r;
@@ -465,7 +466,7 @@ static void on_validated(void *arg, enum dk_val v, const char *reason)
 	extract(j->pkt, j->qname, qtype, &x, &res);
 	ldns_pkt_free(j->pkt);
 	j->pkt = NULL;
-	if (res.status == DK_L_NODATA && j->step + 1 < sizeof(lookup_order) / sizeof(lookup_order[0])) {
+	if (res.status == DK_L_NODATA && j->step + 1 < N_ORDER) {
 		if (j->step == 0 || res.ttl < j->neg_ttl)
 			j->neg_ttl = res.ttl;
 		dk_result_clear(&res);

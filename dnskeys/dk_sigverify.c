@@ -171,6 +171,21 @@ static bool sig_current(const ldns_rr *sig)
 	return (int32_t)(now - inc) >= 0 && (int32_t)(exp - now) >= 0;
 }
 
+/* RFC 4035 §5.3.1: a zone key (Zone flag, protocol 3) of the signer with the RRSIG's
+ * algorithm and key tag. */
+static bool key_matches(const ldns_rr *k, uint8_t alg, uint16_t tag, const ldns_rdf *signer)
+{
+	if (ldns_rr_get_type(k) != LDNS_RR_TYPE_DNSKEY || ldns_rr_rd_count(k) != 4)
+		return false;
+	for (size_t i = 0; i < 3; i++)
+		if (ldns_rdf_size(ldns_rr_rdf(k, i)) != (i == 0 ? 2u : 1u))
+			return false;
+	return (ldns_rdf2native_int16(ldns_rr_rdf(k, 0)) & DNSKEY_ZONE) &&
+	       ldns_rdf2native_int8(ldns_rr_rdf(k, 1)) == DNSKEY_PROTOCOL &&
+	       ldns_rdf2native_int8(ldns_rr_rdf(k, 2)) == alg && ldns_calc_keytag(k) == tag &&
+	       ldns_dname_compare(ldns_rr_owner(k), signer) == 0;
+}
+
 bool dk_sig_fast(struct dk_resolver *r, const ldns_rr_list *set, const ldns_rr *sig,
 		 const ldns_rr_list *keys)
 {
@@ -197,13 +212,7 @@ bool dk_sig_fast(struct dk_resolver *r, const ldns_rr_list *set, const ldns_rr *
 		const ldns_rr *k = ldns_rr_list_rr(keys, i);
 		EVP_PKEY *pk;
 
-		if (ldns_rr_get_type(k) != LDNS_RR_TYPE_DNSKEY || ldns_rr_rd_count(k) != 4 ||
-		    ldns_rdf_size(ldns_rr_rdf(k, 0)) != 2 || ldns_rdf_size(ldns_rr_rdf(k, 1)) != 1 ||
-		    ldns_rdf_size(ldns_rr_rdf(k, 2)) != 1 ||
-		    !(ldns_rdf2native_int16(ldns_rr_rdf(k, 0)) & DNSKEY_ZONE) ||
-		    ldns_rdf2native_int8(ldns_rr_rdf(k, 1)) != DNSKEY_PROTOCOL ||
-		    ldns_rdf2native_int8(ldns_rr_rdf(k, 2)) != alg || ldns_calc_keytag(k) != tag ||
-		    ldns_dname_compare(ldns_rr_owner(k), ldns_rr_rdf(sig, 7)) != 0)
+		if (!key_matches(k, alg, tag, ldns_rr_rdf(sig, 7)))
 			continue;
 		pk = key_get(r, alg, ldns_rr_rdf(k, 3));
 		if (!pk)

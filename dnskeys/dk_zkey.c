@@ -136,7 +136,8 @@ const ldns_rdf *dk_anchor_closest(const struct dk_resolver *r, const ldns_rdf *n
 	const struct dk_anchor *best = NULL;
 
 	for (const struct dk_anchor *a = r->anchors; a; a = a->next) {
-		if (ldns_dname_compare(a->zone, name) != 0 && !ldns_dname_is_subdomain(name, a->zone))
+		if (ldns_dname_compare(a->zone, name) != 0 &&
+		    !ldns_dname_is_subdomain(name, a->zone))
 			continue;
 		if (!best || ldns_dname_label_count(a->zone) > ldns_dname_label_count(best->zone))
 			best = a;

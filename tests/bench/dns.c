@@ -92,8 +92,8 @@ static int start_nsd(void)
 		return -1;
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && k=$(ldns-keygen -a ECDSAP256SHA256 -k bench.test) && "
-		 "ldns-signzone -i $(date -u -d '1 hour ago' +%%Y%%m%%d%%H%%M%%S) -o bench.test -f bench.zone "
-		 "bench.test $k && ldns-key2ds -n -2 $k.key > anchors", dir);
+		 "ldns-signzone -i $(date -u -d '1 hour ago' +%%Y%%m%%d%%H%%M%%S) -o bench.test "
+		 "-f bench.zone bench.test $k && ldns-key2ds -n -2 $k.key > anchors", dir);
 	if (system(cmd) != 0)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/nsd.conf", dir);

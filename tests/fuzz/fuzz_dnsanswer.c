@@ -29,7 +29,8 @@ static void check(const struct dk_result *r, enum dk_val val, const struct oe_ad
 		if (f->key.len > DK_PUBKEY_MAX || (f->key.len && !f->pkey))
 			abort();
 		/* Not validated: only the host itself may be the gateway. */
-		if (val != DK_VAL_SECURE && (f->gw_type == DK_GW_IPV4 || f->gw_type == DK_GW_IPV6) &&
+		if (val != DK_VAL_SECURE &&
+		    (f->gw_type == DK_GW_IPV4 || f->gw_type == DK_GW_IPV6) &&
 		    (!self || !oe_addr_eq(&f->gw_addr, self)))
 			abort();
 	}

@@ -250,7 +250,8 @@ static void test_unreachable(void)
 	T_CHECK_INT(s.n, 2);
 	T_CHECK_INT(s.st, DK_L_CANCELLED);
 	T_CHECK_INT(s6.n, 1);
-	T_CHECK_STR(s6.qname, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.");
+	T_CHECK_STR(s6.qname, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+			      "8.b.d.0.1.0.0.2.ip6.arpa.");
 	close(fd);
 }
 
@@ -397,8 +398,9 @@ static int script_send(void *ctx, const ldns_rdf *name, ldns_rr_type type, dk_ra
 static void scripted(struct script *sc, enum dk_lookup_status want, enum dk_val wval)
 {
 	char path[] = "/tmp/oet-anchors.XXXXXX";
-	static const char ds[] = "oe.test. IN DS 1 13 2 "
-				 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+	static const char ds[] =
+		"oe.test. IN DS 1 13 2 "
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
 	struct dk_lookup_conf c;
 	struct dk_resolver *r = NULL;
 	struct seen s = { 0 };
