@@ -95,4 +95,84 @@ void kern_eroute_format(struct kern_eroute_table *t, struct oe_buf *out);
  * expires_in_s. On allocation failure out is marked failed (oe_buf_failed). */
 void kern_eroute_format_json(struct kern_eroute_table *t, uint64_t now_ms, struct oe_buf *out);
 
+/* ==== Child SAs / kern_ops (kern_mock.c) ====================================================
+ * What the IKE engine hands to the kernel layer: one plain value struct per Child SA (both
+ * directions), through a small ops table chosen once at start-up (STYLE.md 2, 12). The engine
+ * never touches sockets or the kernel itself; tests run it against the mock backend below,
+ * which records every call. Keys are secrets: backends wipe their copies (OPENSSL_cleanse). */
+
+enum kern_mode { KERN_MODE_TUNNEL, KERN_MODE_TRANSPORT };
+enum kern_encap { KERN_ENCAP_NONE, KERN_ENCAP_UDP }; /* RFC 3948 UDP encapsulation */
+
+#define KERN_ESP_AES_GCM_16 20 /* IKEv2 ENCR transform ID (RFC 4106 §8.1) */
+#define KERN_ESP_KEY_MAX 32    /* AES-256 */
+#define KERN_ESP_SALT_LEN 4    /* RFC 4106 §8.1: the salt is the last 4 octets of KEYMAT */
+
+/* Byte and second limits; 0 = none. Soft: rekey, hard: delete. */
+struct kern_lifetime {
+	uint64_t soft_bytes, hard_bytes;
+	uint32_t soft_s, hard_s;
+};
+
+struct kern_child_sa {
+	uint32_t reqid;			/* ties both directions and the policy together */
+	uint32_t spi_in, spi_out;	/* network-order values as numbers; in = chosen by us */
+	uint16_t encr;			/* KERN_ESP_AES_GCM_16 */
+	uint16_t key_len;		/* octets of key (16 or 32), salt not included */
+	uint8_t key_in[KERN_ESP_KEY_MAX], key_out[KERN_ESP_KEY_MAX];
+	uint8_t salt_in[KERN_ESP_SALT_LEN], salt_out[KERN_ESP_SALT_LEN];
+	bool esn;			/* RFC 4303 §2.2.1 extended sequence numbers */
+	enum kern_mode mode;
+	struct oe_sel sel;		/* outbound direction: src = our side, dst = the peer's */
+	struct oe_addr local, remote;	/* the SA's outer addresses */
+	enum kern_encap encap;
+	uint16_t encap_sport, encap_dport; /* our / the peer's UDP port when encapsulated */
+	struct kern_lifetime life;
+};
+
+struct kern_sa_counters {
+	uint64_t bytes_in, bytes_out;
+	uint64_t packets_in, packets_out;
+	uint64_t last_use_ms;		/* oe_now_ms() of the last packet; 0 = never */
+};
+
+/* A backend. Every call returns 0 or -errno; sa is borrowed for the call. */
+struct kern_ops {
+	const char *name;
+	/* Installs both directions and the outbound policy for sa->sel. */
+	int (*install)(void *arg, const struct kern_child_sa *sa);
+	/* Rekey (RFC 7296 §2.8): installs nsa and moves outbound traffic of old->sel to it; the
+	 * old inbound SA stays until remove(old) so packets in flight are still accepted. */
+	int (*update)(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa);
+	/* Removes both directions of the SA whose spi_in is sa->spi_in (policy too, unless a
+	 * newer SA of the same reqid took it over). -ENOENT if not installed. */
+	int (*remove)(void *arg, const struct kern_child_sa *sa);
+	/* Traffic counters of the SA whose spi_in is sa->spi_in. */
+	int (*query)(void *arg, const struct kern_child_sa *sa, struct kern_sa_counters *out);
+};
+
+/* -- the mock backend: records calls, keeps the installed SAs, can be told to fail -- */
+enum kern_mock_op { KERN_MOCK_INSTALL, KERN_MOCK_UPDATE, KERN_MOCK_REMOVE, KERN_MOCK_QUERY,
+		    KERN_MOCK_NOPS };
+struct kern_mock;
+extern const struct kern_ops kern_mock_ops; /* arg: the struct kern_mock */
+
+struct kern_mock *kern_mock_new(void);
+void kern_mock_free(struct kern_mock *m); /* wipes the keys it holds; NULL is fine */
+/* Calls of op made so far. */
+unsigned kern_mock_calls(const struct kern_mock *m, enum kern_mock_op op);
+/* SAs currently installed. */
+size_t kern_mock_installed(const struct kern_mock *m);
+/* The installed SA with this inbound SPI, borrowed (valid until the next call), or NULL. */
+const struct kern_child_sa *kern_mock_find(const struct kern_mock *m, uint32_t spi_in);
+/* The i-th installed SA (0 <= i < installed), borrowed. */
+const struct kern_child_sa *kern_mock_at(const struct kern_mock *m, size_t i);
+/* The next call of op fails with err (a negative errno) instead of doing anything. */
+void kern_mock_fail_next(struct kern_mock *m, enum kern_mock_op op, int err);
+/* Sets the counters query() reports for the SA with this inbound SPI. */
+void kern_mock_set_counters(struct kern_mock *m, uint32_t spi_in, const struct kern_sa_counters *c);
+/* "install", "update", "remove", "query". */
+const char *kern_mock_op_name(enum kern_mock_op op);
+/* ==== end of Child SAs / kern_ops ========================================================== */
+
 #endif
