@@ -73,24 +73,6 @@ const char *dk_rrtype_name(uint16_t rrtype)
 	return buf;
 }
 
-void dk_reverse_name(const struct oe_addr *a, char out[static 80])
-{
-	static const char hex[] = "0123456789abcdef";
-	char *p = out;
-
-	if (a->af == AF_INET) {
-		snprintf(out, 80, "%u.%u.%u.%u.in-addr.arpa.", a->b[3], a->b[2], a->b[1], a->b[0]);
-		return;
-	}
-	for (int i = 15; i >= 0; i--) {
-		*p++ = hex[a->b[i] & 15];
-		*p++ = '.';
-		*p++ = hex[a->b[i] >> 4];
-		*p++ = '.';
-	}
-	strcpy(p, "ip6.arpa.");
-}
-
 void dk_result_clear(struct dk_result *res)
 {
 	for (size_t i = 0; i < res->nfound; i++)
@@ -622,7 +604,7 @@ size_t dk_lookup_cancel(struct dk_resolver *r, dk_lookup_fn *cb, void *arg)
 int dk_lookup_addr(struct dk_resolver *r, const struct oe_addr *a, dk_lookup_fn *cb,
 		   void *arg)
 {
-	char name[80];
+	char name[DK_REVNAME_MAX];
 
 	if (a->af != AF_INET && a->af != AF_INET6)
 		return -EAFNOSUPPORT;

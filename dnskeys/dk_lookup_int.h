@@ -171,8 +171,4 @@ struct dk_resolver {
 	size_t fast_declined;  /* with verify_both: good signatures the fast path missed */
 };
 
-/* The reverse name of a ("4.3.2.1.in-addr.arpa." / nibbles ".ip6.arpa."), RFC 1035 §3.5,
- * RFC 3596 §2.5. */
-void dk_reverse_name(const struct oe_addr *a, char out[static 80]);
-
 #endif

@@ -131,3 +131,24 @@ enum dk_status dk_name_from_text(const char *s, uint8_t *out, size_t cap, size_t
 	*len = o;
 	return DK_OK;
 }
+
+/* RFC 1035 §3.5: the octets in reverse order under in-addr.arpa.; RFC 3596 §2.5: the 32
+ * nibbles in reverse order under ip6.arpa. */
+void dk_reverse_name(const struct oe_addr *a, char out[static DK_REVNAME_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+
+	if (a->af == AF_INET) {
+		snprintf(out, DK_REVNAME_MAX, "%u.%u.%u.%u.in-addr.arpa.", a->b[3], a->b[2], a->b[1],
+			 a->b[0]);
+		return;
+	}
+	for (int i = 15; i >= 0; i--) {
+		*p++ = hex[a->b[i] & 15];
+		*p++ = '.';
+		*p++ = hex[a->b[i] >> 4];
+		*p++ = '.';
+	}
+	strcpy(p, "ip6.arpa.");
+}

@@ -121,6 +121,11 @@ void dk_keyid(const uint8_t *blob, size_t n, char out[static DK_KEYID_LEN + 1]);
 
 /* -- domain names in wire form (RFC 1035 §3.1), no compression -- */
 
+/* Room for a reverse name: 32 nibbles "x." + "ip6.arpa." + NUL = 74. */
+#define DK_REVNAME_MAX 80
+/* The reverse name of a: "4.3.2.1.in-addr.arpa." (RFC 1035 §3.5) or the reversed nibbles
+ * under "ip6.arpa." (RFC 3596 §2.5); absolute, lower case. */
+void dk_reverse_name(const struct oe_addr *a, char out[static DK_REVNAME_MAX]);
 /* Checks an uncompressed wire name at the start of p and returns its length in *wlen. */
 enum dk_status dk_name_check(const uint8_t *p, size_t n, size_t *wlen);
 /* Wire name -> absolute presentation form ("gw.example."), special octets escaped. */

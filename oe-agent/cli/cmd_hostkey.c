@@ -16,8 +16,6 @@
 #include "dnskeys.h"
 #include "oe_b64.h"
 
-#define REVNAME_MAX 80 /* 32 nibbles "x." + "ip6.arpa." + NUL */
-
 /* Value of option name at argv[*i] ("--name VAL" or "--name=VAL"); NULL if argv[*i] is not
  * that option. A missing value sets *missing. */
 static const char *opt_val(int argc, char **argv, int *i, const char *name, bool *missing)
@@ -138,26 +136,6 @@ struct show_opts {
 	unsigned long precedence; /* 10 unless given */
 };
 
-/* RFC 1035 §3.5 ("4.3.2.1.in-addr.arpa.") and RFC 3596 §2.5 (reversed nibbles, ip6.arpa.). */
-static void reverse_name(const struct oe_addr *a, char out[static REVNAME_MAX])
-{
-	static const char hex[] = "0123456789abcdef";
-	char *p = out;
-
-	if (a->af == AF_INET) {
-		snprintf(out, REVNAME_MAX, "%u.%u.%u.%u.in-addr.arpa.", a->b[3], a->b[2], a->b[1],
-			 a->b[0]);
-		return;
-	}
-	for (int i = 15; i >= 0; i--) {
-		*p++ = hex[a->b[i] & 15];
-		*p++ = '.';
-		*p++ = hex[a->b[i] >> 4];
-		*p++ = '.';
-	}
-	strcpy(p, "ip6.arpa.");
-}
-
 /* The owner names: --id (an address: its reverse name; a name, with or without '@': that
  * name, made absolute), else the reverse name of each of the host's addresses. */
 static size_t owners(const struct show_opts *o, const char *config, char out[][DK_NAME_MAX],
@@ -172,7 +150,7 @@ static size_t owners(const struct show_opts *o, const char *config, char out[][D
 		size_t len = strlen(id);
 
 		if (oe_addr_parse(&addrs[0], id, len)) {
-			reverse_name(&addrs[0], out[0]);
+			dk_reverse_name(&addrs[0], out[0]);
 			return 1;
 		}
 		if (len == 0 || len + 2 > DK_NAME_MAX)
@@ -185,7 +163,7 @@ static size_t owners(const struct show_opts *o, const char *config, char out[][D
 	n = oe_conf_our_addrs(&c, addrs, max < OE_CONF_MAX_ADDRS ? max : OE_CONF_MAX_ADDRS);
 	oe_conf_free(&c);
 	for (i = 0; i < n; i++)
-		reverse_name(&addrs[i], out[i]);
+		dk_reverse_name(&addrs[i], out[i]);
 	return n;
 }
 

@@ -198,6 +198,25 @@ static void ipseckey_roundtrip(struct dk_ipseckey *r, const char *want_prefix)
 	oe_buf_free(&b);
 }
 
+/* RFC 1035 §3.5 / RFC 3596 §2.5 reverse names, as both the lookup and showhostkey use them. */
+static void test_reverse_name(void)
+{
+	char n[DK_REVNAME_MAX];
+	struct oe_addr a;
+
+	T_CHECK(oe_addr_parse(&a, "192.0.2.38", 10));
+	dk_reverse_name(&a, n);
+	T_CHECK_STR(n, "38.2.0.192.in-addr.arpa.");
+	T_CHECK(oe_addr_parse(&a, "2001:db8::1", 11));
+	dk_reverse_name(&a, n);
+	T_CHECK_STR(n, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.");
+	T_CHECK(oe_addr_parse(&a, "2001:db8:ffff:ffff:ffff:ffff:ffff:abcd", 38));
+	dk_reverse_name(&a, n);
+	T_CHECK_INT(strlen(n), 73);
+	T_CHECK_STR(n + 64, "ip6.arpa.");
+	T_CHECK(strncmp(n, "d.c.b.a.f.f.f.f.", 16) == 0);
+}
+
 static void test_ipseckey_roundtrip(void)
 {
 	struct dk_ipseckey r;
@@ -502,6 +521,7 @@ int main(void)
 	T_RUN(test_ec_ed);
 	T_RUN(test_keyid_strerror);
 	T_RUN(test_names);
+	T_RUN(test_reverse_name);
 	T_RUN(test_ipseckey_roundtrip);
 	T_RUN(test_ipseckey_rejects);
 	T_RUN(test_txt_parse);
