@@ -1,0 +1,192 @@
+/* oe-agent/ike/: the IKEv2 engine (RFC 7296) for opportunistic encryption, DESIGN.md §6.
+ * The engine owns IKE and Child SA state machines and nothing else: datagrams go out through
+ * ops->send, Child SAs go to the kernel layer through ops->kern (kern_ops), peer keys come from
+ * an asynchronous lookup the owner answers later, time comes from ops->now_ms and timers are
+ * run by the owner (ike_next_deadline / ike_run_timers), so tests run it in virtual time.
+ * Protocol results are enum ike_status (ike_strerror); system-facing calls return 0/-errno. */
+#ifndef IKE_H
+#define IKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "dnskeys.h"
+#include "kernel.h"
+#include "oe_addr.h"
+#include "oe_buf.h"
+#include "oe_sel.h"
+#include "policy.h"
+
+#define IKE_PORT 500
+#define IKE_NATT_PORT 4500
+
+struct ike_endpoint {
+	struct oe_addr addr;
+	uint16_t port;
+};
+
+/* RFC 7296 §3.5 ID types we speak (RFC 7619 §3 for ID_NULL). */
+enum ike_id_type { IKE_ID_NONE = 0, IKE_ID_IPV4_ADDR = 1, IKE_ID_FQDN = 2, IKE_ID_IPV6_ADDR = 5,
+		   IKE_ID_NULL = 13 };
+#define IKE_ID_MAX 255
+#define IKE_IDSTRLEN 300
+struct ike_id {
+	uint8_t type; /* enum ike_id_type */
+	uint16_t len;
+	uint8_t data[IKE_ID_MAX]; /* 4 / 16 address octets, FQDN octets (no '@'), or nothing */
+};
+/* "192.0.2.1", "@gw.example", "(null)". Returns buf. */
+const char *ike_id_str(const struct ike_id *id, char buf[static IKE_IDSTRLEN]);
+/* The ID_IPV4_ADDR / ID_IPV6_ADDR of a. */
+void ike_id_from_addr(struct ike_id *id, const struct oe_addr *a);
+/* ID_FQDN from "gw.example" or "@gw.example" (a final dot is dropped); false if too long/empty. */
+bool ike_id_from_fqdn(struct ike_id *id, const char *fqdn);
+bool ike_id_eq(const struct ike_id *a, const struct ike_id *b);
+
+enum ike_status {
+	IKE_OK = 0,
+	IKE_ERR_NOMEM,
+	IKE_ERR_MALFORMED,	/* message or payload failed validation */
+	IKE_ERR_UNKNOWN_SA,	/* no IKE SA with these SPIs */
+	IKE_ERR_STATE,		/* exchange not expected in this state */
+	IKE_ERR_MSGID,		/* message ID outside the window */
+	IKE_ERR_NO_PROPOSAL,	/* NO_PROPOSAL_CHOSEN (sent or received) */
+	IKE_ERR_INVALID_KE,	/* INVALID_KE_PAYLOAD (sent or received) */
+	IKE_ERR_AUTH_FAILED,	/* AUTHENTICATION_FAILED (sent or received) */
+	IKE_ERR_TS_UNACCEPTABLE,/* TS_UNACCEPTABLE (sent or received) */
+	IKE_ERR_POLICY,		/* peer's address is in the clear or block group */
+	IKE_ERR_NO_KEY,		/* the key lookup for the peer's identity failed */
+	IKE_ERR_DELEGATION,	/* delegated gateway not named by DNS for the selector address */
+	IKE_ERR_COOKIE,		/* a COOKIE is required / was wrong */
+	IKE_ERR_TIMEOUT,	/* retransmissions gave up */
+	IKE_ERR_LIVENESS,	/* peer stopped answering liveness checks */
+	IKE_ERR_PEER_ERROR,	/* the peer answered with another error notify */
+	IKE_ERR_CRYPTO,		/* key exchange, derivation, decryption or signing failed */
+	IKE_ERR_KERNEL,		/* kern_ops refused the Child SA */
+	IKE_ERR_DELETED,	/* the SA was deleted (by us or the peer) */
+	IKE_ERR_BUSY,		/* an exchange is already outstanding (window of one) */
+	IKE_ERR_CP_UNSUPPORTED,	/* configuration payload request refused */
+	IKE_STATUS_COUNT
+};
+const char *ike_strerror(enum ike_status st);
+/* Short names for listings ("ok", "auth-failed", …). */
+const char *ike_status_name(enum ike_status st);
+
+/* What the engine tells its owner (optional ops->event). */
+enum ike_event_kind { IKE_EV_ESTABLISHED, IKE_EV_FAILED, IKE_EV_DELETED, IKE_EV_CHILD_UP,
+		      IKE_EV_CHILD_DOWN };
+struct ike_event {
+	enum ike_event_kind kind;
+	uint64_t sa;		/* the IKE SA's handle (ike_initiate's *sa_out) */
+	enum ike_status why;	/* FAILED / DELETED */
+	struct ike_endpoint remote;
+	const struct kern_child_sa *child; /* CHILD_UP / CHILD_DOWN, borrowed for the call */
+};
+
+struct ike_engine;
+
+struct ike_ops {
+	void *arg;
+	/* One datagram from local to remote; msg is borrowed. A failure is logged by the owner
+	 * and treated as a lost message (the retransmission timer covers it). */
+	int (*send)(void *arg, const struct ike_endpoint *local, const struct ike_endpoint *remote,
+		    const uint8_t *msg, size_t len);
+	/* Starts a key lookup for a peer identity (ID_IPV4/IPV6_ADDR: reverse name, ID_FQDN:
+	 * forward name). The owner answers with ike_lookup_done(e, req, …), possibly before
+	 * returning. Returns 0, or -errno when nothing was started. */
+	int (*lookup)(void *arg, uint64_t req, const struct ike_id *id);
+	/* The engine no longer wants the answer to req (SA deleted); may be NULL. */
+	void (*lookup_cancel)(void *arg, uint64_t req);
+	/* Policy group of a peer's address (responder: the initiator's); NULL = private-or-clear
+	 * for everyone. clear and block peers are refused. */
+	enum pg_group (*policy)(void *arg, const struct oe_addr *peer);
+	uint64_t (*now_ms)(void *arg);
+	/* n unpredictable bytes (SPIs, nonces, DH secrets come from libcrypto itself). */
+	int (*random)(void *arg, void *buf, size_t n);
+	void (*event)(void *arg, const struct ike_event *ev); /* may be NULL */
+	const struct kern_ops *kern;
+	void *kern_arg;
+};
+
+struct ike_conf {
+	struct ike_id id;	/* our identity; IKE_ID_NONE = the address of the local endpoint */
+	EVP_PKEY *hostkey;	/* borrowed, NULL = AUTH_NULL as initiator (no responder role) */
+	bool accept_null_auth;	/* responder accepts AUTH_NULL initiators (default true) */
+	bool rsa_method1;	/* authenticate with RSA method 1 instead of RFC 7427 PSS */
+	uint16_t dh[4];		/* DH groups, preference order; dh[0] goes into the first KE */
+	size_t ndh;
+	uint16_t encr_bits[2];	/* AES-GCM-16 key sizes, IKE and ESP (128/256), preference order */
+	size_t nencr;
+	uint16_t prf[2];	/* PRF_HMAC_SHA2_256 (5) / _512 (7) */
+	size_t nprf;
+	bool transport;		/* ask for USE_TRANSPORT_MODE as initiator; accept it as responder */
+	bool esn;		/* offer ESN first (no-ESN is always offered too) */
+	unsigned retransmit_ms;	/* first retransmission (500); doubled each time */
+	unsigned retransmit_tries; /* give up after this many retransmissions (5) */
+	unsigned liveness_ms;	/* idle time before an empty INFORMATIONAL (30000; 0 = off) */
+	unsigned ike_lifetime_s;  /* IKE SA rekey after (14400) */
+	unsigned child_lifetime_s;/* Child SA hard lifetime (3600); soft = 90% */
+	unsigned cookie_threshold;/* half-open SAs from which COOKIEs are required (256) */
+	unsigned lookup_timeout_ms;/* give up waiting for the key lookup (15000) */
+};
+/* Fills c with the defaults above (groups 31, 19, 14; AES-GCM-16 256 then 128; SHA2-256 then
+ * 512). */
+void ike_conf_default(struct ike_conf *c);
+
+/* Creates an engine; c and ops are copied (c->hostkey is up-ref'd). Returns 0 or -errno
+ * (-EINVAL for an unusable configuration). */
+int ike_engine_new(struct ike_engine **out, const struct ike_conf *c, const struct ike_ops *ops);
+/* Frees every SA without sending anything; Child SAs are removed from ops->kern. NULL ok. */
+void ike_engine_free(struct ike_engine *e);
+
+/* Starts IKE_SA_INIT towards remote for the host-to-host pair in ts (src = our address, dst =
+ * the peer's; prefixes /32 or /128). peer_keys (may be NULL) is the validated DNS answer that
+ * made us initiate; it is copied and used to authenticate the responder when its ID is the
+ * remote address or a gateway the answer names; otherwise ops->lookup is asked. *sa_out gets
+ * the new SA's handle. */
+enum ike_status ike_initiate(struct ike_engine *e, const struct ike_endpoint *local,
+			     const struct ike_endpoint *remote, const struct dk_result *peer_keys,
+			     const struct oe_sel *ts, uint64_t *sa_out);
+/* Handles one datagram (non-ESP marker already stripped for port 4500). */
+enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len,
+			    const struct ike_endpoint *from, const struct ike_endpoint *to);
+/* The answer to ops->lookup(req); res is borrowed (keys are up-ref'd when kept). Answers for
+ * requests the engine no longer waits for are ignored. */
+void ike_lookup_done(struct ike_engine *e, uint64_t req, const struct dk_result *res);
+/* Absolute time (ops->now_ms scale) when ike_run_timers must next run; UINT64_MAX = none. */
+uint64_t ike_next_deadline(const struct ike_engine *e);
+/* Runs every timer due at ops->now_ms(): retransmissions, give-ups, liveness, rekeys. */
+void ike_run_timers(struct ike_engine *e);
+
+/* Deletes an IKE SA (and its Child SAs) with an INFORMATIONAL DELETE. */
+enum ike_status ike_delete(struct ike_engine *e, uint64_t sa);
+/* Rekeys the first Child SA / the IKE SA now (CREATE_CHILD_SA, RFC 7296 §2.8). */
+enum ike_status ike_rekey_child(struct ike_engine *e, uint64_t sa);
+enum ike_status ike_rekey_ike(struct ike_engine *e, uint64_t sa);
+
+/* A snapshot of one IKE SA for listings and tests. */
+struct ike_sa_info {
+	uint64_t handle;	/* changes when an IKE rekey replaces the SA */
+	const char *state;	/* state name */
+	bool initiator;
+	uint64_t spi_i, spi_r;
+	struct ike_endpoint local, remote;
+	struct ike_id peer_id;
+	uint16_t dh, prf, encr_bits;
+	unsigned auth_method;	/* peer's AUTH method (RFC 7296 §3.8, RFC 7427, RFC 7619) */
+	size_t nchild;		/* Child SAs installed */
+	uint32_t child_spi_in, child_spi_out; /* the newest installed Child SA */
+	enum ike_status last_error;
+};
+size_t ike_sa_count(const struct ike_engine *e);
+/* The SA with this handle, or the one whose handle replaced it after an IKE rekey. */
+bool ike_sa_get(const struct ike_engine *e, uint64_t sa, struct ike_sa_info *out);
+/* The i-th SA in table order. */
+bool ike_sa_at(const struct ike_engine *e, size_t i, struct ike_sa_info *out);
+/* One line per IKE SA and per Child SA, for `ipsec status`. */
+void ike_status_format(const struct ike_engine *e, struct oe_buf *out);
+
+#endif
