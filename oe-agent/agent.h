@@ -99,6 +99,10 @@ struct oe_conf {
 	bool dnssec_enable;
 	char *dnssec_rootkey_file;
 	char *dnssec_anchors; /* NULL = none */
+	unsigned dns_timeout_ms;        /* dns-timeout: a query's first try (2 s, doubled per round) */
+	unsigned dns_retries;           /* dns-retries: rounds over the servers after the first (1) */
+	unsigned dns_lookup_timeout_ms; /* dns-lookup-timeout: a whole key lookup (10 s) */
+	unsigned dns_cache_size;        /* dns-cache-size: cached lookup results (4096) */
 	uint64_t shuntlifetime_s;
 	char *myid; /* NULL = our address */
 	struct oe_addr listen[OE_CONF_MAX_ADDRS];
@@ -133,6 +137,19 @@ size_t oe_resolv_parse(const char *text, size_t len, struct oe_nameserver *out, 
 /* The addresses this host uses as its own: conf listen, else the first global address per
  * family from getifaddrs (no loopback, no link-local). Returns how many (at most max). */
 size_t oe_conf_our_addrs(const struct oe_conf *c, struct oe_addr *out, size_t max);
+
+/* ---- DNS settings for key lookups (conf_dns.c) --------------------------------------------- */
+
+struct dk_lookup_conf;
+/* "[v6]:port," per nameserver at most 50 characters, OE_CONF_MAX_ADDRS of them. */
+#define OE_DNS_SERVERS_MAX 1024
+/* Fills lc (dnskeys.h) from the DNS settings of c: nameservers (none: /etc/resolv.conf),
+ * dns-timeout, dns-retries, dns-lookup-timeout, dns-cache-size, dnssec-enable,
+ * dnssec-rootkey-file (the default path may be missing), dnssec-anchors. lc borrows: its
+ * strings point into c and into servers, which must outlive it. Used by the agent,
+ * `ipsec lookup` and `ipsec verify`, so they all look keys up alike. */
+void oe_conf_dns(const struct oe_conf *c, struct dk_lookup_conf *lc,
+		 char servers[static OE_DNS_SERVERS_MAX]);
 
 /* ---- control protocol (ctl_proto.c, ctl_client.c) ------------------------------------------ */
 

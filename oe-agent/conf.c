@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oe_sel.h"
 #include "oe_time.h"
 
 struct kv_seen {
@@ -162,6 +163,61 @@ static const char *set_myid(struct parse *ps, char *v)
 	return NULL;
 }
 
+/* A duration in milliseconds: "Nms", or what oe_duration_parse takes (bare N = seconds),
+ * within lo..hi ms (else the reason range). */
+static const char *set_ms(char *v, unsigned *out, unsigned lo, unsigned hi, const char *range)
+{
+	size_t n = strlen(v);
+	uint64_t secs, ms;
+	unsigned u;
+	const char *why = NULL;
+
+	if (n > 2 && strcmp(v + n - 2, "ms") == 0) {
+		if (!oe_decimal_parse(v, n - 2, UINT32_MAX, &u))
+			return "expected a number before 'ms'";
+		ms = u;
+	} else if (oe_duration_parse(v, n, &secs, &why)) {
+		ms = secs * 1000;
+	} else {
+		return why;
+	}
+	if (ms < lo || ms > hi)
+		return range;
+	*out = (unsigned)ms;
+	free(v);
+	return NULL;
+}
+
+static const char *set_dns_timeout(struct parse *ps, char *v)
+{
+	return set_ms(v, &ps->c->dns_timeout_ms, 100, 60000, "expected 100ms to 60s");
+}
+
+static const char *set_dns_lookup_timeout(struct parse *ps, char *v)
+{
+	return set_ms(v, &ps->c->dns_lookup_timeout_ms, 1000, 3600000,
+		      "expected 1s to 1h");
+}
+
+static const char *set_dns_retries(struct parse *ps, char *v)
+{
+	if (!oe_decimal_parse(v, strlen(v), 10, &ps->c->dns_retries))
+		return "expected a number from 0 to 10";
+	free(v);
+	return NULL;
+}
+
+static const char *set_dns_cache_size(struct parse *ps, char *v)
+{
+	unsigned n;
+
+	if (!oe_decimal_parse(v, strlen(v), 10000000, &n) || n == 0)
+		return "expected a number of entries from 1 to 10000000";
+	ps->c->dns_cache_size = n;
+	free(v);
+	return NULL;
+}
+
 /* Splits a list on blanks and commas; calls fn per item. Returns NULL or why. */
 static const char *split_list(char *v, const char *(*fn)(struct parse *ps, const char *s, size_t n),
 			      struct parse *ps)
@@ -242,6 +298,10 @@ static const struct {
 	{ "dnssec-enable", set_dnssec },
 	{ "dnssec-rootkey-file", set_rootkey },
 	{ "dnssec-anchors", set_anchors },
+	{ "dns-timeout", set_dns_timeout },
+	{ "dns-retries", set_dns_retries },
+	{ "dns-lookup-timeout", set_dns_lookup_timeout },
+	{ "dns-cache-size", set_dns_cache_size },
 	{ "shuntlifetime", set_shuntlifetime },
 	{ "myid", set_myid },
 	{ "listen", set_listen },
@@ -627,6 +687,10 @@ int oe_conf_init(struct oe_conf *c)
 	c->dnssec_rootkey_file = strdup("/usr/share/dns/root.key");
 	c->loglevel = OE_LOG_INFO;
 	c->dnssec_enable = true;
+	c->dns_timeout_ms = 2000;
+	c->dns_retries = 1;
+	c->dns_lookup_timeout_ms = 10000;
+	c->dns_cache_size = 4096;
 	c->shuntlifetime_s = 15 * 60;
 	if (!c->ipsecdir || !c->ctlsocket || !c->pidfile || !c->dnssec_rootkey_file ||
 	    join_path(&c->policydir, c->ipsecdir, "policies") ||

@@ -13,8 +13,6 @@
 #include "dnskeys.h"
 #include "oe_buf.h"
 
-#define ROOTKEY_DEFAULT "/usr/share/dns/root.key"
-
 struct lookup_opts {
 	struct oe_buf servers;  /* "a,b" from --server and the config */
 	const char *anchors;
@@ -97,36 +95,6 @@ static void add_server(struct oe_buf *b, const char *s)
 	oe_buf_printf(b, "%s%s", b->len ? "," : "", s);
 }
 
-/* Fills what the options did not say from the config (nameservers, dnssec-*). */
-static int from_config(const char *config, struct lookup_opts *o, struct oe_conf *c,
-		       bool *dnssec)
-{
-	struct oe_diag d = { oe_diag_print, stderr, 0, 0 };
-
-	if (oe_conf_init(c)) {
-		fprintf(stderr, "ipsec lookup: out of memory\n");
-		return 1;
-	}
-	if (oe_conf_load(c, cli_config_path(config), config == NULL, &d) < 0)
-		return 1;
-	for (size_t i = 0; !o->servers.len && i < c->n_nameservers; i++) {
-		char ab[OE_ADDRSTRLEN], s[OE_ADDRSTRLEN + 10];
-		const struct oe_nameserver *ns = &c->nameservers[i];
-
-		oe_addr_str(&ns->addr, ab);
-		snprintf(s, sizeof(s), ns->addr.af == AF_INET6 ? "[%s]:%u" : "%s:%u", ab,
-			 ns->port ? ns->port : 53);
-		oe_buf_printf(&o->servers, "%s%s", i ? "," : "", s);
-	}
-	if (!o->anchors)
-		o->anchors = c->dnssec_anchors;
-	if (!o->rootkey && c->dnssec_rootkey_file &&
-	    strcmp(c->dnssec_rootkey_file, ROOTKEY_DEFAULT) != 0)
-		o->rootkey = c->dnssec_rootkey_file;
-	*dnssec = c->dnssec_enable && !o->insecure;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct lookup_opts *o)
 {
 	static const struct option lo[] = {
@@ -172,22 +140,34 @@ static int parse_args(int argc, char **argv, struct lookup_opts *o)
 	return 0;
 }
 
-static int run_lookup(struct lookup_opts *o, bool dnssec)
+/* The lookup settings: the config's (oe_conf_dns, as the agent uses them), then the options. */
+static void lookup_conf(const struct lookup_opts *o, const struct oe_conf *conf,
+			struct dk_lookup_conf *c, char servers[static OE_DNS_SERVERS_MAX])
+{
+	oe_conf_dns(conf, c, servers);
+	if (o->servers.len)
+		c->nameservers = o->servers.p;
+	if (o->insecure)
+		c->dnssec = false;
+	if (o->rootkey)
+		c->rootkey_file = o->rootkey;
+	if (o->anchors)
+		c->anchors_file = o->anchors;
+	if (o->timeout_ms)
+		c->timeout_ms = o->timeout_ms;
+}
+
+static int run_lookup(const struct lookup_opts *o, const struct oe_conf *conf)
 {
 	struct oe_diag d = { oe_diag_print, stderr, 0, 0 };
 	struct lookup_wait w = { false, 1 };
 	struct dk_lookup_conf c;
 	struct dk_resolver *r = NULL;
+	char servers[OE_DNS_SERVERS_MAX];
 	struct oe_addr a;
 	int rc;
 
-	dk_lookup_conf_default(&c);
-	c.nameservers = o->servers.len ? o->servers.p : NULL;
-	c.dnssec = dnssec;
-	c.rootkey_file = o->rootkey;
-	c.anchors_file = o->anchors;
-	if (o->timeout_ms)
-		c.timeout_ms = o->timeout_ms;
+	lookup_conf(o, conf, &c, servers);
 	if (dk_resolver_new(&r, &c, NULL, NULL, &d) < 0)
 		return 1;
 	if (o->id[0] == '@')
@@ -200,8 +180,9 @@ static int run_lookup(struct lookup_opts *o, bool dnssec)
 		dk_resolver_free(r);
 		return cli_usage_error("lookup", "not an address or @FQDN");
 	}
-	/* Bounded: every query has its own timeout; this only guards against a bug. */
-	if (rc == 0 && dk_poll_run(&r, 1, waited, &w, 120000) < 0)
+	/* Bounded: the lookup's own deadline (dns-lookup-timeout) ends it first; this only
+	 * guards against a bug. */
+	if (rc == 0 && dk_poll_run(&r, 1, waited, &w, (int)c.lookup_timeout_ms + 5000) < 0)
 		fprintf(stderr, "ipsec lookup: gave up waiting\n");
 	dk_resolver_free(r);
 	return w.exit;
@@ -211,18 +192,16 @@ int cmd_lookup(int argc, char **argv, const char *config)
 {
 	struct lookup_opts o = { 0 };
 	struct oe_conf conf;
-	bool dnssec = true;
 	int rc;
 
 	oe_buf_init(&o.servers);
 	rc = parse_args(argc, argv, &o);
-	if (rc == 0)
-		rc = from_config(config, &o, &conf, &dnssec);
-	else
-		oe_conf_init(&conf);
-	if (rc == 0)
-		rc = run_lookup(&o, dnssec);
-	oe_conf_free(&conf);
+	if (rc == 0 && cli_conf_load(config, &conf, true) == 0) {
+		rc = run_lookup(&o, &conf);
+		oe_conf_free(&conf);
+	} else if (rc == 0) {
+		rc = 1;
+	}
 	oe_buf_free(&o.servers);
 	return rc;
 }
