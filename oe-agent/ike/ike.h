@@ -28,13 +28,12 @@ struct ike_endpoint {
 	uint16_t port;
 };
 
-/* RFC 7296 §3.5 ID types we speak (RFC 7619 §3 for ID_NULL). */
-enum ike_id_type { IKE_ID_NONE = 0, IKE_ID_IPV4_ADDR = 1, IKE_ID_FQDN = 2, IKE_ID_IPV6_ADDR = 5,
-		   IKE_ID_NULL = 13 };
+/* An identity: type is the RFC 7296 §3.5 ID type (1 ID_IPV4_ADDR, 2 ID_FQDN, 5 ID_IPV6_ADDR,
+ * RFC 7619 §3 13 ID_NULL; 0 = none; the names are in ike_codec_int.h). */
 #define IKE_ID_MAX 255
 #define IKE_IDSTRLEN 300
 struct ike_id {
-	uint8_t type; /* enum ike_id_type */
+	uint8_t type; /* ID type, see above */
 	uint16_t len;
 	uint8_t data[IKE_ID_MAX]; /* 4 / 16 address octets, FQDN octets (no '@'), or nothing */
 };
@@ -112,7 +111,7 @@ struct ike_ops {
 };
 
 struct ike_conf {
-	struct ike_id id;	/* our identity; IKE_ID_NONE = the address of the local endpoint */
+	struct ike_id id;	/* our identity; type 0 = the address of the local endpoint */
 	EVP_PKEY *hostkey;	/* borrowed, NULL = AUTH_NULL as initiator (no responder role) */
 	bool accept_null_auth;	/* responder accepts AUTH_NULL initiators (default true) */
 	bool rsa_method1;	/* authenticate with RSA method 1 instead of RFC 7427 PSS */
