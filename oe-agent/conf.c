@@ -97,6 +97,13 @@ static const char *set_pidfile(struct parse *ps, char *v)
 
 static const char *set_rootkey(struct parse *ps, char *v)
 {
+	/* "none": no root anchor, only dnssec-anchors (private zones; also what tests use). */
+	if (strcmp(v, "none") == 0) {
+		v[0] = '\0';
+		free(ps->c->dnssec_rootkey_file);
+		ps->c->dnssec_rootkey_file = v;
+		return NULL;
+	}
 	return set_path(ps, v, &ps->c->dnssec_rootkey_file, 4000);
 }
 

@@ -102,6 +102,11 @@ static void test_values(void)
 	oe_conf_dns(&c, &lc, servers);
 	T_CHECK_INT(lc.tries, 11);
 	oe_conf_free(&c);
+	/* dnssec-rootkey-file=none: no root anchor at all (dk's ""). */
+	T_CHECK_INT(parse(&c, "config setup\n\tdnssec-rootkey-file=none\n"), 0);
+	oe_conf_dns(&c, &lc, servers);
+	T_CHECK_STR(lc.rootkey_file, "");
+	oe_conf_free(&c);
 	T_CHECK_INT(parse(&c, "config setup\n\tdns-timeout=100ms\n\tdns-lookup-timeout=1s\n"), 0);
 	T_CHECK_INT(c.dns_timeout_ms, 100);
 	T_CHECK_INT(c.dns_lookup_timeout_ms, 1000);
