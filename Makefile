@@ -28,7 +28,7 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 CFLAGS  += $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 endif
-LDLIBS  := -lcrypto -lcares -lldns -lnetfilter_queue -lmnl
+LDLIBS  := -lcrypto -lcares -lldns -lnftables -lnetfilter_queue -lmnl
 
 ifeq ($(V),1)
 Q :=

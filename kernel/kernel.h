@@ -175,4 +175,142 @@ void kern_mock_set_counters(struct kern_mock *m, uint32_t spi_in, const struct k
 const char *kern_mock_op_name(enum kern_mock_op op);
 /* ==== end of Child SAs / kern_ops ========================================================== */
 
+/* ==== trap path (kern_pkt.c, kern_rules.c, kern_rules_fmt.c, kern_nfq.c, kern_icmp.c) ========
+ * The catch-all trap of DESIGN.md §3-§4: our own nft table (`inet oe_agent`) classifies
+ * locally originated packets (agent-marked ones bypass; clear / block ranges are decided in
+ * the kernel; decided pairs live in sets with per-element timeouts and counters) and sends the
+ * rest to an NFQUEUE that never fails open. With the native nft `queue` statement the table
+ * queues itself; without it (our kernels) the table marks trapped packets and one iptables
+ * chain per family (OE_TRAP, OE_TRAP6, jumped to from filter OUTPUT) queues marked packets. */
+
+/* -- packet headers (kern_pkt.c): pure, for packets from NFQUEUE -- */
+enum kern_pkt_status { KERN_PKT_OK = 0, KERN_PKT_TRUNCATED, KERN_PKT_VERSION, KERN_PKT_HDRLEN,
+		       KERN_PKT_TOTLEN, KERN_PKT_EXTHDR, KERN_PKT_NSTATUS };
+const char *kern_pkt_strerror(enum kern_pkt_status s);
+
+struct kern_pkt {
+	struct oe_addr src, dst;
+	uint8_t proto;		/* upper-layer protocol after IPv6 extension headers */
+	uint16_t sport, dport;	/* TCP, UDP, UDP-Lite, SCTP; 0 otherwise or in a later fragment */
+	uint16_t ip_len;	/* total length from the header */
+};
+/* Parses an IPv4 or IPv6 header and the ports of n bytes (untrusted; n may be shorter than
+ * the packet when the queue copied only its head, but must hold the IP and L4 headers). */
+enum kern_pkt_status kern_pkt_parse(const uint8_t *p, size_t n, struct kern_pkt *out);
+
+/* -- ICMP (kern_icmp.c) -- */
+/* Builds the ICMP "communication administratively prohibited" (RFC 1812 §5.2.7.1: type 3
+ * code 13) or ICMPv6 (RFC 4443 §3.1: type 1 code 1) error a router would send about the
+ * packet pkt (n bytes of its head), as a whole IP packet from pkt's destination to its source.
+ * Returns the length written to out (cap >= 1280 is enough), or 0 if pkt does not parse. */
+size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap);
+
+struct kern_icmp;
+/* Opens the raw sockets (IPv4 and IPv6) that send those errors, with SO_MARK mark so they
+ * bypass the trap. Returns 0 or -errno. */
+int kern_icmp_open(uint32_t mark, struct kern_icmp **out);
+void kern_icmp_close(struct kern_icmp *k);
+/* Sends the error about pkt back to its (local) sender. Returns 0 or -errno. */
+int kern_icmp_reject(struct kern_icmp *k, const uint8_t *pkt, size_t n);
+
+/* -- rules and sets (kern_rules.c, kern_rules_fmt.c) -- */
+/* What the kernel does with a destination range without asking the agent. */
+enum kern_range_kind {
+	KERN_RANGE_TRAP,    /* trap (private-or-clear, or port rules decide) */
+	KERN_RANGE_PRIVATE, /* trap, and inbound cleartext from it is dropped and counted */
+	KERN_RANGE_CLEAR,   /* accept (clear, clear-or-private) */
+	KERN_RANGE_BLOCK,   /* reject with ICMP administratively prohibited */
+};
+struct kern_range {
+	struct oe_addr lo, hi; /* inclusive, same family */
+	enum kern_range_kind kind;
+};
+
+/* Per-pair decisions: the sets pass4/pass6, drop4/…, reject4/…, keyed by source . dest. */
+enum kern_shunt { KERN_SHUNT_PASS, KERN_SHUNT_DROP, KERN_SHUNT_REJECT, KERN_NSHUNTS };
+
+#define KERN_TRAP_TABLE "oe_agent"
+#define KERN_SOCKMARK_DEFAULT 0x4f450000u /* "OE": the agent's own sockets */
+#define KERN_MARKMASK_DEFAULT 0xffff0000u /* the mark bits the agent owns */
+
+struct kern_rules_conf {
+	uint16_t queue;	     /* NFQUEUE number */
+	uint32_t mark, mask; /* sockets with (mark & mask) == mark bypass; trapped packets get
+			      * kern_trap_mark() in these bits (xt backend) */
+	uint32_t max_shunts; /* size of each shunt set */
+	bool native_queue;   /* render the nft `queue` statement instead of the mark */
+};
+/* The mark our table gives trapped packets: mark plus the lowest bit of mask. */
+uint32_t kern_trap_mark(const struct kern_rules_conf *c);
+
+/* The whole `inet oe_agent` table as nft -f input (pure): chains, the range sets filled from
+ * v (n ranges, each family's ranges disjoint), empty shunt sets and counters. */
+void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
+		       struct oe_buf *out);
+/* The element lines that replace the range sets' contents (flush + add), pure. */
+void kern_rules_render_ranges(const struct kern_range *v, size_t n, struct oe_buf *out);
+
+struct kern_rules;
+/* Probes for the native nft queue statement (else the iptables NFQUEUE target), removes
+ * leftovers of an earlier run (our table and chains only), installs the table with the
+ * ranges and, for xt, the OE_TRAP chains. Logs which backend was chosen. 0 or -errno. */
+int kern_rules_open(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
+		    struct kern_rules **out);
+/* Removes everything kern_rules_open installed (when remove) and frees r. NULL is fine. */
+void kern_rules_close(struct kern_rules *r, bool remove);
+/* Removes leftovers of a run that did not stop cleanly (table and chains). 0 or -errno. */
+int kern_rules_cleanup(void);
+/* True when the native nft queue statement is used. */
+bool kern_rules_native(const struct kern_rules *r);
+/* Replaces the range sets atomically (one transaction). 0 or -errno. */
+int kern_rules_set_ranges(struct kern_rules *r, const struct kern_range *v, size_t n);
+/* Queues a shunt element (timeout_s > 0) for src -> dst; sent by kern_rules_commit(). */
+int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
+		   const struct oe_addr *dst, uint64_t timeout_s);
+/* Queues the removal of a shunt element (missing elements are fine). */
+int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
+		   const struct oe_addr *dst);
+/* Sends the queued shunt changes in one transaction. Returns 0 or -errno (then all of them
+ * were refused; they are dropped either way). */
+int kern_rules_commit(struct kern_rules *r);
+size_t kern_rules_pending(const struct kern_rules *r);
+/* Calls fn for every shunt element the kernel holds, with its packet counter. */
+int kern_shunt_walk(struct kern_rules *r,
+		    void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
+			       const struct oe_addr *dst, uint64_t packets),
+		    void *ctx);
+/* Inbound cleartext from private ranges dropped by the kernel so far. */
+int kern_rules_inbound_drops(struct kern_rules *r, uint64_t *packets);
+
+/* -- the trap queue (kern_nfq.c) -- */
+#define KERN_NFQ_COPY 1280 /* bytes of each packet copied to us (headers + ICMP quote) */
+
+struct kern_nfq_pkt {
+	uint32_t id;
+	uint32_t mark;
+	uint16_t hw_proto;     /* ETH_P_IP / ETH_P_IPV6 (host order) */
+	uint32_t len;	       /* the packet's full length */
+	const uint8_t *data;   /* its first caplen bytes, borrowed for the callback */
+	uint32_t caplen;
+};
+enum kern_verdict { KERN_V_ACCEPT, KERN_V_DROP };
+
+struct kern_nfq;
+/* Binds queue num (copy mode, KERN_NFQ_COPY bytes, GSO flag, never fail-open; maxlen
+ * packets queued in the kernel at most). Returns 0 or -errno. */
+int kern_nfq_open(uint16_t num, uint32_t maxlen, struct kern_nfq **out);
+void kern_nfq_close(struct kern_nfq *q);
+int kern_nfq_fd(const struct kern_nfq *q);
+/* Receives what is waiting (up to a batch of messages per call, non-blocking) and calls fn
+ * per packet. Returns the number of packets, or -errno. */
+int kern_nfq_receive(struct kern_nfq *q, void (*fn)(void *ctx, const struct kern_nfq_pkt *p),
+		     void *ctx);
+/* Queues a verdict; sent with the others in one sendmsg by kern_nfq_flush (or when the batch
+ * fills). Returns 0 or -errno. */
+int kern_nfq_verdict(struct kern_nfq *q, uint32_t id, enum kern_verdict v);
+int kern_nfq_flush(struct kern_nfq *q);
+/* Packets the kernel dropped because the queue was full, as of the last message. */
+uint64_t kern_nfq_kernel_drops(const struct kern_nfq *q);
+/* ==== end of trap path ======================================================================= */
+
 #endif

@@ -5,7 +5,8 @@
 set -u
 
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libldns-dev libnetfilter-queue-dev
-libmnl-dev clang libclang-rt-14-dev iproute2 nftables iptables tcpdump procps
+libmnl-dev libnftables-dev libnftables1 clang libclang-rt-14-dev iproute2 nftables iptables
+tcpdump procps
 nsd ldnsutils python3"
 
 missing=""

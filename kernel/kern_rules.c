@@ -1,0 +1,343 @@
+/* Installing and removing the trap path's kernel state: our nft table through libnftables
+ * (in-process, no shell: addresses are formatted by us, never passed through one), and, where
+ * the kernel lacks the native nft `queue` statement, the OE_TRAP / OE_TRAP6 iptables chains
+ * through iptables-restore run with a fixed argv. Shunt elements are batched per loop turn
+ * into one transaction. */
+#include "kernel.h"
+#include "kern_rules_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "oe_log.h"
+
+struct kern_rules {
+	struct nft_ctx *nft;
+	struct kern_rules_conf conf;
+	bool xt_installed;
+	struct oe_buf pending; /* shunt commands for the next commit */
+	size_t npending;
+};
+
+static struct nft_ctx *nft_open(void)
+{
+	struct nft_ctx *n = nft_ctx_new(NFT_CTX_DEFAULT);
+
+	if (!n)
+		return NULL;
+	nft_ctx_buffer_output(n);
+	nft_ctx_buffer_error(n);
+	return n;
+}
+
+/* Runs nft commands; logs the kernel's or parser's complaint unless quiet. 0 or -EINVAL. */
+static int nft_run(struct nft_ctx *n, const char *cmds, bool quiet)
+{
+	if (nft_run_cmd_from_buffer(n, cmds) == 0)
+		return 0;
+	if (!quiet) {
+		const char *e = nft_ctx_get_error_buffer(n);
+		size_t len = strcspn(e, "\n");
+
+		oe_err(KERN, "nft: %.*s", (int)(len > 300 ? 300 : len), e);
+	}
+	return -EINVAL;
+}
+
+/* ---- iptables (xt backend) ------------------------------------------------------------------ */
+
+/* Runs argv[0] (looked up in the usual sbin directories) with stdin from `in` (may be NULL),
+ * output discarded. Returns the exit status, or -errno when it could not run. */
+static int run_prog(const char *const argv[], const char *in)
+{
+	static const char *const dirs[] = { "/usr/sbin/", "/sbin/", "/usr/bin/" };
+	int p[2] = { -1, -1 }, st;
+	pid_t pid;
+
+	if (in && pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		if (in) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return err;
+	}
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		char path[64];
+
+		dup2(in ? p[0] : nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			snprintf(path, sizeof(path), "%s%s", dirs[i], argv[0]);
+			execv(path, (char *const *)argv);
+		}
+		_exit(127);
+	}
+	if (in) {
+		size_t n = strlen(in), off = 0;
+
+		close(p[0]);
+		while (off < n) {
+			ssize_t w = write(p[1], in + off, n - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		close(p[1]);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
+}
+
+static void xt_remove(bool v6)
+{
+	const char *ipt = v6 ? "ip6tables" : "iptables", *chain = v6 ? "OE_TRAP6" : "OE_TRAP";
+	const char *del[] = { ipt, "-w", "-t", "filter", "-D", "OUTPUT", "-j", chain, NULL };
+	const char *flush[] = { ipt, "-w", "-t", "filter", "-F", chain, NULL };
+	const char *rm[] = { ipt, "-w", "-t", "filter", "-X", chain, NULL };
+
+	/* every jump we may have left (a crash between two starts can leave more than one) */
+	for (int i = 0; i < 16 && run_prog(del, NULL) == 0; i++)
+		;
+	run_prog(flush, NULL);
+	run_prog(rm, NULL);
+}
+
+static int xt_install(const struct kern_rules_conf *c, bool v6)
+{
+	const char *argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "-w", "--noflush",
+			       NULL };
+	const char *chain = v6 ? "OE_TRAP6" : "OE_TRAP";
+	char in[512];
+	int st;
+
+	snprintf(in, sizeof(in),
+		 "*filter\n:%s - [0:0]\n"
+		 "-A %s -m mark --mark 0x%x/0x%x -j NFQUEUE --queue-num %u\n"
+		 "-I OUTPUT 1 -j %s\nCOMMIT\n",
+		 chain, chain, kern_trap_mark(c), c->mask, c->queue, chain);
+	st = run_prog(argv, in);
+	if (st != 0) {
+		oe_err(KERN, "%s failed (%d) installing %s", argv[0], st, chain);
+		return st < 0 ? st : -EIO;
+	}
+	return 0;
+}
+
+/* ---- probing, open, close ------------------------------------------------------------------- */
+
+/* The native queue statement exists when the kernel accepts a rule using it; the probe chain
+ * is a regular chain (never run) in a table of its own, deleted at once. */
+static bool probe_native_queue(struct nft_ctx *n)
+{
+	bool ok;
+
+	nft_run(n, "delete table inet oe_agent_probe\n", true);
+	ok = nft_run(n, "add table inet oe_agent_probe\n"
+			"add chain inet oe_agent_probe c\n"
+			"add rule inet oe_agent_probe c queue num 0\n", true) == 0;
+	nft_run(n, "delete table inet oe_agent_probe\n", true);
+	return ok;
+}
+
+int kern_rules_cleanup(void)
+{
+	struct nft_ctx *n = nft_open();
+
+	if (!n)
+		return -ENOMEM;
+	nft_run(n, "delete table inet " KERN_TRAP_TABLE "\n", true);
+	nft_run(n, "delete table inet oe_agent_probe\n", true);
+	nft_ctx_free(n);
+	xt_remove(false);
+	xt_remove(true);
+	return 0;
+}
+
+int kern_rules_open(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
+		    struct kern_rules **out)
+{
+	struct kern_rules *r = calloc(1, sizeof(*r));
+	struct oe_buf text;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	oe_buf_init(&text);
+	if (!r || !(r->nft = nft_open()))
+		goto fail;
+	r->conf = *c;
+	oe_buf_init(&r->pending);
+	kern_rules_cleanup();
+	r->conf.native_queue = probe_native_queue(r->nft);
+	oe_notice(KERN, "trap: %s, queue %u", r->conf.native_queue ?
+		  "native nft queue statement" :
+		  "nft has no queue statement here: iptables NFQUEUE target (OE_TRAP, OE_TRAP6)",
+		  c->queue);
+	kern_rules_render(&r->conf, v, n, &text);
+	if (oe_buf_failed(&text))
+		goto fail;
+	err = nft_run(r->nft, text.p, false);
+	if (err)
+		goto fail;
+	if (!r->conf.native_queue) {
+		r->xt_installed = true;
+		err = xt_install(&r->conf, false);
+		if (!err)
+			err = xt_install(&r->conf, true);
+		if (err)
+			goto fail;
+	}
+	oe_buf_free(&text);
+	*out = r;
+	return 0;
+fail:
+	oe_buf_free(&text);
+	kern_rules_close(r, true);
+	return err;
+}
+
+void kern_rules_close(struct kern_rules *r, bool remove)
+{
+	if (!r)
+		return;
+	if (remove && r->nft)
+		nft_run(r->nft, "delete table inet " KERN_TRAP_TABLE "\n", true);
+	if (remove && r->xt_installed) {
+		xt_remove(false);
+		xt_remove(true);
+	}
+	if (r->nft)
+		nft_ctx_free(r->nft);
+	oe_buf_free(&r->pending);
+	free(r);
+}
+
+bool kern_rules_native(const struct kern_rules *r)
+{
+	return r->conf.native_queue;
+}
+
+int kern_rules_set_ranges(struct kern_rules *r, const struct kern_range *v, size_t n)
+{
+	struct oe_buf text;
+	int err;
+
+	oe_buf_init(&text);
+	kern_rules_render_ranges(v, n, &text);
+	err = oe_buf_failed(&text) ? -ENOMEM : nft_run(r->nft, text.p, false);
+	oe_buf_free(&text);
+	return err;
+}
+
+/* ---- shunts ------------------------------------------------------------------------------- */
+
+static void put_pair(struct oe_buf *b, enum kern_shunt k, const struct oe_addr *src,
+		     const struct oe_addr *dst)
+{
+	char s[OE_ADDRSTRLEN], d[OE_ADDRSTRLEN];
+
+	oe_buf_printf(b, "inet %s %s%c { %s . %s", KERN_TRAP_TABLE, kern_shunt_set(k),
+		      src->af == AF_INET6 ? '6' : '4', oe_addr_str(src, s), oe_addr_str(dst, d));
+}
+
+int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
+		   const struct oe_addr *dst, uint64_t timeout_s)
+{
+	if ((unsigned)k >= KERN_NSHUNTS || src->af != dst->af || !timeout_s)
+		return -EINVAL;
+	oe_buf_puts(&r->pending, "add element ");
+	put_pair(&r->pending, k, src, dst);
+	oe_buf_printf(&r->pending, " timeout %llus }\n", (unsigned long long)timeout_s);
+	r->npending++;
+	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
+}
+
+int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
+		   const struct oe_addr *dst)
+{
+	if ((unsigned)k >= KERN_NSHUNTS || src->af != dst->af)
+		return -EINVAL;
+	/* `add` first (a no-op when present): deleting a missing element would fail the whole
+	 * transaction, and the element may just have timed out. */
+	oe_buf_puts(&r->pending, "add element ");
+	put_pair(&r->pending, k, src, dst);
+	oe_buf_puts(&r->pending, " timeout 1s }\ndelete element ");
+	put_pair(&r->pending, k, src, dst);
+	oe_buf_puts(&r->pending, " }\n");
+	r->npending++;
+	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
+}
+
+size_t kern_rules_pending(const struct kern_rules *r)
+{
+	return r->npending;
+}
+
+int kern_rules_commit(struct kern_rules *r)
+{
+	int err;
+
+	if (!r->npending)
+		return 0;
+	err = oe_buf_failed(&r->pending) ? -ENOMEM : nft_run(r->nft, r->pending.p, false);
+	if (err)
+		oe_err(KERN, "%zu shunt changes refused; those pairs stay decided in the agent",
+		       r->npending);
+	oe_buf_reset(&r->pending);
+	r->npending = 0;
+	return err;
+}
+
+int kern_shunt_walk(struct kern_rules *r,
+		    void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
+			       const struct oe_addr *dst, uint64_t packets),
+		    void *ctx)
+{
+	char cmd[96];
+	int err = 0;
+
+	for (int f = 0; f < 2 && !err; f++) {
+		for (int k = 0; k < KERN_NSHUNTS && !err; k++) {
+			snprintf(cmd, sizeof(cmd), "list set inet %s %s%c\n", KERN_TRAP_TABLE,
+				 kern_shunt_set((enum kern_shunt)k), f ? '6' : '4');
+			err = nft_run(r->nft, cmd, false);
+			if (!err)
+				kern_shunt_parse_listing(nft_ctx_get_output_buffer(r->nft),
+							 (enum kern_shunt)k, fn, ctx);
+		}
+	}
+	return err;
+}
+
+int kern_rules_inbound_drops(struct kern_rules *r, uint64_t *packets)
+{
+	const char *o, *p;
+
+	*packets = 0;
+	if (nft_run(r->nft, "list counter inet " KERN_TRAP_TABLE " cleartext_in\n", false))
+		return -EINVAL;
+	o = nft_ctx_get_output_buffer(r->nft);
+	p = o ? strstr(o, "packets ") : NULL;
+	if (!p)
+		return -EPROTO;
+	*packets = strtoull(p + 8, NULL, 10);
+	return 0;
+}

@@ -1,0 +1,228 @@
+/* The text of our nft table (pure, so tests can check it without a kernel): range sets from
+ * the policy, shunt sets with per-element timeouts and counters, and the chains that use them.
+ * kern_rules.c hands this text to libnftables, which parses it as `nft -f` would. */
+#include "kernel.h"
+#include "kern_rules_int.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint32_t kern_trap_mark(const struct kern_rules_conf *c)
+{
+	uint32_t low = c->mask & (~c->mask + 1); /* lowest set bit of the mask */
+
+	return (c->mark + low) & c->mask;
+}
+
+const char *kern_shunt_set(enum kern_shunt k)
+{
+	static const char *const n[KERN_NSHUNTS] = { "pass", "drop", "reject" };
+
+	return (unsigned)k < KERN_NSHUNTS ? n[k] : "?";
+}
+
+static const char *range_set(enum kern_range_kind k)
+{
+	switch (k) {
+	case KERN_RANGE_CLEAR:
+		return "clear";
+	case KERN_RANGE_BLOCK:
+		return "block";
+	case KERN_RANGE_PRIVATE:
+		return "priv";
+	default:
+		return NULL; /* trap: the chain's fall-through, no set */
+	}
+}
+
+static bool adjacent(const struct oe_addr *hi, const struct oe_addr *lo)
+{
+	unsigned __int128 h = oe_addr_u128(hi);
+
+	if (hi->af == AF_INET)
+		h = oe_addr_v4(hi);
+	return h + 1 == (hi->af == AF_INET ? (unsigned __int128)oe_addr_v4(lo) : oe_addr_u128(lo)) &&
+	       (hi->af == AF_INET ? h != 0xffffffffu : h != ~(unsigned __int128)0);
+}
+
+static void put_range(struct oe_buf *out, const struct oe_addr *lo, const struct oe_addr *hi,
+		      bool *first)
+{
+	char a[OE_ADDRSTRLEN], b[OE_ADDRSTRLEN];
+
+	oe_buf_puts(out, *first ? " " : ", ");
+	*first = false;
+	if (oe_addr_eq(lo, hi))
+		oe_buf_puts(out, oe_addr_str(lo, a));
+	else
+		oe_buf_printf(out, "%s-%s", oe_addr_str(lo, a), oe_addr_str(hi, b));
+}
+
+/* "add element inet oe_agent clear4 { lo-hi, … }" for one set: ranges of kind k and family
+ * af, adjacent ones merged (nft refuses overlaps, and fewer elements are cheaper). */
+static void put_elements(struct oe_buf *out, const struct kern_range *v, size_t n, int af,
+			 enum kern_range_kind k)
+{
+	struct oe_addr lo, hi;
+	bool open = false, first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].lo.af != af || v[i].kind != k)
+			continue;
+		if (open && adjacent(&hi, &v[i].lo)) {
+			hi = v[i].hi;
+			continue;
+		}
+		if (open) {
+			if (first)
+				oe_buf_printf(out, "add element inet %s %s%c {", KERN_TRAP_TABLE,
+					      range_set(k), af == AF_INET ? '4' : '6');
+			put_range(out, &lo, &hi, &first);
+		}
+		lo = v[i].lo;
+		hi = v[i].hi;
+		open = true;
+	}
+	if (open) {
+		if (first)
+			oe_buf_printf(out, "add element inet %s %s%c {", KERN_TRAP_TABLE,
+				      range_set(k), af == AF_INET ? '4' : '6');
+		put_range(out, &lo, &hi, &first);
+	}
+	if (!first)
+		oe_buf_puts(out, " }\n");
+}
+
+void kern_rules_render_ranges(const struct kern_range *v, size_t n, struct oe_buf *out)
+{
+	static const enum kern_range_kind kinds[] = { KERN_RANGE_CLEAR, KERN_RANGE_BLOCK,
+						      KERN_RANGE_PRIVATE };
+
+	for (int f = 0; f < 2; f++) {
+		int af = f ? AF_INET6 : AF_INET;
+
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			oe_buf_printf(out, "flush set inet %s %s%c\n", KERN_TRAP_TABLE,
+				      range_set(kinds[i]), f ? '6' : '4');
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			put_elements(out, v, n, af, kinds[i]);
+	}
+}
+
+static void put_sets(const struct kern_rules_conf *c, struct oe_buf *out)
+{
+	for (int f = 0; f < 2; f++) {
+		const char *t = f ? "ipv6_addr" : "ipv4_addr";
+		char fc = f ? '6' : '4';
+
+		oe_buf_printf(out, "\tset clear%c { type %s; flags interval; }\n", fc, t);
+		oe_buf_printf(out, "\tset block%c { type %s; flags interval; }\n", fc, t);
+		oe_buf_printf(out, "\tset priv%c { type %s; flags interval; }\n", fc, t);
+		for (int k = 0; k < KERN_NSHUNTS; k++)
+			oe_buf_printf(out, "\tset %s%c { type %s . %s; flags timeout; counter; "
+				      "size %u; }\n", kern_shunt_set((enum kern_shunt)k), fc, t, t,
+				      c->max_shunts ? c->max_shunts : 65536);
+	}
+	oe_buf_puts(out, "\tcounter cleartext_in { }\n");
+}
+
+/* The per-family classification, in the order of DESIGN.md §3: ranges decided by the policy
+ * alone, then decided pairs, then the trap. */
+static void put_family_chain(const struct kern_rules_conf *c, int f, struct oe_buf *out)
+{
+	const char *ip = f ? "ip6" : "ip", *rej = f ? "icmpv6 type admin-prohibited" :
+						      "icmp type admin-prohibited";
+	char fc = f ? '6' : '4';
+
+	oe_buf_printf(out, "\tchain out%c {\n", fc);
+	oe_buf_printf(out, "\t\t%s daddr @clear%c return\n", ip, fc);
+	oe_buf_printf(out, "\t\t%s daddr @block%c reject with %s\n", ip, fc, rej);
+	oe_buf_printf(out, "\t\t%s saddr . %s daddr @pass%c return\n", ip, ip, fc);
+	oe_buf_printf(out, "\t\t%s saddr . %s daddr @drop%c drop\n", ip, ip, fc);
+	oe_buf_printf(out, "\t\t%s saddr . %s daddr @reject%c reject with %s\n", ip, ip, fc, rej);
+	if (c->native_queue) /* no `bypass`: with nobody listening the kernel drops (fail closed) */
+		oe_buf_printf(out, "\t\tqueue num %u\n", c->queue);
+	else /* the OE_TRAP chains queue what carries this mark */
+		oe_buf_printf(out, "\t\tmeta mark set meta mark and 0x%08x or 0x%08x\n", ~c->mask,
+			      kern_trap_mark(c));
+	oe_buf_puts(out, "\t}\n");
+}
+
+void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
+		       struct oe_buf *out)
+{
+	oe_buf_printf(out, "table inet %s {\n", KERN_TRAP_TABLE);
+	put_sets(c, out);
+	/* mangle priority: before iptables' filter OUTPUT, where the OE_TRAP jump sits */
+	oe_buf_printf(out, "\tchain out {\n\t\ttype filter hook output priority -150; "
+		      "policy accept;\n"
+		      "\t\tmeta mark and 0x%08x == 0x%08x return\n"
+		      "\t\toifname \"lo\" return\n"
+		      "\t\tmeta nfproto ipv4 jump out4\n"
+		      "\t\tmeta nfproto ipv6 jump out6\n\t}\n", c->mask, c->mark & c->mask);
+	put_family_chain(c, 0, out);
+	put_family_chain(c, 1, out);
+	/* Inbound cleartext from private ranges (DESIGN.md §3); IKE and ESP may come in, and so
+	 * may what we send ourselves over loopback (our ICMP errors among it). */
+	oe_buf_puts(out, "\tchain in {\n\t\ttype filter hook input priority -150; policy accept;\n"
+		    "\t\tiifname \"lo\" return\n"
+		    "\t\tmeta l4proto esp return\n"
+		    "\t\tudp dport { 500, 4500 } return\n"
+		    "\t\tip saddr @priv4 counter name \"cleartext_in\" drop\n"
+		    "\t\tip6 saddr @priv6 counter name \"cleartext_in\" drop\n\t}\n}\n");
+	kern_rules_render_ranges(v, n, out);
+}
+
+/* `list set` prints "elements = { A . B counter packets N bytes M timeout T expires E, … }"
+ * (nft's own output, still parsed defensively: a token that is not what we expect skips the
+ * element). */
+void kern_shunt_parse_listing(const char *text, enum kern_shunt k,
+			      void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
+					 const struct oe_addr *dst, uint64_t packets),
+			      void *ctx)
+{
+	const char *p = text ? strstr(text, "elements = {") : NULL;
+	struct oe_addr a[2];
+	int field = 0; /* 0: src, 1: ".", 2: dst, 3: attributes */
+	bool want_count = false, bad = false;
+	uint64_t packets = 0;
+
+	if (!p)
+		return;
+	p += 12;
+	while (*p) {
+		size_t n;
+		bool end;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		n = strcspn(p, " \t\n");
+		if (!n)
+			break;
+		end = p[n - 1] == ',' || p[n - 1] == '}';
+		if (end && p[n - 1] == '}' && n == 1) { /* the closing brace alone */
+			end = field == 3;
+			n = 0;
+		} else if (end) {
+			n--;
+		}
+		if (n && field == 0)
+			bad = !oe_addr_parse(&a[0], p, n), field = 1;
+		else if (n && field == 1)
+			bad = bad || n != 1 || *p != '.', field = 2;
+		else if (n && field == 2)
+			bad = bad || !oe_addr_parse(&a[1], p, n), field = 3;
+		else if (n && want_count)
+			packets = strtoull(p, NULL, 10), want_count = false;
+		else if (n)
+			want_count = n == 7 && memcmp(p, "packets", 7) == 0;
+		if (end && field == 3 && !bad)
+			fn(ctx, k, &a[0], &a[1], packets);
+		if (end)
+			field = 0, bad = false, packets = 0, want_count = false;
+		p += n + (p[n] == ',' || p[n] == '}');
+		if (p[-1] == '}' || (n == 0 && *p == '}'))
+			break;
+	}
+}
