@@ -1,0 +1,223 @@
+/* The trap queue: NFQUEUE through libmnl + libnetfilter_queue. Bound in copy mode with only
+ * the packet head (headers and enough for an ICMP quote), NFQA_CFG_F_GSO, and never
+ * NFQA_CFG_F_FAIL_OPEN: a full queue drops instead of sending trapped traffic in the clear
+ * (PERF.md). Receives with recvmmsg in batches; verdicts are collected and sent several per
+ * sendmsg. */
+#include "kernel.h"
+
+#include <errno.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* from <linux/netfilter.h>, which clashes with <netinet/in.h> */
+#define OE_NF_DROP 0
+#define OE_NF_ACCEPT 1
+
+#define NFQ_BATCH 32		/* messages per recvmmsg */
+#define NFQ_MSGBUF 4096		/* one packet message: KERN_NFQ_COPY plus attributes */
+#define NFQ_VBUF 8192		/* verdicts per sendmsg: ~250 */
+
+struct kern_nfq {
+	struct mnl_socket *nl;
+	uint16_t num;
+	uint32_t portid;
+	uint8_t *rbuf;		/* NFQ_BATCH x NFQ_MSGBUF */
+	char vbuf[NFQ_VBUF];
+	size_t vlen;
+};
+
+/* Sends one config message and waits for its ack. 0 or -errno. */
+static int cfg_send(struct kern_nfq *q, struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	ssize_t n;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* the socket is non-blocking: the ack is there within microseconds; wait at most 1 s */
+	for (int tries = 0; (n = mnl_socket_recvfrom(q->nl, buf, sizeof(buf))) < 0; tries++) {
+		if (errno != EAGAIN || tries >= 1000)
+			return -errno;
+		usleep(1000);
+	}
+	if (mnl_cb_run(buf, (size_t)n, 0, q->portid, NULL, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int nfq_config(struct kern_nfq *q, uint32_t maxlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	int err;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+	err = cfg_send(q, nlh);
+	if (err)
+		return err;
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, KERN_NFQ_COPY);
+	/* GSO: large TCP packets arrive unsegmented; no FAIL_OPEN: the mask names both bits and
+	 * sets only GSO, so fail-open is explicitly off */
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_GSO));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+	if (maxlen)
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
+	return cfg_send(q, nlh);
+}
+
+int kern_nfq_open(uint16_t num, uint32_t maxlen, struct kern_nfq **out)
+{
+	struct kern_nfq *q = calloc(1, sizeof(*q));
+	int one = 1, rcv = 8 << 20, err = -ENOMEM;
+
+	*out = NULL;
+	if (!q || !(q->rbuf = malloc((size_t)NFQ_BATCH * NFQ_MSGBUF)))
+		goto fail;
+	q->num = num;
+	q->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!q->nl || mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	q->portid = mnl_socket_get_portid(q->nl);
+	/* a burst must not make recv fail with ENOBUFS; the kernel counts what it drops */
+	setsockopt(mnl_socket_get_fd(q->nl), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) <
+	    0)
+		setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	err = nfq_config(q, maxlen);
+	if (err)
+		goto fail;
+	*out = q;
+	return 0;
+fail:
+	kern_nfq_close(q);
+	return err;
+}
+
+void kern_nfq_close(struct kern_nfq *q)
+{
+	if (!q)
+		return;
+	if (q->nl)
+		mnl_socket_close(q->nl);
+	free(q->rbuf);
+	free(q);
+}
+
+int kern_nfq_fd(const struct kern_nfq *q)
+{
+	return mnl_socket_get_fd(q->nl);
+}
+
+/* One NFQNL_MSG_PACKET: id and hw protocol from the packet header, mark, payload, and the
+ * original length when the copy was cut (NFQA_CAP_LEN). */
+static bool packet_parse(const struct nlmsghdr *nlh, struct kern_nfq_pkt *p)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
+	struct nfqnl_msg_packet_hdr *ph;
+
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
+		return false;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	memset(p, 0, sizeof(*p));
+	p->id = ntohl(ph->packet_id);
+	p->hw_proto = ntohs(ph->hw_protocol);
+	if (attr[NFQA_MARK])
+		p->mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+	if (attr[NFQA_PAYLOAD]) {
+		p->data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		p->caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	p->len = p->caplen;
+	if (attr[NFQA_CAP_LEN])
+		p->len = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+	return true;
+}
+
+int kern_nfq_receive(struct kern_nfq *q, void (*fn)(void *ctx, const struct kern_nfq_pkt *p),
+		     void *ctx)
+{
+	struct mmsghdr mm[NFQ_BATCH];
+	struct iovec iov[NFQ_BATCH];
+	int n, count = 0;
+
+	memset(mm, 0, sizeof(mm));
+	for (int i = 0; i < NFQ_BATCH; i++) {
+		iov[i].iov_base = q->rbuf + (size_t)i * NFQ_MSGBUF;
+		iov[i].iov_len = NFQ_MSGBUF;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(mnl_socket_get_fd(q->nl), mm, NFQ_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		const struct nlmsghdr *nlh = iov[i].iov_base;
+		int len = (int)mm[i].msg_len;
+
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			struct kern_nfq_pkt p;
+
+			if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
+			    (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_QUEUE || !packet_parse(nlh, &p))
+				continue;
+			fn(ctx, &p);
+			count++;
+		}
+	}
+	return count;
+}
+
+int kern_nfq_flush(struct kern_nfq *q)
+{
+	ssize_t r;
+
+	if (!q->vlen)
+		return 0;
+	r = mnl_socket_sendto(q->nl, q->vbuf, q->vlen);
+	q->vlen = 0;
+	return r < 0 ? -errno : 0;
+}
+
+int kern_nfq_verdict(struct kern_nfq *q, uint32_t id, enum kern_verdict v)
+{
+	struct nlmsghdr *nlh;
+	int err = 0;
+
+	if (NFQ_VBUF - q->vlen < 128)
+		err = kern_nfq_flush(q);
+	nlh = nfq_nlmsg_put(q->vbuf + q->vlen, NFQNL_MSG_VERDICT, q->num);
+	nfq_nlmsg_verdict_put(nlh, (int)id, v == KERN_V_ACCEPT ? OE_NF_ACCEPT : OE_NF_DROP);
+	q->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	return err;
+}
+
+uint64_t kern_nfq_kernel_drops(const struct kern_nfq *q)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	unsigned long long num, portid, total, mode, range, dropped, udropped;
+	uint64_t out = 0;
+	char line[256];
+
+	if (!f)
+		return 0;
+	/* "queue portid waiting copy_mode copy_range queue_dropped user_dropped id 1" */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llu %llu %llu %llu %llu %llu %llu", &num, &portid, &total, &mode,
+			   &range, &dropped, &udropped) == 7 && num == q->num)
+			out = dropped + udropped;
+	fclose(f);
+	return out;
+}
