@@ -17,6 +17,7 @@ int cmd_policy(int argc, char **argv, const char *config);
 int cmd_newhostkey(int argc, char **argv, const char *config);
 int cmd_showhostkey(int argc, char **argv, const char *config);
 int cmd_lookup(int argc, char **argv, const char *config);
+int cmd_verify(int argc, char **argv, const char *config);
 
 /* Shared helpers for commands (cli_util.c). */
 

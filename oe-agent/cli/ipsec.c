@@ -50,6 +50,12 @@ static const struct cli_cmd cmds[] = {
 	  "would: IPSECKEY, then X-IPsec-Server TXT, then KEY, DNSSEC-validated. Prints each\n"
 	  "record and the validation state; exit 0 if a usable key was found, 1 if not.\n"
 	  "See ipsec_lookup(8)." },
+	{ "verify", cmd_verify, "[ADDR|@FQDN]...",
+	  "Check that this host's key records are published (at the reverse name of each of\n"
+	  "its addresses, listen= or detected, and at myid=@FQDN), carry its host key and\n"
+	  "validate, looking them up as peers would. One OK/WARN/FAIL line per check; exit 0\n"
+	  "only if a record with our key is DNSSEC-secure (or insecure with\n"
+	  "dnssec-enable=no). See ipsec_verify(8)." },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,176 @@
+#!/bin/bash
+# `ipsec verify` against a real authoritative server: NSD on a free loopback port serving
+# zones signed at test time, with records made by `ipsec showhostkey` from a fresh host key.
+#
+#   ipsec verify (config: listen=, myid=, nameservers=127.0.0.1:PORT, dnssec-anchors=)
+#        │ dk lookup (c-ares + ldns), as peers would
+#        ▼
+#   NSD 127.0.0.1:PORT
+#        2.0.192.in-addr.arpa.  signed: .10 IPSECKEY ours, .11 another key, .12 nothing,
+#                               .13 TXT ours, .14 KEY ours, .15 ours via gateway 192.0.2.99
+#        oe.test.               signed: host IPSECKEY ours (myid=@host.oe.test)
+#        bad.test.              signed, then the record altered: bogus
+#        100.51.198.in-addr.arpa. unsigned, no anchor: .10 IPSECKEY ours (insecure)
+# Prints ok / not ok lines.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+B=${B:-build}
+IPSEC=$B/ipsec
+
+for tool in nsd ldns-keygen ldns-signzone ldns-key2ds python3; do
+	command -v $tool >/dev/null || { echo "not ok - verify: $tool missing (tools/deps.sh)"; exit 1; }
+done
+[ -x "$IPSEC" ] || { echo "not ok - verify: $IPSEC not built"; exit 1; }
+
+dir=$(mktemp -d /tmp/oet-verify.XXXXXX)
+nsd_pid=
+cleanup() {
+	[ -n "$nsd_pid" ] && kill "$nsd_pid" 2>/dev/null && wait "$nsd_pid" 2>/dev/null
+	[ -n "${VERIFY_KEEP:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+
+port=$(python3 - <<'PY'
+import socket
+for _ in range(50):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        u.close(); t.close()
+PY
+)
+
+# Our host key and someone else's; the records come from showhostkey, unchanged.
+"$IPSEC" newhostkey --bits 2048 --output "$dir/host.pem" >/dev/null 2>&1 &&
+	"$IPSEC" newhostkey --keytype ed25519 --output "$dir/other.pem" >/dev/null 2>&1 ||
+	{ echo "not ok - verify: newhostkey"; exit 1; }
+show() { "$IPSEC" showhostkey --file "$1" "${@:2}" || echo "; showhostkey $* failed"; }
+
+soa() { printf '$TTL 300\n@ IN SOA ns.oe.test. hostmaster.oe.test. 1 3600 900 604800 60\n@ IN NS ns.oe.test.\n'; }
+{ soa; show "$dir/host.pem" --ipseckey --id 192.0.2.10
+	show "$dir/other.pem" --ipseckey --id 192.0.2.11
+	show "$dir/host.pem" --txt 192.0.2.13 --id 192.0.2.13
+	show "$dir/host.pem" --key --id 192.0.2.14
+	show "$dir/host.pem" --ipseckey --gateway 192.0.2.99 --id 192.0.2.15
+} >"$dir/2.0.192.in-addr.arpa"
+{ soa; echo "ns IN A 127.0.0.1"; show "$dir/host.pem" --ipseckey --id @host.oe.test; } >"$dir/oe.test"
+{ soa; show "$dir/host.pem" --ipseckey --id @host.bad.test; } >"$dir/bad.test"
+{ soa; show "$dir/host.pem" --ipseckey --id 198.51.100.10; } >"$dir/100.51.198.in-addr.arpa"
+if grep -q 'showhostkey.*failed' "$dir"/*.arpa "$dir"/*.test; then
+	echo "not ok - verify: showhostkey"; grep -h failed "$dir"/*.arpa "$dir"/*.test; exit 1
+fi
+
+inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
+signed="oe.test 2.0.192.in-addr.arpa bad.test"
+: >"$dir/anchors"
+for z in $signed; do
+	k=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k "$z") &&
+		(cd "$dir" && ldns-signzone -i "$inception" -o "$z" -f "$z.zone" "$z" "$k" &&
+			ldns-key2ds -n -2 "$k.key" >>anchors) || { echo "not ok - verify: signing $z"; exit 1; }
+done
+# bad.test: change the signed record's precedence so its RRSIG no longer matches.
+sed -i 's/\(IPSECKEY[[:space:]]*\)10 0 2/\111 0 2/' "$dir/bad.test.zone"
+cp "$dir/100.51.198.in-addr.arpa" "$dir/100.51.198.in-addr.arpa.zone"
+
+cat >"$dir/nsd.conf" <<EOF
+server:
+	ip-address: 127.0.0.1@$port
+	port: $port
+	zonesdir: "$dir"
+	pidfile: "$dir/nsd.pid"
+	username: ""
+	chroot: ""
+	database: ""
+	xfrdfile: "$dir/xfrd.state"
+	zonelistfile: "$dir/zone.list"
+	logfile: "$dir/nsd.log"
+	server-count: 1
+	verbosity: 1
+remote-control:
+	control-enable: no
+EOF
+for z in $signed 100.51.198.in-addr.arpa; do
+	printf 'zone:\n\tname: %s\n\tzonefile: %s.zone\n' "$z" "$z" >>"$dir/nsd.conf"
+done
+nsd -d -c "$dir/nsd.conf" >"$dir/nsd.out" 2>&1 &
+nsd_pid=$!
+up=0
+for _ in $(seq 1 50); do
+	if python3 - "$port" <<'PY' 2>/dev/null; then up=1; break; fi
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.1)
+q = bytes.fromhex("abcd01000001000000000000") + b"\x02oe\x04test\x00\x00\x06\x00\x01"
+s.sendto(q, ("127.0.0.1", int(sys.argv[1]))); s.recvfrom(4096)
+PY
+	sleep 0.1
+done
+if [ $up = 0 ]; then
+	echo "not ok - verify: NSD did not start"
+	sed 's/^/#   /' "$dir/nsd.out" "$dir/nsd.log" 2>/dev/null
+	exit 1
+fi
+echo "# NSD on 127.0.0.1:$port (pid $nsd_pid)"
+
+# conf NAME LINES...: a config with our key, the test server and anchors, plus LINES.
+conf() {
+	local f="$dir/$1.conf"
+	shift
+	{ printf 'config setup\n\thostkey=%s\n\tnameservers=127.0.0.1:%s\n' "$dir/host.pem" "$port"
+		printf '\tdnssec-anchors=%s\n\tdnssec-rootkey-file=none\n\tdns-timeout=500ms\n' "$dir/anchors"
+		for l in "$@"; do printf '\t%s\n' "$l"; done; } >"$f"
+	echo "$f"
+}
+
+# check NAME WANT_EXIT 'egrep that must match' [ipsec verify args...]
+check() {
+	local name=$1 want=$2 pat=$3 out st
+	shift 3
+	out=$(timeout 30 "$IPSEC" verify "$@" 2>&1)
+	st=$?
+	if [ "$st" = "$want" ] && echo "$out" | grep -Eq -- "$pat"; then
+		echo "ok - verify: $name (exit $st)"
+	else
+		echo "not ok - verify: $name: exit $st, want $want and /$pat/"
+		echo "$out" | sed 's/^/#   /'
+	fi
+}
+
+check "published IPSECKEY with our key, secure" 0 \
+	'^OK +192\.0\.2\.10: DNSSEC secure' --config "$(conf good listen=192.0.2.10)"
+check "summary line counts the matching record" 0 \
+	'^OK +1 record carries our key and validates; 0 failures' --config "$dir/good.conf"
+check "published with a different key" 1 \
+	'^FAIL +192\.0\.2\.11: IPSECKEY precedence 10: keyid .* is not our host key' \
+	--config "$(conf otherkey listen=192.0.2.11)"
+check "not published (NXDOMAIN)" 1 \
+	'^FAIL +192\.0\.2\.12: not published at 12\.2\.0\.192\.in-addr\.arpa\.: name does not exist' \
+	--config "$(conf none listen=192.0.2.12)"
+check "bogus signature (myid=@host.bad.test)" 1 \
+	'^FAIL +@host\.bad\.test: DNSSEC bogus, peers refuse it, at host\.bad\.test\.' \
+	--config "$(conf bogus listen=192.0.2.12 myid=@host.bad.test)"
+check "TXT X-IPsec-Server with our key" 0 \
+	'^OK +192\.0\.2\.13: TXT precedence 10: gateway 192\.0\.2\.13 is this host' \
+	--config "$(conf txt listen=192.0.2.13)"
+check "KEY with our key" 0 '^OK +192\.0\.2\.14: KEY precedence 0: keyid .* matches our host key' \
+	--config "$(conf key listen=192.0.2.14)"
+check "another gateway is a warning" 0 \
+	'^WARN +192\.0\.2\.15: .*gateway 192\.0\.2\.99 is not this host' \
+	--config "$(conf gw listen=192.0.2.15)"
+check "myid=@FQDN checked at its forward name" 0 '^OK +@host\.oe\.test: DNSSEC secure' \
+	--config "$(conf fqdn listen=192.0.2.12 myid=@host.oe.test)"
+check "one unpublished address is still reported" 0 '^FAIL +192\.0\.2\.12: not published' \
+	--config "$dir/fqdn.conf"
+check "unsigned zone: insecure is not enough with dnssec-enable=yes" 1 \
+	'^FAIL +198\.51\.100\.10: DNSSEC insecure' --config "$(conf insec listen=198.51.100.10)"
+check "unsigned zone accepted with dnssec-enable=no" 0 \
+	'^OK +198\.51\.100\.10: DNSSEC insecure, accepted with dnssec-enable=no' \
+	--config "$(conf insecno listen=198.51.100.10 dnssec-enable=no)"
+check "identities on the command line replace the config's" 0 \
+	'^OK +192\.0\.2\.10: DNSSEC secure' --config "$dir/none.conf" 192.0.2.10
+sed -i "s|hostkey=.*|hostkey=$dir/missing.pem|" "$dir/none.conf"
+check "missing host key" 1 '^FAIL +hostkey: cannot load .*missing\.pem' --config "$dir/none.conf"
+check "unknown option is a usage error" 2 'ipsec verify: unknown option' --bogus
