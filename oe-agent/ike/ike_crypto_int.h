@@ -162,6 +162,9 @@ enum ike_sig_alg {
 	IKE_SIG_RSA_PSS_SHA512,
 	IKE_SIG_ECDSA_SHA256,     /* method 14, ecdsa-with-SHA256 on P-256 (DER signature) */
 	IKE_SIG_ED25519,          /* method 14, RFC 8420 (hash "Identity") */
+	IKE_SIG_RSA_PKCS1_SHA256, /* method 14, sha256WithRSAEncryption: verified (strongSwan's
+				   * default without rsa_pss), never made by us */
+	IKE_SIG_RSA_PKCS1_SHA512, /* method 14, sha512WithRSAEncryption: verified only */
 };
 const char *ike_sig_alg_name(enum ike_sig_alg alg);
 
