@@ -151,6 +151,29 @@ struct dk_lookup_conf;
 void oe_conf_dns(const struct oe_conf *c, struct dk_lookup_conf *lc,
 		 char servers[static OE_DNS_SERVERS_MAX]);
 
+/* ---- key lookups on the event loop (dns_loop.c) -------------------------------------------- */
+
+struct oe_dns;
+struct dk_resolver;
+struct dk_result;
+
+/* A dk_resolver with the config's DNS settings (oe_conf_dns) driven by loop l: its sockets
+ * are watched and its timeouts armed on l, so a lookup never blocks the agent. Problems with
+ * servers or anchors go to d. Returns 0 or -errno. */
+int oe_dns_new(struct oe_dns **out, struct oe_loop *l, const struct oe_conf *c,
+	       struct oe_diag *d);
+/* Cancels the lookups in flight (their callbacks run with DK_L_CANCELLED) and stops watching;
+ * NULL is fine. Not from inside a lookup callback. */
+void oe_dns_free(struct oe_dns *dns);
+/* Borrowed, for dk_lookup_cancel(), dk_resolver_stats(), dk_resolver_flush(). */
+struct dk_resolver *oe_dns_resolver(struct oe_dns *dns);
+/* dk_lookup_addr() / dk_lookup_fqdn() on the loop: cb (a dk_lookup_fn) runs from the loop, or
+ * before this returns for a cached result. Returns 0 or -errno (then cb is not called). */
+int oe_dns_lookup_addr(struct oe_dns *dns, const struct oe_addr *a,
+		       void (*cb)(void *arg, const struct dk_result *res), void *arg);
+int oe_dns_lookup_fqdn(struct oe_dns *dns, const char *fqdn,
+		       void (*cb)(void *arg, const struct dk_result *res), void *arg);
+
 /* ---- control protocol (ctl_proto.c, ctl_client.c) ------------------------------------------ */
 
 #define OE_CTL_MAX_REQUEST 65536

@@ -139,6 +139,13 @@ check() {
 	fi
 }
 
+# The agent's side of the same lookup: the resolver driven by its event loop (oe_dns).
+if [ -x "$B/tests/test_dns_loop" ]; then
+	"$B/tests/test_dns_loop" server "127.0.0.1:$port" "$dir/anchors" 192.0.2.10
+else
+	echo "not ok - verify: $B/tests/test_dns_loop not built"
+fi
+
 check "published IPSECKEY with our key, secure" 0 \
 	'^OK +192\.0\.2\.10: DNSSEC secure' --config "$(conf good listen=192.0.2.10)"
 check "summary line counts the matching record" 0 \
