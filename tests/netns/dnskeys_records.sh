@@ -43,6 +43,17 @@ check "newhostkey ed25519" "$IPSEC" newhostkey --keytype ed25519 --output "$T/ke
 check "key files are mode 0600 in a 0700 directory" \
 	test "$(stat -c %a "$T/keys" "$T/keys/rsa.pem" "$T/keys/ed25519.pem" | tr '\n' ' ')" = "700 600 600 "
 check "newhostkey refuses to overwrite" bash -c "! '$IPSEC' newhostkey --output '$T/keys/rsa.pem'"
+check "newhostkey --force overwrites, --bits sets the size, the printed keyid is the key's" \
+	bash -c "'$IPSEC' newhostkey --keytype ed25519 --output '$T/keys/force.pem' >/dev/null &&
+	id=\$('$IPSEC' newhostkey --force --bits 2048 --output '$T/keys/force.pem') &&
+	'$IPSEC' showhostkey --file '$T/keys/force.pem' --key --id 192.0.2.10 |
+	grep -q \"^; RSA 2048 bits, keyid \$id,\""
+check "newhostkey --bits outside 2048..8192 is a usage error" \
+	bash -c "'$IPSEC' newhostkey --bits 1024 --output '$T/keys/x.pem'; test \$? = 2"
+check "newhostkey --bits with a non-RSA key is a usage error" \
+	bash -c "'$IPSEC' newhostkey --keytype ecdsa --bits 3072 --output '$T/keys/x.pem'; test \$? = 2"
+check "newhostkey ecdsa is P-256" bash -c "'$IPSEC' showhostkey --file '$T/keys/ecdsa.pem' \
+	--ipseckey --id 192.0.2.10 | grep -q '^; ECDSA P-256 256 bits'"
 check "RSA key has 3072 bits" bash -c "'$IPSEC' showhostkey --file '$T/keys/rsa.pem' --key \
 	--id 192.0.2.10 | grep -q '^; RSA 3072 bits, keyid AwEAA'"
 refused() { # refused DESCRIPTION WANT-IN-STDERR COMMAND...: must fail and say why
