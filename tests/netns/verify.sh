@@ -181,3 +181,28 @@ check "identities on the command line replace the config's" 0 \
 sed -i "s|hostkey=.*|hostkey=$dir/missing.pem|" "$dir/none.conf"
 check "missing host key" 1 '^FAIL +hostkey: cannot load .*missing\.pem' --config "$dir/none.conf"
 check "unknown option is a usage error" 2 'ipsec verify: unknown option' --bogus
+
+# No nameservers= in the config: the servers come from /etc/resolv.conf. In a private network
+# and mount namespace, a second NSD serves the same zones on 127.0.0.1:53 and a private
+# resolv.conf (bind-mounted over the real one, which stays untouched) names it.
+sed -e "s/@$port/@53/; s/port: $port/port: 53/; s|nsd.pid|nsd53.pid|; s|nsd.log|nsd53.log|" \
+	-e "s|xfrd.state|xfrd53.state|; s|zone.list|zone53.list|" "$dir/nsd.conf" >"$dir/nsd53.conf"
+echo "nameserver 127.0.0.1" >"$dir/resolv.conf"
+grep -v nameservers= "$dir/good.conf" >"$dir/resolv-ns.conf"
+out=$(timeout 30 unshare -mn bash -c '
+	ip link set lo up || exit 3
+	mount --bind "$1/resolv.conf" /etc/resolv.conf || exit 3
+	nsd -d -c "$1/nsd53.conf" >/dev/null 2>&1 & p=$!
+	for _ in $(seq 1 50); do
+		[ -s "$1/nsd53.pid" ] && break
+		sleep 0.1
+	done
+	"$2" verify --config "$1/resolv-ns.conf"; st=$?
+	kill $p; wait $p 2>/dev/null
+	exit $st' sh "$dir" "$IPSEC" 2>&1)
+st=$?
+if [ $st = 0 ] && echo "$out" | grep -q '^OK  *192\.0\.2\.10: DNSSEC secure'; then
+	echo "ok - verify: servers from /etc/resolv.conf when the config names none (exit 0)"
+else
+	echo "not ok - verify: servers from /etc/resolv.conf: exit $st"; echo "$out" | sed 's/^/#   /'
+fi
