@@ -182,6 +182,28 @@ sed -i "s|hostkey=.*|hostkey=$dir/missing.pem|" "$dir/none.conf"
 check "missing host key" 1 '^FAIL +hostkey: cannot load .*missing\.pem' --config "$dir/none.conf"
 check "unknown option is a usage error" 2 'ipsec verify: unknown option' --bogus
 
+# The config's dns-timeout and dns-retries reach the lookup: against a server that never
+# answers, `ipsec lookup` gives up after dns-timeout (200 ms, no retry), not the default 6 s.
+python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True); time.sleep(30)' >"$dir/silent.port" &
+silent_pid=$!
+for _ in $(seq 1 50); do [ -s "$dir/silent.port" ] && break; sleep 0.1; done
+conf silent "dns-retries=0" >/dev/null
+sed -i -e "s/nameservers=.*/nameservers=127.0.0.1:$(cat "$dir/silent.port")/" \
+	-e "s/dns-timeout=.*/dns-timeout=200ms/" "$dir/silent.conf"
+t0=$(date +%s%N)
+out=$(timeout 30 "$IPSEC" lookup --config "$dir/silent.conf" 192.0.2.10 2>&1)
+st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill $silent_pid 2>/dev/null; wait $silent_pid 2>/dev/null
+if [ $st = 1 ] && echo "$out" | grep -q '^status: *timeout' && [ $ms -lt 2000 ]; then
+	echo "ok - verify: ipsec lookup obeys dns-timeout/dns-retries of the config (timeout in $ms ms)"
+else
+	echo "not ok - verify: ipsec lookup with a silent server: exit $st after $ms ms"
+	echo "$out" | sed 's/^/#   /'
+fi
+
 # No nameservers= in the config: the servers come from /etc/resolv.conf. In a private network
 # and mount namespace, a second NSD serves the same zones on 127.0.0.1:53 and a private
 # resolv.conf (bind-mounted over the real one, which stays untouched) names it.
