@@ -30,6 +30,7 @@ struct verify {
 	size_t n, pending;
 	const struct oe_conf *conf;
 	struct dk_pubkey ours;
+	EVP_PKEY *pk;             /* our host key */
 	char our_keyid[DK_KEYID_LEN + 1];
 	unsigned good;            /* records that match our key and are accepted */
 	unsigned fails;
@@ -73,10 +74,14 @@ static void line(struct verify *v, const char *word, const struct verify_id *id,
 	putchar('\n');
 }
 
+/* Same bytes, or the same key in another valid encoding (e.g. an RFC 3110 blob with the
+ * 3-octet exponent length form). */
 static bool is_ours(const struct verify *v, const struct dk_found *f)
 {
-	return f->key.alg == v->ours.alg && f->key.len == v->ours.len &&
-	       memcmp(f->key.b, v->ours.b, f->key.len) == 0;
+	if (f->key.alg == v->ours.alg && f->key.len == v->ours.len &&
+	    memcmp(f->key.b, v->ours.b, f->key.len) == 0)
+		return true;
+	return f->pkey && v->pk && EVP_PKEY_eq(f->pkey, v->pk) == 1;
 }
 
 /* Is an address one of this host's (the looked-up one, listen=, or detected)? */
@@ -241,7 +246,10 @@ static int load_key(struct verify *v)
 		     dk_keytype_name(dk_pkey_type(pk)), dk_pkey_bits(pk), v->our_keyid);
 		rc = 0;
 	}
-	EVP_PKEY_free(pk);
+	if (rc == 0)
+		v->pk = pk;
+	else
+		EVP_PKEY_free(pk);
 	return rc;
 }
 
@@ -311,6 +319,7 @@ int cmd_verify(int argc, char **argv, const char *config)
 	}
 	for (size_t i = 0; i < v->n; i++)
 		dk_result_clear(&v->ids[i].res);
+	EVP_PKEY_free(v->pk);
 	free(v);
 	oe_conf_free(&conf);
 	return rc;

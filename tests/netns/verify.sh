@@ -56,6 +56,13 @@ soa() { printf '$TTL 300\n@ IN SOA ns.oe.test. hostmaster.oe.test. 1 3600 900 60
 	show "$dir/host.pem" --txt 192.0.2.13 --id 192.0.2.13
 	show "$dir/host.pem" --key --id 192.0.2.14
 	show "$dir/host.pem" --ipseckey --gateway 192.0.2.99 --id 192.0.2.15
+	# .16: our RSA key with the 3-octet exponent length form of RFC 3110 §2 (other bytes,
+	# same key).
+	long=$(show "$dir/host.pem" --ipseckey --id 192.0.2.16 | awk '/IPSECKEY/ {print $NF}' |
+		python3 -c 'import base64, sys
+b = base64.b64decode(sys.stdin.read().strip())
+print(base64.b64encode(b"\0\0" + b).decode())')
+	echo "16 IN IPSECKEY 10 0 2 . $long"
 } >"$dir/2.0.192.in-addr.arpa"
 { soa; echo "ns IN A 127.0.0.1"; show "$dir/host.pem" --ipseckey --id @host.oe.test; } >"$dir/oe.test"
 { soa; show "$dir/host.pem" --ipseckey --id @host.bad.test; } >"$dir/bad.test"
@@ -164,6 +171,9 @@ check "TXT X-IPsec-Server with our key" 0 \
 	--config "$(conf txt listen=192.0.2.13)"
 check "KEY with our key" 0 '^OK +192\.0\.2\.14: KEY precedence 0: keyid .* matches our host key' \
 	--config "$(conf key listen=192.0.2.14)"
+check "our key in another RFC 3110 encoding matches" 0 \
+	'^OK +192\.0\.2\.16: IPSECKEY precedence 10: keyid AAADAQAB. matches our host key' \
+	--config "$(conf long listen=192.0.2.16)"
 check "another gateway is a warning" 0 \
 	'^WARN +192\.0\.2\.15: .*gateway 192\.0\.2\.99 is not this host' \
 	--config "$(conf gw listen=192.0.2.15)"
