@@ -222,7 +222,9 @@ static int collect_ids(struct verify *v, int argc, char **argv)
 		v->n++;
 	}
 	if (v->n == 0) {
-		line(v, "FAIL", NULL, "no address to check (no listen= and no global address); "
+		static const struct verify_id none = { .text = "identities" };
+
+		line(v, "FAIL", &none, "no address to check (no listen= and no global address); "
 		     "name one: ipsec verify ADDR|@FQDN");
 		return 1;
 	}

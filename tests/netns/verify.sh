@@ -191,6 +191,15 @@ check "identities on the command line replace the config's" 0 \
 sed -i "s|hostkey=.*|hostkey=$dir/missing.pem|" "$dir/none.conf"
 check "missing host key" 1 '^FAIL +hostkey: cannot load .*missing\.pem' --config "$dir/none.conf"
 check "unknown option is a usage error" 2 'ipsec verify: unknown option' --bogus
+# No listen= and no global address (a fresh network namespace has only lo): nothing to check.
+grep -v listen= "$dir/good.conf" >"$dir/noaddr.conf"
+out=$(timeout 30 unshare -n "$IPSEC" verify --config "$dir/noaddr.conf" 2>&1)
+st=$?
+if [ $st = 1 ] && echo "$out" | grep -q '^FAIL  identities: no address to check'; then
+	echo "ok - verify: no address and no myid is a failure that says so (exit 1)"
+else
+	echo "not ok - verify: no address: exit $st"; echo "$out" | sed 's/^/#   /'
+fi
 
 # The config's dns-timeout and dns-retries reach the lookup: against a server that never
 # answers, `ipsec lookup` gives up after dns-timeout (200 ms, no retry), not the default 6 s.
