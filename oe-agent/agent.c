@@ -5,6 +5,7 @@
  * never disturbs the running policy. */
 #include "agent.h"
 #include "agent_int.h"
+#include "flow_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@ struct oe_agent {
 	struct pg_policy *policy;
 	struct kern_eroute_table *eroutes;
 	struct oe_ctl_server *ctl;
+	struct oe_trap *trap; /* NULL with trap=no */
 	int pidfd;
 	bool pid_claimed;
 	uint64_t started_ms;
@@ -139,11 +141,21 @@ static int agent_reload(struct oe_agent *a, struct oe_buf *msgs)
 		return err ? err : -EINVAL;
 	}
 	keep_fixed(&a->conf, &conf, msgs);
+	if (conf.trap != a->conf.trap || conf.trapqueue != a->conf.trapqueue ||
+	    conf.socketmark != a->conf.socketmark || conf.socketmask != a->conf.socketmask ||
+	    conf.queuemaxlen != a->conf.queuemaxlen) {
+		oe_buf_puts(msgs, "warning: trap, trapqueue, queuemaxlen and socketmark take effect "
+			    "after a restart\n");
+		oe_warn(CONF, "trap, trapqueue, queuemaxlen and socketmark take effect after a "
+			"restart");
+	}
 	oe_conf_free(&a->conf);
 	a->conf = conf;
 	pg_policy_free(a->policy);
 	a->policy = policy;
 	err = install(a);
+	if (a->trap)
+		oe_trap_reload(a->trap, &a->conf, a->policy); /* failures are logged there */
 	snprintf(a->last_reload, sizeof(a->last_reload), "%s at %s%s", err ? "failed" : "ok",
 		 when, err ? ": out of memory filling the eroutes" : "");
 	return err;
@@ -191,6 +203,32 @@ static void status_reply(struct oe_agent *a, struct oe_buf *out)
 		oe_buf_printf(out, "  %-17s %zu\n", "static", stat);
 	oe_buf_printf(out, "eroutes: %zu\nlast reload: %s\n", kern_eroute_count(a->eroutes),
 		      a->last_reload);
+	if (a->trap)
+		oe_trap_status(a->trap, out);
+}
+
+static bool copy_eroute(void *ctx, struct kern_eroute *e)
+{
+	return kern_eroute_add(ctx, e) == 0;
+}
+
+/* The group eroutes plus, with the trap on, the per-pair shunts with their kernel counts (a
+ * shunt replaces a group eroute of the very same selector: it is what happens there now). */
+static void eroute_reply(struct oe_agent *a, bool json, struct oe_buf *out)
+{
+	struct kern_eroute_table *t = a->eroutes, *all = NULL;
+
+	if (a->trap && (all = kern_eroute_table_new()) != NULL) {
+		kern_eroute_walk(a->eroutes, copy_eroute, all);
+		oe_trap_eroutes(a->trap, all);
+		t = all;
+	}
+	oe_buf_puts(out, "OK\n");
+	if (json)
+		kern_eroute_format_json(t, oe_now_ms(), out);
+	else
+		kern_eroute_format(t, out);
+	kern_eroute_table_free(all);
 }
 
 static void on_request(void *ctx, const struct oe_ctl_req *req, struct oe_buf *out)
@@ -200,11 +238,7 @@ static void on_request(void *ctx, const struct oe_ctl_req *req, struct oe_buf *o
 
 	switch (req->cmd) {
 	case OE_CTL_EROUTE:
-		oe_buf_puts(out, "OK\n");
-		if (req->json)
-			kern_eroute_format_json(a->eroutes, oe_now_ms(), out);
-		else
-			kern_eroute_format(a->eroutes, out);
+		eroute_reply(a, req->json, out);
 		break;
 	case OE_CTL_STATUS:
 		status_reply(a, out);
@@ -411,6 +445,10 @@ static int agent_serve(struct oe_agent *a)
 		oe_err(MAIN, "cannot start the event loop: %s", strerror(-err));
 		return err;
 	}
+	if (a->conf.trap && (err = oe_trap_start(a->loop, &a->conf, a->policy, &a->trap)) != 0) {
+		oe_err(MAIN, "cannot start the trap path: %s", strerror(-err));
+		return err;
+	}
 	oe_notice(MAIN, "oe-agent %s started, pid %d, control socket %s", OE_VERSION,
 		  (int)getpid(), a->conf.ctlsocket);
 	err = oe_loop_run(a->loop);
@@ -433,6 +471,7 @@ int oe_agent_run(const struct oe_agent_opts *o)
 		unlink(a.conf.pidfile);
 	if (a.pidfd >= 0)
 		close(a.pidfd);
+	oe_trap_stop(a.trap); /* removes our rules: after it, nothing of ours is left */
 	oe_loop_free(a.loop);
 	kern_eroute_table_free(a.eroutes);
 	pg_policy_free(a.policy);

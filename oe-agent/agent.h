@@ -104,6 +104,18 @@ struct oe_conf {
 	unsigned dns_lookup_timeout_ms; /* dns-lookup-timeout: a whole key lookup (10 s) */
 	unsigned dns_cache_size;        /* dns-cache-size: cached lookup results (4096) */
 	uint64_t shuntlifetime_s;
+	/* the trap path (flow.c, trap.c; ipsec.conf(5)) */
+	bool trap;		  /* trap: the catch-all trap and kernel shunts (yes) */
+	uint16_t trapqueue;	  /* trapqueue: the NFQUEUE number (20293, "OE") */
+	uint32_t queuemaxlen;	  /* queuemaxlen: packets the kernel queues for us (65536) */
+	uint32_t socketmark;	  /* socketmark: our sockets' mark (0x4f450000) ... */
+	uint32_t socketmask;	  /* ... and the mark bits the agent owns (0xffff0000) */
+	uint32_t holdpackets;	  /* holdpackets: held per flow (32) */
+	uint32_t holdbytes;	  /* holdbytes: held per flow (262144) */
+	uint32_t maxflows;	  /* maxflows: flows waiting for a decision (4096) */
+	uint32_t maxlookups;	  /* maxlookups: key lookups in flight (512) */
+	uint32_t maxshunts;	  /* maxshunts: decided pairs (65536) */
+	uint64_t maxheldbytes;	  /* maxheldbytes: held in total (16777216) */
 	char *myid; /* NULL = our address */
 	struct oe_addr listen[OE_CONF_MAX_ADDRS];
 	size_t n_listen; /* 0 = detect (oe_conf_detect_listen) */

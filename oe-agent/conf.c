@@ -291,6 +291,83 @@ static const char *set_listen(struct parse *ps, char *v)
 	return why;
 }
 
+/* ---- trap path keys ---- */
+
+static const char *set_trap(struct parse *ps, char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		ps->c->trap = true;
+	else if (strcmp(v, "no") == 0)
+		ps->c->trap = false;
+	else
+		return "expected yes or no";
+	free(v);
+	return NULL;
+}
+
+/* A decimal count within lo..hi. */
+static const char *set_count(char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9' || (v[0] == '0' && v[1]))
+		return "expected a decimal number";
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end || errno || n < lo || n > hi)
+		return "number out of range";
+	*out = n;
+	free(v);
+	return NULL;
+}
+
+#define COUNT_SETTER(name, field, lo, hi)                                                  \
+	static const char *set_##name(struct parse *ps, char *v)                           \
+	{                                                                                  \
+		uint64_t n;                                                                \
+		const char *why = set_count(v, lo, hi, &n);                                \
+                                                                                           \
+		if (!why)                                                                  \
+			ps->c->field = (__typeof__(ps->c->field))n;                        \
+		return why;                                                                \
+	}
+COUNT_SETTER(trapqueue, trapqueue, 0, 65535)
+COUNT_SETTER(queuemaxlen, queuemaxlen, 16, 1u << 24)
+COUNT_SETTER(holdpackets, holdpackets, 1, 65536)
+COUNT_SETTER(holdbytes, holdbytes, 1500, 1u << 30)
+COUNT_SETTER(maxflows, maxflows, 1, 1u << 24)
+COUNT_SETTER(maxlookups, maxlookups, 1, 1u << 20)
+COUNT_SETTER(maxshunts, maxshunts, 16, 1u << 24)
+COUNT_SETTER(maxheldbytes, maxheldbytes, 1500, 1ull << 36)
+
+/* "0x4f450000" or "0x4f450000/0xffff0000" (hex or decimal); the value must lie inside the
+ * mask, and the mask needs two bits: one for our sockets' value, the next for trapped packets. */
+static const char *set_socketmark(struct parse *ps, char *v)
+{
+	unsigned long long m, k = 0xffff0000ull;
+	char *end;
+
+	errno = 0;
+	m = strtoull(v, &end, 0);
+	if (end == v || errno || m > 0xffffffffull || (*end && *end != '/'))
+		return "expected MARK or MARK/MASK (32-bit numbers)";
+	if (*end == '/') {
+		char *s = end + 1;
+
+		k = strtoull(s, &end, 0);
+		if (end == s || *end || errno || k > 0xffffffffull)
+			return "expected MARK or MARK/MASK (32-bit numbers)";
+	}
+	if ((m & ~k) || !m || __builtin_popcountll(k) < 2 || !((m + (k & (~k + 1))) & k))
+		return "the mark must be non-zero and inside the mask, and mark + the mask's lowest "
+		       "bit must stay inside it (that marks trapped packets)";
+	ps->c->socketmark = (uint32_t)m;
+	ps->c->socketmask = (uint32_t)k;
+	free(v);
+	return NULL;
+}
+
 static const struct {
 	const char *key;
 	setter set;
@@ -312,6 +389,16 @@ static const struct {
 	{ "shuntlifetime", set_shuntlifetime },
 	{ "myid", set_myid },
 	{ "listen", set_listen },
+	{ "trap", set_trap },
+	{ "trapqueue", set_trapqueue },
+	{ "queuemaxlen", set_queuemaxlen },
+	{ "socketmark", set_socketmark },
+	{ "holdpackets", set_holdpackets },
+	{ "holdbytes", set_holdbytes },
+	{ "maxflows", set_maxflows },
+	{ "maxlookups", set_maxlookups },
+	{ "maxshunts", set_maxshunts },
+	{ "maxheldbytes", set_maxheldbytes },
 };
 
 /* Keys Libreswan's conns use (its group conns among them); accepted and kept as text. */
@@ -699,6 +786,17 @@ int oe_conf_init(struct oe_conf *c)
 	c->dns_lookup_timeout_ms = 10000;
 	c->dns_cache_size = 4096;
 	c->shuntlifetime_s = 15 * 60;
+	c->trap = true;
+	c->trapqueue = 20293; /* 0x4f45, "OE": out of the way of queue 0 that IDSs default to */
+	c->queuemaxlen = 65536;
+	c->socketmark = 0x4f450000;
+	c->socketmask = 0xffff0000;
+	c->holdpackets = 32;
+	c->holdbytes = 256 * 1024;
+	c->maxflows = 4096;
+	c->maxlookups = 512;
+	c->maxshunts = 65536;
+	c->maxheldbytes = 16 * 1024 * 1024;
 	if (!c->ipsecdir || !c->ctlsocket || !c->pidfile || !c->dnssec_rootkey_file ||
 	    join_path(&c->policydir, c->ipsecdir, "policies") ||
 	    join_path(&c->hostkey, c->ipsecdir, "private/hostkey.pem")) {

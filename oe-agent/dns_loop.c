@@ -82,6 +82,8 @@ int oe_dns_new(struct oe_dns **out, struct oe_loop *l, const struct oe_conf *c,
 		return -ENOMEM;
 	dns->loop = l;
 	oe_conf_dns(c, &lc, dns->servers);
+	if (c->trap) /* our queries bypass the trap (trap.c) */
+		lc.sock_mark = c->socketmark;
 	rc = dk_resolver_new(&dns->r, &lc, on_watch, dns, d);
 	if (rc < 0) {
 		free(dns);
