@@ -476,8 +476,8 @@ static enum ike_codec_status seal_sk(struct ike_builder *b, struct ike_sk_key *k
 	put32(iv + 4, (uint32_t)key->iv_next);
 	key->iv_next++;
 	memcpy(b->buf + b->sk_off + IKE_GENERIC_HDR_LEN, iv, sizeof(iv));
-	return ike_sk_seal(key, iv, b->buf, b->sk_off + IKE_GENERIC_HDR_LEN, b->buf + pt_off, pt_len,
-			   b->buf + pt_off + pt_len);
+	return ike_sk_seal(key, iv, b->buf, b->sk_off + IKE_GENERIC_HDR_LEN, b->buf + pt_off,
+			   pt_len, b->buf + pt_off + pt_len);
 }
 
 enum ike_codec_status ike_build_finish(struct ike_builder *b, struct ike_sk_key *key,

@@ -532,7 +532,8 @@ void ike_payload_encode(struct ike_builder *b, const struct ike_payload *p)
 	}
 	case IKE_PL_DELETE: {
 		const struct ike_delete_pl *d = &p->u.d;
-		uint8_t h[4] = { d->proto, d->spi_size, (uint8_t)(d->n_spi >> 8), (uint8_t)d->n_spi };
+		uint8_t h[4] = { d->proto, d->spi_size, (uint8_t)(d->n_spi >> 8),
+				 (uint8_t)d->n_spi };
 
 		ike_build_bytes(b, h, 4);
 		ike_build_bytes(b, d->spis, (size_t)d->n_spi * d->spi_size);
