@@ -1,0 +1,293 @@
+/* Internals of the IKEv2 engine shared by its files (split by exchange, STYLE.md 13):
+ * ike_sa.c (SA table, state changes, message IDs, retransmission, timers), ike_sa_init.c,
+ * ike_auth.c, child_sa.c, ike_info.c, ike_rekey.c, ike_engine.c (public entry points).
+ * One state machine per SA kind: struct ike_sa and struct child_sa never share a struct. */
+#ifndef IKE_INT_H
+#define IKE_INT_H
+
+#include "ike.h"
+#include "ike_codec_int.h"
+#include "ike_crypto_int.h"
+
+/* ---- IKE SA ------------------------------------------------------------------------------ */
+enum ike_sa_state {
+	IKE_S_NEW,	   /* allocated, nothing sent */
+	IKE_S_INIT_SENT,   /* I: IKE_SA_INIT request out */
+	IKE_S_INIT_DONE,   /* R: IKE_SA_INIT answered, IKE_AUTH expected */
+	IKE_S_AUTH_SENT,   /* I: IKE_AUTH request out */
+	IKE_S_AUTH_LOOKUP, /* I/R: waiting for the peer's key before checking AUTH */
+	IKE_S_ESTABLISHED,
+	IKE_S_REKEYED,	   /* replaced by a rekeyed IKE SA, waiting to be deleted */
+	IKE_S_DELETING,	   /* our DELETE is out */
+	IKE_S_DEAD,	   /* unlinked at the end of the current entry point */
+	IKE_S_COUNT
+};
+const char *ike_sa_state_name(enum ike_sa_state s);
+
+/* What an outstanding request of ours is waiting to complete. */
+enum ike_pending { IKE_P_NONE, IKE_P_INIT, IKE_P_AUTH, IKE_P_DELETE_IKE, IKE_P_DELETE_CHILD,
+		   IKE_P_LIVENESS, IKE_P_REKEY_CHILD, IKE_P_REKEY_IKE, IKE_P_COUNT };
+const char *ike_pending_name(enum ike_pending p);
+
+#define IKE_NONCE_MAX 256 /* §3.9 */
+#define IKE_COOKIE_MAX 64
+#define IKE_QUEUE_MAX 8
+
+/* ---- Child SA ---------------------------------------------------------------------------- */
+enum child_sa_state {
+	CHILD_S_NEW,
+	CHILD_S_INSTALLED,
+	CHILD_S_REKEYING, /* CREATE_CHILD_SA for its successor is out */
+	CHILD_S_REKEYED,  /* successor installed; waiting for (or sending) the DELETE */
+	CHILD_S_DELETING, /* our DELETE is out */
+	CHILD_S_DEAD,
+	CHILD_S_COUNT
+};
+const char *child_sa_state_name(enum child_sa_state s);
+
+struct child_sa {
+	struct child_sa *next;	 /* in the IKE SA's list */
+	enum child_sa_state state;
+	struct kern_child_sa k;	 /* what the kernel has (keys wiped on free) */
+	bool installed;		 /* k is in the kernel */
+	uint64_t rekey_at;	 /* soft lifetime deadline (0 = none) */
+	uint64_t expire_at;	 /* hard lifetime */
+	/* simultaneous rekey (RFC 7296 §2.8.1): the SA this one replaces, who made it and the
+	 * lowest nonce of the exchange that made it */
+	uint32_t rekey_of;	 /* spi_in of the old Child SA, 0 = not from a rekey */
+	bool by_us;		 /* we initiated the exchange that created it */
+	uint8_t min_nonce[IKE_NONCE_MAX];
+	size_t min_nonce_len;
+};
+
+
+struct ike_sa {
+	struct ike_sa *hnext;	 /* hash chain by local SPI */
+	struct ike_sa *next;	 /* list of all SAs in creation order */
+	struct ike_engine *e;
+	uint64_t handle;
+	enum ike_sa_state state;
+	bool initiator;
+	uint64_t spi_i, spi_r;
+	struct ike_endpoint local, remote;
+
+	/* message IDs (RFC 7296 §2.2), windows of one */
+	uint32_t next_req_id;	 /* ours to send */
+	uint32_t next_peer_id;	 /* the peer's next request */
+	enum ike_pending pending;
+	uint32_t pending_spi;	 /* Child SA concerned by the outstanding request */
+	struct { enum ike_pending what; uint32_t spi; } queue[IKE_QUEUE_MAX]; /* requests waiting
+				    * for the window (one request at a time, §2.3) */
+	size_t nqueue;
+	uint8_t *req;		 /* our outstanding request (for retransmission) */
+	size_t req_len;
+	unsigned retries;
+	uint64_t retransmit_at;
+	uint8_t *resp;		 /* our last response (duplicate request → same bytes) */
+	size_t resp_len;
+	uint32_t resp_id;
+	bool have_resp;
+
+	/* negotiated */
+	uint16_t dh, prf, encr_bits;
+	struct ike_dh *dhs;	 /* our DH private value until keys are derived */
+	uint8_t ni[IKE_NONCE_MAX], nr[IKE_NONCE_MAX];
+	size_t ni_len, nr_len;
+	uint8_t cookie[IKE_COOKIE_MAX];
+	size_t cookie_len;
+	unsigned init_tries;	 /* IKE_SA_INIT restarts (COOKIE, INVALID_KE_PAYLOAD) */
+	uint8_t *init_i, *init_r; /* the IKE_SA_INIT messages, signed in AUTH (§2.15) */
+	size_t init_i_len, init_r_len;
+	struct ike_sa_keys keys; /* SK_d, SK_e*, SK_p* (wiped on free) */
+	bool have_keys;
+	bool nat_local, nat_remote; /* NAT detected in front of us / the peer (RFC 7296 §2.23) */
+
+	/* authentication */
+	struct ike_id peer_id;
+	unsigned peer_auth;	 /* method the peer used */
+	unsigned peer_hashes;	 /* SIGNATURE_HASH_ALGORITHMS of the peer (IKE_HASH_BIT mask) */
+	int lookup_phase;	 /* 1: the peer's key, 2: the selector address (delegation) */
+	struct dk_result peer_keys; /* initiator: the answer that made us initiate */
+	bool have_peer_keys;
+	uint64_t lookup_req;	 /* ops->lookup in flight (0 = none) */
+	uint64_t lookup_deadline;
+	struct ike_auth_wait *aw; /* what an IKE_AUTH message said, kept while its key is looked
+				   * up (ike_auth.c) */
+
+	/* traffic */
+	struct oe_sel ts;	 /* host-to-host pair, src = ours */
+	bool transport;
+	struct child_sa *children;
+	struct child_sa *rekeying; /* Child SA being rekeyed by our CREATE_CHILD_SA */
+	struct ike_sa *rekey_new;  /* IKE rekey in progress: the new SA we proposed */
+	uint8_t rekey_nonce[IKE_NONCE_MAX]; /* our nonce of that rekey (§2.8.1 comparison) */
+	size_t rekey_nonce_len;
+
+	uint64_t last_rx_ms;	 /* any authenticated message from the peer */
+	uint64_t liveness_at;	 /* next liveness check (0 = none) */
+	uint64_t rekey_at;	 /* IKE SA rekey (0 = none) */
+	uint64_t expire_at;	 /* half-open / give-up / deleting deadline (0 = none) */
+	enum ike_status last_error;
+};
+
+/* ---- the engine --------------------------------------------------------------------------- */
+struct ike_engine {
+	struct ike_conf conf;
+	struct ike_ops ops;
+	struct ike_sa **hash;	 /* by local SPI */
+	size_t nbuckets;
+	struct ike_sa *all;	 /* creation order (listing, timers) */
+	size_t nsa;
+	size_t half_open;	 /* responder SAs in IKE_S_INIT_DONE */
+	uint64_t next_handle;
+	uint64_t next_lookup;
+	uint32_t next_reqid;
+	uint8_t cookie_secret[32]; /* RFC 7296 §2.6 */
+	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
+};
+
+/* ike_sa.c */
+struct ike_sa *ike_sa_new(struct ike_engine *e, bool initiator, const struct ike_endpoint *local,
+			  const struct ike_endpoint *remote);
+/* The one place an IKE SA changes state: checks the transition, logs "A -> B" with SPIs and
+ * addresses, arms or clears the timers of the new state. Returns false (and logs) for a
+ * transition the table does not allow; the state is then unchanged. */
+bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to);
+/* Marks sa dead with why (event FAILED or DELETED to the owner), removes its Child SAs from
+ * the kernel; freed when the outermost entry point returns. */
+void ike_sa_kill(struct ike_sa *sa, enum ike_status why);
+void ike_sa_reap(struct ike_engine *e);
+struct ike_sa *ike_sa_by_spi(struct ike_engine *e, uint64_t local_spi);
+struct ike_sa *ike_sa_by_handle(const struct ike_engine *e, uint64_t handle);
+/* A responder's half-open SA for a retransmitted IKE_SA_INIT (same SPIi and address). */
+struct ike_sa *ike_sa_find_init(struct ike_engine *e, uint64_t spi_i,
+				const struct ike_endpoint *remote);
+/* Sets the local SPI (hash key) once it is known. */
+void ike_sa_hash(struct ike_sa *sa);
+uint64_t ike_sa_local_spi(const struct ike_sa *sa);
+/* Sends a request of ours (takes msg, allocated with malloc) and arms retransmission. */
+void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg, size_t len);
+/* Sends a response for message ID id and keeps a copy for duplicates (takes msg). */
+void ike_sa_send_response(struct ike_sa *sa, uint32_t id, uint8_t *msg, size_t len);
+/* Our outstanding request was answered: stops retransmission, advances the message ID. */
+void ike_sa_request_done(struct ike_sa *sa);
+void ike_sa_timers(struct ike_sa *sa, uint64_t now);
+uint64_t ike_sa_deadline(const struct ike_sa *sa);
+void ike_event(struct ike_sa *sa, enum ike_event_kind kind, enum ike_status why,
+	       const struct kern_child_sa *child);
+uint64_t ike_now(const struct ike_engine *e);
+int ike_random(const struct ike_engine *e, void *buf, size_t n);
+void ike_sa_info_fill(const struct ike_sa *sa, struct ike_sa_info *out);
+void ike_sa_free_all(struct ike_engine *e);
+void ike_sa_resend_response(struct ike_sa *sa);
+/* Queues a request until the window is free; false when the queue is full. */
+bool ike_sa_queue(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
+/* Starts queued requests while the window is free. */
+void ike_sa_run_queue(struct ike_sa *sa);
+
+/* ike_engine.c: helpers every exchange uses */
+uint64_t ike_spi_get(const uint8_t b[8]);
+void ike_spi_put(uint8_t b[8], uint64_t v);
+/* The header of a message on sa: flags from our role, SPIs, exchange, message ID. */
+void ike_sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exch, bool response,
+		uint32_t msgid);
+/* Finishes an SK-protected message and sends it: a request (what != IKE_P_NONE, next message
+ * ID) or a response to message id. Frees the builder's buffer on failure. */
+enum ike_status ike_sa_send_sk(struct ike_sa *sa, struct ike_builder *b, enum ike_pending what,
+			       uint32_t id);
+/* Starts a request of ours now (the window must be free). */
+void ike_sa_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
+/* Our identity on sa (configured, our address, or ID_NULL without a host key). */
+void ike_local_id(const struct ike_sa *sa, struct ike_id *out);
+struct ike_id_pl ike_id_pl_of(const struct ike_id *id);
+/* A peer's ID payload as a struct ike_id; false when it does not fit. */
+bool ike_id_of_pl(const struct ike_id_pl *p, struct ike_id *out);
+/* Copies a nonce payload into buf (cap IKE_NONCE_MAX). */
+bool ike_nonce_copy(const struct ike_payload *p, uint8_t *buf, size_t *len);
+/* The first error notify (type < 16384) in m, or 0. */
+uint16_t ike_msg_error(const struct ike_msg *m);
+enum ike_status ike_status_of_notify(uint16_t type);
+
+/* ike_proposal.c: SA payload negotiation (RFC 7296 §2.7, §3.3) */
+/* Our IKE proposal (spi_size 0 for IKE_SA_INIT, 8 with spi for an IKE rekey). */
+void ike_prop_ike(const struct ike_conf *c, struct ike_proposal *p, const uint8_t *spi);
+/* Our ESP proposal with our inbound SPI. */
+void ike_prop_esp(const struct ike_conf *c, struct ike_proposal *p, uint32_t spi);
+/* The responder's choice from an offered IKE SA payload: one transform of each type. Fills
+ * *chosen (same proposal number) and the algorithms; false = NO_PROPOSAL_CHOSEN. */
+bool ike_prop_select_ike(const struct ike_conf *c, const struct ike_sa_pl *offer,
+			 struct ike_proposal *chosen, uint16_t *dh, uint16_t *prf,
+			 uint16_t *encr_bits);
+bool ike_prop_select_esp(const struct ike_conf *c, const struct ike_sa_pl *offer,
+			 struct ike_proposal *chosen, uint16_t *encr_bits, bool *esn,
+			 uint32_t *peer_spi);
+/* Checks a responder's answer: exactly one proposal whose transforms are among what we
+ * offered. */
+bool ike_prop_check_ike(const struct ike_conf *c, const struct ike_sa_pl *answer, uint16_t *dh,
+			uint16_t *prf, uint16_t *encr_bits);
+bool ike_prop_check_esp(const struct ike_conf *c, const struct ike_sa_pl *answer,
+			uint16_t *encr_bits, bool *esn, uint32_t *peer_spi);
+/* Whether the offer lists DH group g for the IKE proposal it would be chosen from. */
+bool ike_prop_has_dh(const struct ike_sa_pl *offer, uint16_t g);
+/* NAT_DETECTION_*_IP data (§2.23): SHA-1(SPIi | SPIr | IP | port). */
+void ike_natd_hash(const uint8_t spi_i[8], const uint8_t spi_r[8], const struct ike_endpoint *ep,
+		   uint8_t out[20]);
+
+/* ike_sa_init.c */
+enum ike_status ike_init_start(struct ike_sa *sa);
+/* raw/len: the datagram as received (it is signed in AUTH, §2.15). */
+enum ike_status ike_init_request(struct ike_engine *e, const struct ike_msg *m,
+				 const uint8_t *raw, size_t len, const struct ike_endpoint *from,
+				 const struct ike_endpoint *to);
+enum ike_status ike_init_response(struct ike_sa *sa, const struct ike_msg *m,
+				  const uint8_t *raw, size_t len);
+
+/* ike_auth.c */
+enum ike_status ike_auth_start(struct ike_sa *sa);
+enum ike_status ike_auth_request(struct ike_sa *sa, const struct ike_msg *m);
+enum ike_status ike_auth_response(struct ike_sa *sa, const struct ike_msg *m);
+void ike_auth_lookup_done(struct ike_sa *sa, const struct dk_result *res);
+void ike_auth_lookup_timeout(struct ike_sa *sa);
+void ike_auth_wait_free(struct ike_auth_wait *aw); /* NULL ok */
+
+/* child_sa.c */
+const char *child_sa_state_name(enum child_sa_state s);
+/* A Child SA in state NEW with a fresh inbound SPI; linked into sa. */
+struct child_sa *child_sa_new(struct ike_sa *sa);
+bool child_sa_set_state(struct ike_sa *sa, struct child_sa *c, enum child_sa_state to);
+/* Fills c->k from the negotiation and KEYMAT (§2.17) and installs it through kern_ops; old
+ * (may be NULL) is the SA it replaces (kern update). */
+enum ike_status child_sa_install(struct ike_sa *sa, struct child_sa *c, const struct oe_sel *sel,
+				 bool transport, uint16_t encr_bits, bool esn, uint32_t spi_out,
+				 bool exch_initiator, const uint8_t *ni, size_t ni_len,
+				 const uint8_t *nr, size_t nr_len, struct child_sa *old);
+/* Removes c from the kernel (if installed) and frees it. */
+void child_sa_remove(struct ike_sa *sa, struct child_sa *c);
+void child_sa_remove_all(struct ike_sa *sa);
+struct child_sa *child_sa_by_spi_in(struct ike_sa *sa, uint32_t spi);
+struct child_sa *child_sa_by_spi_out(struct ike_sa *sa, uint32_t spi);
+void child_sa_timers(struct ike_sa *sa, uint64_t now);
+/* TS payload contents for a host pair (one selector each). */
+void child_ts_of_sel(const struct oe_sel *sel, struct ike_ts *tsi, struct ike_ts *tsr,
+		     bool initiator);
+/* Responder: narrows the offered TSi/TSr to the host pair (RFC 7296 §2.9): our address in
+ * TSr, the initiator's host (want_peer, or any single host when want_peer is NULL) in TSi.
+ * Fills sel (src = ours). False = TS_UNACCEPTABLE. */
+bool child_ts_narrow(const struct ike_ts_pl *tsi, const struct ike_ts_pl *tsr,
+		     const struct oe_addr *ours, const struct oe_addr *want_peer,
+		     struct oe_sel *sel);
+/* Initiator: the responder's TS must be our pair (or narrower in proto/ports). */
+bool child_ts_check(const struct ike_ts_pl *tsi, const struct ike_ts_pl *tsr,
+		    const struct oe_sel *want, struct oe_sel *got);
+
+/* ike_info.c */
+void ike_info_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
+enum ike_status ike_info_request(struct ike_sa *sa, const struct ike_msg *m);
+enum ike_status ike_info_response(struct ike_sa *sa, const struct ike_msg *m);
+
+/* ike_rekey.c */
+void ike_rekey_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
+enum ike_status ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m);
+enum ike_status ike_rekey_response(struct ike_sa *sa, const struct ike_msg *m);
+
+#endif

@@ -1,0 +1,494 @@
+/* IKE_SA_INIT (RFC 7296 §1.2), both roles: proposals, KE and nonces, the stateless answers of
+ * a responder (COOKIE under load §2.6, INVALID_KE_PAYLOAD §1.3 / §3.4, NO_PROPOSAL_CHOSEN),
+ * the initiator's retries after them, NAT_DETECTION_* (§2.23) and SIGNATURE_HASH_ALGORITHMS
+ * (RFC 7427 §4), and the IKE SA keys (§2.14). */
+#include "ike_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "oe_log.h"
+
+#define MAX_INIT_TRIES 3 /* COOKIE / INVALID_KE restarts before giving up */
+
+static void add_pl(struct ike_builder *b, const struct ike_payload *p)
+{
+	ike_build_add(b, p);
+}
+
+static void add_natd(struct ike_builder *b, const uint8_t spi_i[8], const uint8_t spi_r[8],
+		     const struct ike_endpoint *src, const struct ike_endpoint *dst)
+{
+	uint8_t h[20];
+
+	ike_natd_hash(spi_i, spi_r, src, h);
+	ike_build_notify(b, IKE_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
+	ike_natd_hash(spi_i, spi_r, dst, h);
+	ike_build_notify(b, IKE_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
+}
+
+static void add_sighash(struct ike_builder *b)
+{
+	uint8_t d[16];
+	size_t n = ike_sighash_notify_data(d, sizeof(d));
+
+	ike_build_notify(b, IKE_N_SIGNATURE_HASH_ALGORITHMS, d, n);
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+	uint8_t *d = malloc(n ? n : 1);
+
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+/* §2.23: a NAT is in front of whoever's address does not hash as its notifies say. */
+static void check_natd(struct ike_sa *sa, const struct ike_msg *m, const uint8_t spi_i[8],
+		       const uint8_t spi_r[8])
+{
+	uint8_t want_src[20], want_dst[20];
+	bool any_src = false, src_ok = false, dst_ok = true;
+	size_t at = 0;
+	const struct ike_payload *p;
+
+	ike_natd_hash(spi_i, spi_r, &sa->remote, want_src);
+	ike_natd_hash(spi_i, spi_r, &sa->local, want_dst);
+	while ((p = ike_msg_find(m, IKE_PL_NOTIFY, &at))) {
+		const struct ike_notify_pl *n = &p->u.n;
+
+		if (n->type == IKE_N_NAT_DETECTION_SOURCE_IP) {
+			any_src = true;
+			src_ok |= n->len == 20 && CRYPTO_memcmp(n->data, want_src, 20) == 0;
+		} else if (n->type == IKE_N_NAT_DETECTION_DESTINATION_IP) {
+			dst_ok = n->len == 20 && CRYPTO_memcmp(n->data, want_dst, 20) == 0;
+		}
+	}
+	if (!any_src)
+		return; /* the peer does not do NAT detection */
+	sa->nat_remote = !src_ok;
+	sa->nat_local = !dst_ok;
+	if (sa->nat_remote || sa->nat_local)
+		oe_info(IKE, "IKE SA %016" PRIx64 ": NAT detected in front of %s", sa->spi_i,
+			sa->nat_local ? (sa->nat_remote ? "both" : "us") : "the peer");
+}
+
+static void read_sighash(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_notify_pl *n = ike_msg_notify(m, IKE_N_SIGNATURE_HASH_ALGORITHMS);
+	unsigned mask = 0;
+
+	if (n && ike_sighash_notify_parse(n->data, n->len, &mask))
+		sa->peer_hashes = mask;
+}
+
+/* g^ir and the keys of §2.14; the DH private value is dropped afterwards. */
+static enum ike_status derive(struct ike_sa *sa, const struct ike_ke_pl *ke)
+{
+	struct ike_secret g = { 0 };
+	uint8_t spi_i[8], spi_r[8];
+	enum ike_crypto_status cs;
+	enum ike_status st = IKE_OK;
+
+	ike_spi_put(spi_i, sa->spi_i);
+	ike_spi_put(spi_r, sa->spi_r);
+	cs = ike_dh_derive(sa->dhs, ke->data, ke->len, &g);
+	if (cs == IKE_CRYPTO_OK)
+		cs = ike_derive_sa_keys(sa->prf, sa->encr_bits, &g, sa->ni, sa->ni_len, sa->nr,
+					sa->nr_len, spi_i, spi_r, &sa->keys, NULL);
+	if (cs != IKE_CRYPTO_OK) {
+		oe_info(IKE, "IKE SA %016" PRIx64 ": key exchange failed: %s", sa->spi_i,
+			ike_crypto_strerror(cs));
+		st = IKE_ERR_CRYPTO;
+		goto out;
+	}
+	sa->have_keys = true;
+	ike_dh_free(sa->dhs);
+	sa->dhs = NULL;
+out:
+	ike_secret_wipe(&g);
+	return st;
+}
+
+/* ---- initiator ------------------------------------------------------------------------------ */
+
+enum ike_status ike_init_start(struct ike_sa *sa)
+{
+	struct ike_engine *e = sa->e;
+	struct ike_proposal prop;
+	struct ike_builder b;
+	struct ike_hdr h;
+	struct ike_payload p;
+	uint8_t pub[256], *msg = NULL;
+	size_t pub_len = 0, len = 0;
+
+	if (!sa->dh)
+		sa->dh = e->conf.dh[0];
+	if (!sa->dhs && ike_dh_new(sa->dh, &sa->dhs) != IKE_CRYPTO_OK)
+		return IKE_ERR_CRYPTO;
+	if (!sa->ni_len) {
+		if (ike_nonce(sa->ni, IKE_NONCE_LEN) != IKE_CRYPTO_OK)
+			return IKE_ERR_CRYPTO;
+		sa->ni_len = IKE_NONCE_LEN;
+	}
+	if (ike_dh_public(sa->dhs, pub, sizeof(pub), &pub_len) != IKE_CRYPTO_OK)
+		return IKE_ERR_CRYPTO;
+	ike_sa_hdr(sa, &h, IKE_EXCH_SA_INIT, false, 0);
+	ike_build_init(&b, &h);
+	if (sa->cookie_len) /* §2.6: the COOKIE notify comes first */
+		ike_build_notify(&b, IKE_N_COOKIE, sa->cookie, sa->cookie_len);
+	ike_prop_ike(&e->conf, &prop, NULL);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_SA;
+	p.u.sa.prop = &prop;
+	p.u.sa.n_prop = 1;
+	add_pl(&b, &p);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_KE;
+	p.u.ke.group = sa->dh;
+	p.u.ke.data = pub;
+	p.u.ke.len = pub_len;
+	add_pl(&b, &p);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_NONCE;
+	p.u.nonce.data = sa->ni;
+	p.u.nonce.len = sa->ni_len;
+	add_pl(&b, &p);
+	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
+	add_sighash(&b);
+	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
+		ike_build_free(&b);
+		return IKE_ERR_CRYPTO;
+	}
+	free(sa->init_i);
+	sa->init_i = dup_bytes(msg, len);
+	sa->init_i_len = len;
+	if (!sa->init_i) {
+		free(msg);
+		return IKE_ERR_NOMEM;
+	}
+	if (sa->state == IKE_S_NEW)
+		ike_sa_set_state(sa, IKE_S_INIT_SENT);
+	ike_sa_send_request(sa, IKE_P_INIT, msg, len);
+	return IKE_OK;
+}
+
+/* COOKIE or INVALID_KE_PAYLOAD: start over with what the responder asked for. */
+static enum ike_status restart(struct ike_sa *sa, const struct ike_msg *m)
+{
+	const struct ike_notify_pl *ck = ike_msg_notify(m, IKE_N_COOKIE);
+	const struct ike_notify_pl *ke = ike_msg_notify(m, IKE_N_INVALID_KE_PAYLOAD);
+
+	if (++sa->init_tries > MAX_INIT_TRIES)
+		return ck ? IKE_ERR_COOKIE : IKE_ERR_INVALID_KE;
+	if (ck) {
+		if (ck->len == 0 || ck->len > IKE_COOKIE_MAX)
+			return IKE_ERR_MALFORMED;
+		memcpy(sa->cookie, ck->data, ck->len);
+		sa->cookie_len = ck->len;
+		oe_info(IKE, "IKE SA %016" PRIx64 ": responder asks for a COOKIE; retrying",
+			sa->spi_i);
+	} else {
+		uint16_t g;
+		bool ours = false;
+
+		if (ke->len != 2)
+			return IKE_ERR_MALFORMED;
+		g = (uint16_t)(ke->data[0] << 8 | ke->data[1]);
+		for (size_t i = 0; i < sa->e->conf.ndh; i++)
+			ours |= sa->e->conf.dh[i] == g;
+		if (!ours || g == sa->dh)
+			return IKE_ERR_INVALID_KE;
+		oe_info(IKE, "IKE SA %016" PRIx64 ": responder wants DH group %u instead of %u",
+			sa->spi_i, g, sa->dh);
+		ike_dh_free(sa->dhs);
+		sa->dhs = NULL;
+		sa->dh = g;
+	}
+	ike_sa_request_done(sa);
+	sa->next_req_id = 0; /* the retried IKE_SA_INIT is message 0 again */
+	return ike_init_start(sa);
+}
+
+enum ike_status ike_init_response(struct ike_sa *sa, const struct ike_msg *m,
+				  const uint8_t *raw, size_t len)
+{
+	const struct ike_payload *psa, *pke, *pn;
+	uint16_t err, dh = 0, prf = 0, bits = 0;
+	enum ike_status st;
+	uint8_t spi_i[8];
+
+	if (m->hdr.msgid != 0 || sa->pending != IKE_P_INIT)
+		return IKE_ERR_MSGID;
+	if (ike_msg_notify(m, IKE_N_COOKIE) || ike_msg_notify(m, IKE_N_INVALID_KE_PAYLOAD)) {
+		st = restart(sa, m);
+		goto done;
+	}
+	err = ike_msg_error(m);
+	if (err) {
+		oe_info(IKE, "IKE SA %016" PRIx64 ": IKE_SA_INIT answered with %s", sa->spi_i,
+			ike_notify_name(err));
+		st = ike_status_of_notify(err);
+		goto done;
+	}
+	psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	pke = ike_msg_find(m, IKE_PL_KE, NULL);
+	pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	if (!psa || !pke || !pn || !ike_nonce_copy(pn, sa->nr, &sa->nr_len) ||
+	    ike_spi_get(m->hdr.spi_r) == 0)
+		return IKE_ERR_MALFORMED; /* not from the responder we wait for: keep waiting */
+	if (!ike_prop_check_ike(&sa->e->conf, &psa->u.sa, &dh, &prf, &bits) || dh != sa->dh ||
+	    pke->u.ke.group != sa->dh) {
+		st = IKE_ERR_NO_PROPOSAL;
+		goto done;
+	}
+	sa->spi_r = ike_spi_get(m->hdr.spi_r);
+	sa->prf = prf;
+	sa->encr_bits = bits;
+	st = derive(sa, &pke->u.ke);
+	if (st != IKE_OK)
+		goto done;
+	ike_spi_put(spi_i, sa->spi_i);
+	check_natd(sa, m, spi_i, m->hdr.spi_r);
+	read_sighash(sa, m);
+	sa->init_r = dup_bytes(raw, len);
+	sa->init_r_len = len;
+	if (!sa->init_r) {
+		st = IKE_ERR_NOMEM;
+		goto done;
+	}
+	ike_sa_request_done(sa);
+	st = ike_auth_start(sa);
+done:
+	if (st != IKE_OK)
+		ike_sa_kill(sa, st);
+	return st;
+}
+
+/* ---- responder ------------------------------------------------------------------------------ */
+
+/* An answer that creates no state: NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD or COOKIE. */
+static void answer_stateless(struct ike_engine *e, const struct ike_msg *m,
+			     const struct ike_endpoint *from, const struct ike_endpoint *to,
+			     uint16_t type, const void *data, size_t len)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *msg = NULL;
+	size_t n = 0;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.spi_i, m->hdr.spi_i, 8);
+	h.version = IKE_VERSION;
+	h.exch = IKE_EXCH_SA_INIT;
+	h.flags = IKE_FLAG_R;
+	ike_build_init(&b, &h);
+	ike_build_notify(&b, type, data, len);
+	if (ike_build_finish(&b, NULL, &msg, &n) != IKE_CODEC_OK) {
+		ike_build_free(&b);
+		return;
+	}
+	e->ops.send(e->ops.arg, to, from, msg, n);
+	free(msg);
+}
+
+/* §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>). */
+static void make_cookie(const struct ike_engine *e, const struct ike_payload *ni,
+			const struct ike_endpoint *from, const uint8_t spi_i[8], uint8_t out[36])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned n = 0;
+
+	memset(out, 0, 36);
+	if (!ctx)
+		return;
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, ni->u.nonce.data, ni->u.nonce.len) != 1 ||
+	    EVP_DigestUpdate(ctx, from->addr.b, from->addr.af == AF_INET ? 4 : 16) != 1 ||
+	    EVP_DigestUpdate(ctx, spi_i, 8) != 1 ||
+	    EVP_DigestUpdate(ctx, e->cookie_secret, sizeof(e->cookie_secret)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, out + 4, &n) != 1)
+		memset(out, 0, 36);
+	EVP_MD_CTX_free(ctx);
+}
+
+static bool cookie_ok(const struct ike_engine *e, const struct ike_msg *m,
+		      const struct ike_payload *ni, const struct ike_endpoint *from,
+		      uint8_t want[36])
+{
+	const struct ike_notify_pl *n = ike_msg_notify(m, IKE_N_COOKIE);
+
+	make_cookie(e, ni, from, m->hdr.spi_i, want);
+	return n && n->len == 36 && CRYPTO_memcmp(n->data, want, 36) == 0;
+}
+
+/* Chooses the proposal and group, or answers statelessly and says why not. */
+static enum ike_status negotiate(struct ike_engine *e, const struct ike_msg *m,
+				 const struct ike_endpoint *from, const struct ike_endpoint *to,
+				 struct ike_proposal *chosen, uint16_t *dh, uint16_t *prf,
+				 uint16_t *bits)
+{
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
+	uint16_t g = pke->u.ke.group;
+	uint8_t want[2];
+
+	if (!ike_prop_select_ike(&e->conf, &psa->u.sa, chosen, dh, prf, bits)) {
+		answer_stateless(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		return IKE_ERR_NO_PROPOSAL;
+	}
+	if (g == *dh)
+		return IKE_OK;
+	/* the initiator's guess is fine if we accept it too: saves a round trip */
+	for (size_t i = 0; i < e->conf.ndh; i++)
+		if (e->conf.dh[i] == g && ike_prop_has_dh(&psa->u.sa, g)) {
+			*dh = g;
+			for (size_t x = 0; x < chosen->n_xf; x++)
+				if (chosen->xf[x].type == IKE_XF_DH)
+					chosen->xf[x].id = g;
+			return IKE_OK;
+		}
+	want[0] = (uint8_t)(*dh >> 8);
+	want[1] = (uint8_t)*dh;
+	answer_stateless(e, m, from, to, IKE_N_INVALID_KE_PAYLOAD, want, 2);
+	return IKE_ERR_INVALID_KE;
+}
+
+static enum ike_status respond(struct ike_sa *sa, const struct ike_proposal *chosen,
+			       const uint8_t *pub, size_t pub_len)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+	struct ike_payload p;
+	uint8_t *msg = NULL;
+	size_t len = 0;
+
+	ike_sa_hdr(sa, &h, IKE_EXCH_SA_INIT, true, 0);
+	ike_build_init(&b, &h);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_SA;
+	p.u.sa.prop = chosen;
+	p.u.sa.n_prop = 1;
+	add_pl(&b, &p);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_KE;
+	p.u.ke.group = sa->dh;
+	p.u.ke.data = pub;
+	p.u.ke.len = pub_len;
+	add_pl(&b, &p);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_NONCE;
+	p.u.nonce.data = sa->nr;
+	p.u.nonce.len = sa->nr_len;
+	add_pl(&b, &p);
+	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
+	add_sighash(&b);
+	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
+		ike_build_free(&b);
+		return IKE_ERR_CRYPTO;
+	}
+	sa->init_r = dup_bytes(msg, len);
+	sa->init_r_len = len;
+	if (!sa->init_r) {
+		free(msg);
+		return IKE_ERR_NOMEM;
+	}
+	ike_sa_send_response(sa, 0, msg, len);
+	return IKE_OK;
+}
+
+static enum ike_status admit(struct ike_engine *e, const struct ike_msg *m,
+			     const struct ike_endpoint *from, const struct ike_endpoint *to)
+{
+	const struct ike_payload *ni = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	enum pg_group g = e->ops.policy ? e->ops.policy(e->ops.arg, &from->addr)
+					: PG_PRIVATE_OR_CLEAR;
+	char a[OE_ADDRSTRLEN];
+	uint8_t ck[36];
+
+	/* OE policy (DESIGN §6): clear and block peers get no SA; nor does anyone when we have
+	 * no key to authenticate ourselves with */
+	if (g == PG_CLEAR || g == PG_BLOCK || !e->conf.hostkey) {
+		oe_info(IKE, "IKE_SA_INIT from %s refused: %s", oe_addr_str(&from->addr, a),
+			e->conf.hostkey ? pg_group_name(g) : "no host key");
+		answer_stateless(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		return IKE_ERR_POLICY;
+	}
+	if (e->half_open >= e->conf.cookie_threshold && !cookie_ok(e, m, ni, from, ck)) {
+		oe_debug(IKE, "IKE_SA_INIT from %s: %zu half-open SAs, asking for a COOKIE",
+			 oe_addr_str(&from->addr, a), e->half_open);
+		answer_stateless(e, m, from, to, IKE_N_COOKIE, ck, sizeof(ck));
+		return IKE_ERR_COOKIE;
+	}
+	return IKE_OK;
+}
+
+enum ike_status ike_init_request(struct ike_engine *e, const struct ike_msg *m,
+				 const uint8_t *raw, size_t len, const struct ike_endpoint *from,
+				 const struct ike_endpoint *to)
+{
+	const struct ike_payload *pke, *pn;
+	struct ike_proposal chosen;
+	struct ike_sa *sa;
+	uint16_t dh = 0, prf = 0, bits = 0;
+	enum ike_status st;
+	uint8_t pub[256];
+	size_t pub_len = 0;
+
+	sa = ike_sa_find_init(e, ike_spi_get(m->hdr.spi_i), from);
+	if (sa) { /* §2.1: a retransmission; answer again only while nothing newer happened */
+		if (sa->have_resp && sa->resp_id == 0)
+			ike_sa_resend_response(sa);
+		return IKE_OK;
+	}
+	pke = ike_msg_find(m, IKE_PL_KE, NULL);
+	pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	if (m->hdr.msgid != 0 || ike_spi_get(m->hdr.spi_r) != 0 || !pke || !pn ||
+	    !ike_msg_find(m, IKE_PL_SA, NULL) || m->has_sk)
+		return IKE_ERR_MALFORMED;
+	st = admit(e, m, from, to);
+	if (st == IKE_OK)
+		st = negotiate(e, m, from, to, &chosen, &dh, &prf, &bits);
+	if (st != IKE_OK)
+		return st;
+	sa = ike_sa_new(e, false, to, from);
+	if (!sa)
+		return IKE_ERR_NOMEM;
+	sa->spi_i = ike_spi_get(m->hdr.spi_i);
+	sa->dh = dh;
+	sa->prf = prf;
+	sa->encr_bits = bits;
+	sa->next_peer_id = 1;
+	sa->transport = false;
+	if (!ike_nonce_copy(pn, sa->ni, &sa->ni_len) ||
+	    ike_nonce(sa->nr, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
+	    ike_dh_new(dh, &sa->dhs) != IKE_CRYPTO_OK ||
+	    ike_dh_public(sa->dhs, pub, sizeof(pub), &pub_len) != IKE_CRYPTO_OK) {
+		st = IKE_ERR_CRYPTO;
+		goto fail;
+	}
+	sa->nr_len = IKE_NONCE_LEN;
+	st = derive(sa, &pke->u.ke); /* needs the SPIs: spi_r is ours already */
+	if (st == IKE_OK)
+		st = respond(sa, &chosen, pub, pub_len);
+	if (st != IKE_OK)
+		goto fail;
+	check_natd(sa, m, m->hdr.spi_i, m->hdr.spi_r);
+	read_sighash(sa, m);
+	sa->init_i = dup_bytes(raw, len);
+	sa->init_i_len = len;
+	if (!sa->init_i) {
+		st = IKE_ERR_NOMEM;
+		goto fail;
+	}
+	ike_sa_set_state(sa, IKE_S_INIT_DONE);
+	return IKE_OK;
+fail:
+	ike_sa_kill(sa, st);
+	return st;
+}
