@@ -8,6 +8,7 @@
 #   NSD 127.0.0.1:PORT
 #        2.0.192.in-addr.arpa.  signed: .10 IPSECKEY ours, .11 another key, .12 nothing,
 #                               .13 TXT ours, .14 KEY ours, .15 ours via gateway 192.0.2.99
+#        8.b.d.0.1.0.0.2.ip6.arpa. signed: 2001:db8::10 IPSECKEY ours, gateway itself
 #        oe.test.               signed: host IPSECKEY ours (myid=@host.oe.test)
 #        bad.test.              signed, then the record altered: bogus
 #        100.51.198.in-addr.arpa. unsigned, no anchor: .10 IPSECKEY ours (insecure)
@@ -64,6 +65,8 @@ b = base64.b64decode(sys.stdin.read().strip())
 print(base64.b64encode(b"\0\0" + b).decode())')
 	echo "16 IN IPSECKEY 10 0 2 . $long"
 } >"$dir/2.0.192.in-addr.arpa"
+{ soa; show "$dir/host.pem" --ipseckey --gateway 2001:db8::10 --id 2001:db8::10
+} >"$dir/8.b.d.0.1.0.0.2.ip6.arpa"
 { soa; echo "ns IN A 127.0.0.1"; show "$dir/host.pem" --ipseckey --id @host.oe.test; } >"$dir/oe.test"
 { soa; show "$dir/host.pem" --ipseckey --id @host.bad.test; } >"$dir/bad.test"
 { soa; show "$dir/host.pem" --ipseckey --id 198.51.100.10; } >"$dir/100.51.198.in-addr.arpa"
@@ -72,7 +75,7 @@ if grep -q 'showhostkey.*failed' "$dir"/*.arpa "$dir"/*.test; then
 fi
 
 inception=$(date -u -d '1 hour ago' +%Y%m%d%H%M%S)
-signed="oe.test 2.0.192.in-addr.arpa bad.test"
+signed="oe.test 2.0.192.in-addr.arpa 8.b.d.0.1.0.0.2.ip6.arpa bad.test"
 : >"$dir/anchors"
 for z in $signed; do
 	k=$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k "$z") &&
@@ -174,6 +177,9 @@ check "KEY with our key" 0 '^OK +192\.0\.2\.14: KEY precedence 0: keyid .* match
 check "our key in another RFC 3110 encoding matches" 0 \
 	'^OK +192\.0\.2\.16: IPSECKEY precedence 10: keyid AAADAQAB. matches our host key' \
 	--config "$(conf long listen=192.0.2.16)"
+check "IPv6: our key at the ip6.arpa name, gateway this host" 0 \
+	'^OK +2001:db8::10: IPSECKEY precedence 10: gateway 2001:db8::10 is this host' \
+	--config "$(conf v6 listen=2001:db8::10)"
 check "another gateway is a warning" 0 \
 	'^WARN +192\.0\.2\.15: .*gateway 192\.0\.2\.99 is not this host' \
 	--config "$(conf gw listen=192.0.2.15)"
