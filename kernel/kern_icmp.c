@@ -97,14 +97,14 @@ size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
 
 	if (kern_pkt_parse(pkt, n, &k) != KERN_PKT_OK)
 		return 0;
-	if (k.proto == (k.src.af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6) && n > (k.src.af ==
-	    AF_INET ? 20u : 40u)) {
-		/* RFC 1122 §3.2.2 / RFC 4443 §2.4(e): never an error about an error. Informational
-		 * messages (echo) have types >= 128 in ICMPv6, and 0/8/13-18 in ICMPv4. */
-		uint8_t t = pkt[k.src.af == AF_INET ? (size_t)(pkt[0] & 0x0f) * 4 : 40];
+	if (k.proto == (k.src.af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6) && k.l4_off &&
+	    k.l4_off < n) {
+		/* RFC 1122 §3.2.2 / RFC 4443 §2.4(e): never an error about an error. ICMPv6
+		 * errors have types < 128; ICMPv4 errors are types 3, 4, 5, 11 and 12. */
+		uint8_t t = pkt[k.l4_off];
 
-		if (k.src.af == AF_INET6 ? t < 128 : (t == 3 || t == 4 || t == 5 || t == 11 ||
-						       t == 12))
+		if (k.src.af == AF_INET6 ? t < 128 :
+					   (t == 3 || t == 4 || t == 5 || t == 11 || t == 12))
 			return 0;
 	}
 	return k.src.af == AF_INET ? build_v4(&k, pkt, n, out, cap) : build_v6(&k, pkt, n, out, cap);

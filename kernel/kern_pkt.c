@@ -29,8 +29,10 @@ static bool has_ports(uint8_t proto)
 
 /* All four carry source and destination port in their first 4 octets (RFC 9293 §3.1,
  * RFC 768, RFC 3828 §3, RFC 9260 §3.1). */
-static enum kern_pkt_status parse_ports(struct oe_cur *c, struct kern_pkt *out)
+static enum kern_pkt_status parse_ports(struct oe_cur *c, struct kern_pkt *out,
+				       const uint8_t *start)
 {
+	out->l4_off = (uint16_t)(c->p - start);
 	if (!has_ports(out->proto))
 		return KERN_PKT_OK;
 	if (!oe_cur_u16(c, &out->sport) || !oe_cur_u16(c, &out->dport))
@@ -46,7 +48,8 @@ static enum kern_pkt_status parse_ports(struct oe_cur *c, struct kern_pkt *out)
  *  |                       Source Address                          |
  *  |                    Destination Address                        |
  *  |                    Options (IHL > 5)                          | */
-static enum kern_pkt_status parse_v4(struct oe_cur *c, struct kern_pkt *out)
+static enum kern_pkt_status parse_v4(struct oe_cur *c, struct kern_pkt *out,
+				    const uint8_t *start)
 {
 	uint8_t vihl, tos, ttl;
 	uint16_t id, frag, sum;
@@ -67,13 +70,14 @@ static enum kern_pkt_status parse_v4(struct oe_cur *c, struct kern_pkt *out)
 		return KERN_PKT_TRUNCATED;
 	if (frag & 0x1fff) /* a later fragment: no transport header */
 		return KERN_PKT_OK;
-	return parse_ports(c, out);
+	return parse_ports(c, out, start);
 }
 
 /* RFC 8200 §4: extension headers before the upper layer. Hop-by-hop (0), routing (43) and
  * destination options (60) carry a length in 8-octet units after the first 8; fragment (44)
  * is 8 octets and only the first fragment holds the ports. */
-static enum kern_pkt_status parse_v6(struct oe_cur *c, struct kern_pkt *out)
+static enum kern_pkt_status parse_v6(struct oe_cur *c, struct kern_pkt *out,
+				    const uint8_t *start)
 {
 	uint32_t vtcfl;
 	uint8_t nh, hlim, hlen;
@@ -106,7 +110,7 @@ static enum kern_pkt_status parse_v6(struct oe_cur *c, struct kern_pkt *out)
 			continue;
 		default:
 			out->proto = nh;
-			return parse_ports(c, out);
+			return parse_ports(c, out, start);
 		}
 	}
 	return KERN_PKT_EXTHDR;
@@ -121,9 +125,9 @@ enum kern_pkt_status kern_pkt_parse(const uint8_t *p, size_t n, struct kern_pkt 
 		return KERN_PKT_TRUNCATED;
 	switch (p[0] >> 4) {
 	case 4:
-		return parse_v4(&c, out);
+		return parse_v4(&c, out, p);
 	case 6:
-		return parse_v6(&c, out);
+		return parse_v6(&c, out, p);
 	default:
 		return KERN_PKT_VERSION;
 	}

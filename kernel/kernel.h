@@ -193,6 +193,7 @@ struct kern_pkt {
 	uint8_t proto;		/* upper-layer protocol after IPv6 extension headers */
 	uint16_t sport, dport;	/* TCP, UDP, UDP-Lite, SCTP; 0 otherwise or in a later fragment */
 	uint16_t ip_len;	/* total length from the header */
+	uint16_t l4_off;	/* offset of the upper-layer header (0: a later fragment) */
 };
 /* Parses an IPv4 or IPv6 header and the ports of n bytes (untrusted; n may be shorter than
  * the packet when the queue copied only its head, but must hold the IP and L4 headers). */
