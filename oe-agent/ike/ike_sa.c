@@ -454,9 +454,16 @@ void ike_sa_timers(struct ike_sa *sa, uint64_t now)
 	}
 	if (sa->liveness_at && now >= sa->liveness_at) {
 		/* §1.4 / §2.4: an empty INFORMATIONAL when the peer has been quiet */
-		if (now - sa->last_rx_ms >= sa->e->conf.liveness_ms && sa->pending == IKE_P_NONE)
+		uint64_t quiet = now - sa->last_rx_ms;
+
+		if (quiet >= sa->e->conf.liveness_ms && sa->pending == IKE_P_NONE) {
 			ike_sa_start(sa, IKE_P_LIVENESS, 0);
-		sa->liveness_at = now + sa->e->conf.liveness_ms;
+			sa->liveness_at = now + sa->e->conf.liveness_ms;
+		} else {
+			/* heard from recently (or busy): check once it has been quiet that long */
+			sa->liveness_at = (quiet >= sa->e->conf.liveness_ms ? now : sa->last_rx_ms) +
+					  sa->e->conf.liveness_ms;
+		}
 	}
 }
 

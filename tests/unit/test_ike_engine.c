@@ -2,6 +2,8 @@
  * the transcript of datagrams sent, with the state of both ends and of their mock kernels
  * asserted after each step. Virtual time; mock DNS answers; no sockets. */
 #include "ike_world.h"
+#include "ike/ike_int.h"
+#include "oe_log.h"
 #include "t.h"
 
 static EVP_PKEY *k_rsa, *k_rsa2, *k_ec, *k_ed;
@@ -24,10 +26,9 @@ static void check_pair(struct w_node *i, struct w_node *r)
 	T_CHECK(memcmp(a->key_in, b->key_out, a->key_len) == 0);
 	T_CHECK(memcmp(a->salt_out, b->salt_in, 4) == 0);
 	T_CHECK(memcmp(a->key_in, a->key_out, a->key_len) != 0);
-	T_CHECK(oe_addr_eq(&a->sel.src.addr, &i->ep.addr) && a->sel.src.len == 32);
+	T_CHECK(oe_addr_eq(&a->sel.src.addr, &b->sel.dst.addr) && a->sel.src.len == 32);
 	T_CHECK(oe_addr_eq(&a->sel.dst.addr, &r->ep.addr) && a->sel.dst.len == 32);
 	T_CHECK(oe_addr_eq(&b->sel.src.addr, &r->ep.addr));
-	T_CHECK(oe_addr_eq(&b->sel.dst.addr, &i->ep.addr));
 	T_CHECK(a->encr == KERN_ESP_AES_GCM_16);
 	T_CHECK(a->life.hard_s == 3600 && a->life.soft_s > 0 && a->life.soft_s < 3600);
 }
@@ -89,6 +90,7 @@ static void happy(EVP_PKEY *ki, EVP_PKEY *kr, uint16_t dh, bool method1, unsigne
 	T_CHECK_INT(si.nchild, 1);
 	check_pair(i, r);
 	T_CHECK_INT(kern_mock_at(i->km, 0)->mode, KERN_MODE_TUNNEL);
+	T_CHECK(oe_addr_eq(&kern_mock_at(i->km, 0)->sel.src.addr, &i->ep.addr));
 	T_CHECK_INT(r->lookups, ki ? 1 : 0); /* the initiator's key came from DNS */
 	T_CHECK_INT(i->lookups, 0);	     /* the responder's from the triggering answer */
 	w_free(&w);
@@ -103,8 +105,593 @@ static void test_dh31(void) { happy(k_ed, k_ed, 31, false, 14); }
 static void test_dh19(void) { happy(k_ec, k_ed, 19, false, 14); }
 static void test_dh14(void) { happy(k_ed, k_ec, 14, false, 14); }
 
+/* ---- failures ------------------------------------------------------------------------------- */
+
+static void test_wrong_key_at_responder(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_rsa, k_ec);
+	w.dns[0].key = k_rsa2; /* DNS publishes another key for the initiator */
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1"); /* carrying AUTHENTICATION_FAILED */
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "FAILED:auth-failed");
+	T_CHECK_STR(r->events, "FAILED:auth-failed");
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	w_free(&w);
+}
+
+static void test_wrong_key_at_initiator(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_rsa, k_ec);
+	w.dns[1].key = k_ed; /* the answer that made I initiate names another key */
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_STR(i->events, "FAILED:auth-failed");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	w_free(&w);
+}
+
+static void test_no_key_in_dns(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_rsa, k_ec);
+	w.dns[0].status = DK_L_NXDOMAIN;
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	T_CHECK_STR(i->events, "FAILED:auth-failed");
+	T_CHECK_STR(r->events, "FAILED:no-key");
+	w_free(&w);
+}
+
+static void test_no_common_proposal(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ec);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.dh[0] = 14;
+	i->conf.ndh = 1;
+	r->conf.dh[0] = 31;
+	r->conf.dh[1] = 19;
+	r->conf.ndh = 2;
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(NO_PROPOSAL_CHOSEN)");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "FAILED:no-proposal");
+	T_CHECK_INT(ike_sa_count(r->e), 0); /* the answer left no state */
+	w_free(&w);
+}
+
+static void test_esn_negotiation(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+
+	setup(&w, k_ec, k_ec);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.esn = true; /* I offers ESN first, then no ESN: fine; R refuses ESN-less */
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK(!kern_mock_at(i->km, 0)->esn); /* R does not want ESN */
+	w_free(&w);
+	(void)si;
+}
+
+static void test_invalid_ke_retry(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+
+	setup(&w, k_ec, k_ec);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.dh[0] = 31; /* guesses X25519 */
+	i->conf.dh[1] = 19;
+	i->conf.ndh = 2;
+	r->conf.dh[0] = 19; /* R only does P-256 */
+	r->conf.ndh = 1;
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(INVALID_KE_PAYLOAD)");
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.dh, 19);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_invalid_ke_unacceptable(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ec);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.dh[0] = 31;
+	i->conf.dh[1] = 14;
+	i->conf.ndh = 2;
+	r->conf.dh[0] = 14; /* R wants MODP-2048 */
+	r->conf.dh[1] = 19;
+	r->conf.ndh = 2;
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(INVALID_KE_PAYLOAD)");
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	w_free(&w);
+}
+
+static void test_cookie(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ed, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	r->conf.cookie_threshold = 0; /* "under load" from the first request */
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(COOKIE)");
+	W_EXPECT(&w, "I>R SA_INIT req 0 N(COOKIE)");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	w_free(&w);
+}
+
+static void test_cookie_lost(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ed, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	r->conf.cookie_threshold = 0;
+	start(&w);
+	/* the COOKIE answer is lost: I retransmits its request and is asked again */
+	w_initiate(i, r);
+	w.drop = 1ull << 1; /* R's first COOKIE answer is lost: I retransmits */
+	w_run(&w, 2000);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(COOKIE) (dropped)");
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 N(COOKIE)");
+	W_EXPECT(&w, "I>R SA_INIT req 0 N(COOKIE)");
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	w_free(&w);
+}
+
+static void test_lost_and_duplicated(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	/* datagram 0 (I's IKE_SA_INIT) and 4 (R's IKE_AUTH answer) are lost; the retransmitted
+	 * IKE_AUTH (5) arrives twice */
+	w.drop = 1ull << 0 | 1ull << 4;
+	w.dup = 1ull << 5;
+	w_initiate(i, r);
+	w_run(&w, 400);
+	W_EXPECT(&w, "I>R SA_INIT req 0 (dropped)");
+	W_EXPECT_END(&w); /* nothing until the retransmission timer */
+	w_run(&w, 200);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1 (dropped)");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(i->events, "");
+	w_run(&w, 1000);
+	W_EXPECT(&w, "I>R AUTH req 1 (twice)");
+	W_EXPECT(&w, "R>I AUTH resp 1"); /* the cached answer, once per copy */
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_INT(kern_mock_calls(r->km, KERN_MOCK_INSTALL), 1); /* answered from the cache */
+	T_CHECK_INT(r->lookups, 1);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_retransmit_give_up(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	uint64_t t0;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	w.drop_all = true;
+	t0 = w.now;
+	w_initiate(i, r);
+	/* backoff 0.5, 1, 2, 4, 8 s, then 16 s more and give up */
+	w_run(&w, 31499);
+	T_CHECK_INT(w.nlines, 6);
+	T_CHECK_STR(i->events, "");
+	w_run(&w, 1);
+	T_CHECK_STR(i->events, "FAILED:timeout");
+	T_CHECK_INT(w.now - t0, 31500);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_next_deadline(i->e), UINT64_MAX);
+	w_free(&w);
+}
+
+static void test_refuse_clear_and_block(void)
+{
+	for (int g = 0; g < 2; g++) {
+		struct w_world w;
+		struct w_node *i, *r;
+
+		setup(&w, k_ec, k_ed);
+		i = &w.n[0];
+		r = &w.n[1];
+		r->policy = g ? PG_BLOCK : PG_CLEAR;
+		start(&w);
+		w_initiate(i, r);
+		w_run(&w, 100);
+		W_EXPECT(&w, "I>R SA_INIT req 0");
+		W_EXPECT(&w, "R>I SA_INIT resp 0 N(NO_PROPOSAL_CHOSEN)");
+		W_EXPECT_END(&w);
+		T_CHECK_STR(i->events, "FAILED:no-proposal");
+		T_CHECK_INT(ike_sa_count(r->e), 0);
+		T_CHECK_INT(r->lookups, 0);
+		w_free(&w);
+	}
+}
+
+/* The responder keeps serving others while one initiator's key is being looked up. */
+static void test_async_lookup(void)
+{
+	struct w_world w;
+	struct w_node *i, *r, *j;
+
+	setup(&w, k_ec, k_ed);
+	j = w_add(&w, "J", "192.0.2.3", k_rsa);
+	w_publish(&w, &j->ep.addr, k_rsa);
+	i = &w.n[0];
+	r = &w.n[1];
+	r->defer_lookups = true;
+	start(&w);
+	T_CHECK_INT(w_start(j), 0);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	T_CHECK_INT(r->nlk, 1);
+	w_initiate(j, r);
+	w_run(&w, 100);
+	T_CHECK_INT(r->nlk, 2);
+	w_answer_lookups(r); /* answers I first, then J */
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "J>R SA_INIT req 0");
+	W_EXPECT(&w, "R>J SA_INIT resp 0");
+	W_EXPECT(&w, "J>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT(&w, "R>J AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(j->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_INT(kern_mock_installed(r->km), 2);
+	w_free(&w);
+}
+
+static void test_lookup_timeout(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	r->defer_lookups = true;
+	r->conf.lookup_timeout_ms = 3000;
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 3100);
+	T_CHECK_STR(r->events, "FAILED:no-key");
+	T_CHECK_INT(r->nlk, 0); /* the lookup was withdrawn */
+	T_CHECK_STR(i->events, "FAILED:auth-failed");
+	w_free(&w);
+}
+
+/* ---- established SAs --------------------------------------------------------------------- */
+
+static void up(struct w_world *w)
+{
+	T_CHECK_INT(w_initiate(&w->n[0], &w->n[1]), IKE_OK);
+	w_run(w, 100);
+	handshake_transcript(w);
+	T_CHECK_STR(w->n[0].events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(w->n[1].events, "ESTABLISHED CHILD_UP");
+}
+
+static void test_delete_ike(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_ERR_UNKNOWN_SA);
+	w_free(&w);
+}
+
+static void test_delete_by_responder(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info sr;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	T_CHECK(ike_sa_at(r->e, 0, &sr));
+	T_CHECK_INT(ike_delete(r->e, sr.handle), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "R>I INFO req 0"); /* the responder's own message IDs start at 0 */
+	W_EXPECT(&w, "I>R INFO resp 0");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	w_free(&w);
+}
+
+static void test_liveness(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.liveness_ms = 10000;
+	r->conf.liveness_ms = 0;
+	start(&w);
+	up(&w);
+	w_run(&w, 10000);
+	W_EXPECT(&w, "I>R INFO req 2"); /* empty: are you there? */
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	/* the peer vanishes: the next check is retransmitted, then the SA is given up */
+	w.drop_all = true;
+	w_run(&w, 10000 + 31500);
+	W_EXPECT(&w, "I>R INFO req 3 (dropped)");
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:liveness");
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	w_free(&w);
+}
+
+static void test_initial_contact(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info sr;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	/* I crashes and comes back: R still holds the old IKE and Child SA */
+	w_stop(i);
+	i->events[0] = 0;
+	T_CHECK_INT(w_start(i), 0);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted "
+			       "ESTABLISHED CHILD_UP");
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	T_CHECK(ike_sa_at(r->e, 0, &sr));
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	T_CHECK_INT(kern_mock_at(r->km, 0)->spi_in, sr.child_spi_in);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_transport_mode(void)
+{
+	for (int both = 0; both < 2; both++) {
+		struct w_world w;
+		struct w_node *i, *r;
+
+		setup(&w, k_ec, k_ed);
+		i = &w.n[0];
+		r = &w.n[1];
+		i->conf.transport = true;
+		r->conf.transport = both;
+		start(&w);
+		up(&w);
+		T_CHECK_INT(kern_mock_at(i->km, 0)->mode,
+			    both ? KERN_MODE_TRANSPORT : KERN_MODE_TUNNEL);
+		T_CHECK_INT(kern_mock_at(r->km, 0)->mode,
+			    both ? KERN_MODE_TRANSPORT : KERN_MODE_TUNNEL);
+		w_free(&w);
+	}
+}
+
+/* I is a gateway (192.0.2.1) for the host 198.51.100.7: R accepts it only when DNS for the
+ * host names the gateway. */
+static void delegated(bool named, EVP_PKEY *ki, const char *want_i, const char *want_r)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct oe_sel s;
+	struct w_dns *d;
+	const char *gw = named ? "192.0.2.1" : "192.0.2.99";
+
+	setup(&w, ki, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	d = &w.dns[w.ndns++];
+	memset(d, 0, sizeof(*d));
+	oe_addr_parse(&d->gw, gw, strlen(gw));
+	d->id.type = IKE_ID_IPV4_ADDR;
+	d->id.len = 4;
+	memcpy(d->id.data, "\xc6\x33\x64\x07", 4); /* 198.51.100.7 */
+	d->key = k_rsa;
+	d->status = DK_L_FOUND;
+	start(&w);
+	s = w_sel(i, r);
+	oe_addr_parse(&s.src.addr, "198.51.100.7", 12);
+	T_CHECK_INT(ike_initiate(i->e, &i->ep, &r->ep, NULL, &s, &i->sa), IKE_OK);
+	w_run(&w, 100);
+	T_CHECK_STR(i->events, want_i);
+	T_CHECK_STR(r->events, want_r);
+	if (strcmp(want_i, "ESTABLISHED CHILD_UP") == 0) {
+		char b[OE_PREFIXSTRLEN];
+
+		T_CHECK_INT(r->lookups, 2);
+		T_CHECK_STR(oe_prefix_str(&kern_mock_at(r->km, 0)->sel.dst, b), "198.51.100.7/32");
+		check_pair(i, r);
+	}
+	w_free(&w);
+}
+
+static void test_delegated_gateway(void)
+{
+	delegated(true, k_ec, "ESTABLISHED CHILD_UP", "ESTABLISHED CHILD_UP");
+}
+
+static void test_delegated_gateway_not_named(void)
+{
+	delegated(false, k_ec, "FAILED:auth-failed", "FAILED:delegation");
+}
+
+static void test_delegation_anonymous(void)
+{
+	/* AUTH_NULL may not speak for another host: the IKE SA comes up, the Child SA not */
+	delegated(true, NULL, "ESTABLISHED", "ESTABLISHED");
+}
+
+static void test_ts_narrowing(void)
+{
+	struct ike_ts tsi[2], tsr[1];
+	struct ike_ts_pl pi = { tsi, 2 }, pr = { tsr, 1 };
+	struct oe_addr us, peer;
+	struct oe_sel sel;
+	char b[OE_PREFIXSTRLEN];
+
+	memset(tsi, 0, sizeof(tsi));
+	memset(tsr, 0, sizeof(tsr));
+	oe_addr_parse(&us, "192.0.2.2", 9);
+	oe_addr_parse(&peer, "192.0.2.1", 9);
+	/* TSi: the trigger packet (one host, tcp/443), then the initiator's /24; TSr: 0/0 */
+	tsi[0].type = tsi[1].type = tsr[0].type = IKE_TS_IPV4_ADDR_RANGE;
+	oe_addr_parse(&tsi[0].start, "192.0.2.9", 9);
+	tsi[0].end = tsi[0].start;
+	tsi[0].proto = 6;
+	tsi[0].sport = tsi[0].eport = 443;
+	oe_addr_parse(&tsi[1].start, "192.0.2.0", 9);
+	oe_addr_parse(&tsi[1].end, "192.0.2.255", 11);
+	tsi[1].eport = 65535;
+	oe_addr_parse(&tsr[0].start, "0.0.0.0", 7);
+	oe_addr_parse(&tsr[0].end, "255.255.255.255", 15);
+	tsr[0].eport = 65535;
+	T_CHECK(child_ts_narrow(&pi, &pr, &us, &peer, &sel));
+	T_CHECK_STR(oe_prefix_str(&sel.src, b), "192.0.2.2/32");
+	T_CHECK_STR(oe_prefix_str(&sel.dst, b), "192.0.2.1/32");
+	T_CHECK_INT(sel.proto, 0);
+	T_CHECK(child_ts_narrow(&pi, &pr, &us, NULL, &sel)); /* any one host: the trigger */
+	T_CHECK_STR(oe_prefix_str(&sel.dst, b), "192.0.2.9/32");
+	T_CHECK_INT(sel.proto, 6);
+	T_CHECK_INT(sel.dport, 443);
+	oe_addr_parse(&peer, "203.0.113.1", 11); /* not in TSi */
+	T_CHECK(!child_ts_narrow(&pi, &pr, &us, &peer, &sel));
+	oe_addr_parse(&tsr[0].start, "198.51.100.0", 12); /* TSr without us */
+	oe_addr_parse(&tsr[0].end, "198.51.100.255", 14);
+	T_CHECK(!child_ts_narrow(&pi, &pr, &us, NULL, &sel));
+	tsr[0].start = tsr[0].end = us;
+	tsr[0].sport = 1000; /* a port range we cannot install */
+	tsr[0].eport = 2000;
+	T_CHECK(!child_ts_narrow(&pi, &pr, &us, NULL, &sel));
+}
+
 int main(void)
 {
+	if (!getenv("IKE_TEST_LOG"))
+		oe_log_set_level(OE_LOG_WARN);
 	dk_hostkey_generate(DK_KT_RSA, 2048, &k_rsa);
 	dk_hostkey_generate(DK_KT_RSA, 2048, &k_rsa2);
 	dk_hostkey_generate(DK_KT_ECDSA_P256, 0, &k_ec);
@@ -117,6 +704,29 @@ int main(void)
 	T_RUN(test_dh31);
 	T_RUN(test_dh19);
 	T_RUN(test_dh14);
+	T_RUN(test_wrong_key_at_responder);
+	T_RUN(test_wrong_key_at_initiator);
+	T_RUN(test_no_key_in_dns);
+	T_RUN(test_no_common_proposal);
+	T_RUN(test_esn_negotiation);
+	T_RUN(test_invalid_ke_retry);
+	T_RUN(test_invalid_ke_unacceptable);
+	T_RUN(test_cookie);
+	T_RUN(test_cookie_lost);
+	T_RUN(test_lost_and_duplicated);
+	T_RUN(test_retransmit_give_up);
+	T_RUN(test_refuse_clear_and_block);
+	T_RUN(test_async_lookup);
+	T_RUN(test_lookup_timeout);
+	T_RUN(test_delete_ike);
+	T_RUN(test_delete_by_responder);
+	T_RUN(test_liveness);
+	T_RUN(test_initial_contact);
+	T_RUN(test_transport_mode);
+	T_RUN(test_delegated_gateway);
+	T_RUN(test_delegated_gateway_not_named);
+	T_RUN(test_delegation_anonymous);
+	T_RUN(test_ts_narrowing);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
 	EVP_PKEY_free(k_ec);
