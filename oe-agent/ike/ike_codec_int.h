@@ -223,7 +223,8 @@ struct ike_transform {
 };
 
 struct ike_proposal {
-	uint8_t num;       /* proposal number, 1-based, §3.3.1 */
+	uint8_t num;       /* proposal number, §3.3.1: 1, 2, ... in requests; an answer keeps
+			    * the number of the proposal it accepted */
 	uint8_t proto;     /* enum ike_proto */
 	uint8_t spi_size;  /* 0 (IKE_SA_INIT), 8 (IKE rekey), 4 (ESP/AH) */
 	uint8_t spi[IKE_SPI_LEN];
@@ -377,7 +378,8 @@ enum ike_codec_status ike_hdr_parse(const uint8_t *buf, size_t len, struct ike_h
 
 /* Checks the ICV and decrypts the SK payload with the peer's key (SK_ei for a responder,
  * SK_er for an initiator), then parses the inner chain with the same validators and appends
- * those payloads (inner = true). IKE_CODEC_SK_AUTH: drop the message. */
+ * those payloads (inner = true). IKE_CODEC_SK_AUTH: drop the message. On any failure m is as
+ * before the call (another key may be tried); after success a second call gives NO_SK. */
 enum ike_codec_status ike_msg_decrypt(struct ike_msg *m, const struct ike_sk_key *key);
 
 /* First payload of a type at or after index *from (NULL = from 0); NULL if none. On success

@@ -303,6 +303,8 @@ enum ike_codec_status ike_msg_decrypt(struct ike_msg *m, const struct ike_sk_key
 	uint8_t pad;
 	enum ike_codec_status st;
 
+	size_t n_pl = m->n_pl, n_prop = m->n_prop, n_ts = m->n_ts;
+
 	if (!m->has_sk || m->decrypted)
 		return IKE_CODEC_NO_SK;
 	sk = &m->pl[m->sk_index].u.sk;
@@ -312,14 +314,26 @@ enum ike_codec_status ike_msg_decrypt(struct ike_msg *m, const struct ike_sk_key
 		return IKE_CODEC_NOMEM;
 	m->plain_len = sk->ct_len;
 	st = ike_sk_open(key, sk->iv, m->raw, aad_len, sk->ct, sk->ct_len, sk->icv, m->plain);
-	if (st != IKE_CODEC_OK)
-		return st;
-	pad = m->plain[sk->ct_len - 1];
-	if (pad >= sk->ct_len)
-		return IKE_CODEC_BAD_SK;
-	st = parse_chain(m, sk->inner_next, oe_cur_make(m->plain, sk->ct_len - 1 - pad), true);
+	if (st == IKE_CODEC_OK) {
+		pad = m->plain[sk->ct_len - 1];
+		if (pad >= sk->ct_len)
+			st = IKE_CODEC_BAD_SK;
+	}
 	if (st == IKE_CODEC_OK)
+		st = parse_chain(m, sk->inner_next,
+				 oe_cur_make(m->plain, sk->ct_len - 1 - pad), true);
+	if (st == IKE_CODEC_OK) {
 		m->decrypted = true;
+		return st;
+	}
+	/* undone, so that another key may be tried on the same message */
+	m->n_pl = n_pl;
+	m->n_prop = n_prop;
+	m->n_ts = n_ts;
+	OPENSSL_cleanse(m->plain, m->plain_len);
+	free(m->plain);
+	m->plain = NULL;
+	m->plain_len = 0;
 	return st;
 }
 

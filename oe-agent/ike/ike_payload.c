@@ -79,8 +79,9 @@ static enum ike_codec_status validate_sa(struct oe_cur c)
 		if (!oe_cur_u8(&p, &num) || !oe_cur_u8(&p, &proto) || !oe_cur_u8(&p, &spi_size) ||
 		    !oe_cur_u8(&p, &n_xf))
 			return IKE_CODEC_BAD_PROPOSAL;
-		/* §3.3.1: the first is 1, each next the same (AND) or one more (OR). */
-		if (num == 0 || (prev == 0 && num != 1) || (prev && num != prev && num != prev + 1))
+		/* §3.3.1: numbered 1, 2, 3... in a request; an answer carries the one accepted
+		 * proposal with the number it had, so only the order is checked here. */
+		if (num == 0 || (prev && num != prev + 1))
 			return IKE_CODEC_BAD_PROPOSAL;
 		prev = num;
 		if (!spi_size_ok(proto, spi_size) || !oe_cur_skip(&p, spi_size) || n_xf == 0)
