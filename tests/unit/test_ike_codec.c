@@ -478,11 +478,13 @@ static size_t prop(uint8_t *o, uint8_t last, uint8_t num, uint8_t proto, uint8_t
 	return len;
 }
 
-static void test_validate_sa(void)
+/* ENCR_AES_GCM_16 with Key Length 128; then PRF + DH as two transforms */
+static const uint8_t xf_ok[] = {0, 0, 0, 12, 1, 0, 0, 20, 0x80, 14, 0, 128};
+static const uint8_t xf2[] = {3, 0, 0, 8, 2, 0, 0, 5, 0, 0, 0, 8, 4, 0, 0, 31};
+
+static void test_validate_proposals(void)
 {
-	static const uint8_t xf_ok[] = {0, 0, 0, 12, 1, 0, 0, 20, 0x80, 14, 0, 128};
-	static const uint8_t xf2[] = {3, 0, 0, 8, 2, 0, 0, 5, 0, 0, 0, 8, 4, 0, 0, 31};
-	uint8_t b[1024], x[64];
+	uint8_t b[1024];
 	size_t n;
 
 	n = prop(b, 0, 1, IKE_PROTO_IKE, 0, 1, xf_ok, sizeof(xf_ok));
@@ -519,6 +521,26 @@ static void test_validate_sa(void)
 	T_CHECK_INT(parse1(IKE_PL_SA, b, n), IKE_CODEC_BAD_PROPOSAL);
 	b[3] = (uint8_t)(n + 1); /* past the payload */
 	T_CHECK_INT(parse1(IKE_PL_SA, b, n), IKE_CODEC_BAD_PROPOSAL);
+	/* more proposals than the pool holds */
+	n = 0;
+	for (int i = 0; i < IKE_MAX_PROPOSALS + 1; i++)
+		n += prop(b + n, i == IKE_MAX_PROPOSALS ? 0 : 2, (uint8_t)(i + 1), IKE_PROTO_IKE, 0,
+			  1, xf_ok, sizeof(xf_ok));
+	{
+		uint8_t big[2048];
+		struct ike_msg *m = NULL;
+		size_t l = mk1(big, IKE_PL_SA, false, b, n);
+
+		T_CHECK_INT(ike_msg_parse(big, l, &m), IKE_CODEC_TOO_MANY);
+		ike_msg_free(m);
+	}
+}
+
+static void test_validate_transforms(void)
+{
+	uint8_t b[256], x[64];
+	size_t n;
+
 	memcpy(x, xf_ok, sizeof(xf_ok));
 	x[0] = 3; /* "more" on last */
 	n = prop(b, 0, 1, IKE_PROTO_IKE, 0, 1, x, sizeof(xf_ok));
@@ -556,19 +578,6 @@ static void test_validate_sa(void)
 		T_CHECK_INT(ike_msg_parse(buf, l, &m), IKE_CODEC_OK);
 		T_CHECK(m && m->pl[0].u.sa.prop[0].xf[0].unknown_attr &&
 			m->pl[0].u.sa.prop[0].xf[0].key_len == 0);
-		ike_msg_free(m);
-	}
-	/* more proposals than the pool holds */
-	n = 0;
-	for (int i = 0; i < IKE_MAX_PROPOSALS + 1; i++)
-		n += prop(b + n, i == IKE_MAX_PROPOSALS ? 0 : 2, (uint8_t)(i + 1), IKE_PROTO_IKE, 0,
-			  1, xf_ok, sizeof(xf_ok));
-	{
-		uint8_t big[2048];
-		struct ike_msg *m = NULL;
-		size_t l = mk1(big, IKE_PL_SA, false, b, n);
-
-		T_CHECK_INT(ike_msg_parse(big, l, &m), IKE_CODEC_TOO_MANY);
 		ike_msg_free(m);
 	}
 }
@@ -750,7 +759,8 @@ int main(void)
 	T_RUN(test_roundtrip_sk);
 	T_RUN(test_sk_rejects);
 	T_RUN(test_header_chain);
-	T_RUN(test_validate_sa);
+	T_RUN(test_validate_proposals);
+	T_RUN(test_validate_transforms);
 	T_RUN(test_validate_small);
 	T_RUN(test_validate_ts);
 	T_RUN(test_builder_and_names);
