@@ -536,6 +536,36 @@ static void test_verify_pkcs1_sha256(void)
 	EVP_PKEY_free(rsa);
 }
 
+/* A PSS AUTH whose AlgorithmIdentifier omits the hash NULL parameters (63 octets, 0x3d) still
+ * verifies: the prefix is swapped on one of our signatures. */
+static void test_verify_pss_nonull(void)
+{
+	static const uint8_t nonull[] = {
+	    0x3f, 0x30, 0x3d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+	    0x0a, 0x30, 0x30, 0xa0, 0x0d, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+	    0x65, 0x03, 0x04, 0x02, 0x01, 0xa1, 0x1a, 0x30, 0x18, 0x06, 0x09, 0x2a, 0x86,
+	    0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86,
+	    0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0xa2, 0x03, 0x02, 0x01, 0x20};
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	uint8_t oct[8] = {1}, m, *d = NULL, buf[64 + 512];
+	size_t n = 0;
+	enum ike_sig_alg got;
+
+	T_CHECK(rsa != NULL);
+	if (!rsa)
+		return;
+	T_CHECK_INT(ike_auth_sign(rsa, IKE_SIG_RSA_PSS_SHA256, oct, 8, &m, &d, &n), IKE_CRYPTO_OK);
+	if (d && n > 68 && n - 68 <= 512) {
+		memcpy(buf, nonull, sizeof(nonull));
+		memcpy(buf + sizeof(nonull), d + 68, n - 68);
+		T_CHECK_INT(ike_auth_verify(rsa, m, buf, sizeof(nonull) + n - 68, oct, 8, 0, &got),
+			    IKE_CRYPTO_OK);
+		T_CHECK_INT(got, IKE_SIG_RSA_PSS_SHA256);
+	}
+	free(d);
+	EVP_PKEY_free(rsa);
+}
+
 static void test_nonce_names(void)
 {
 	uint8_t a[32], b[32];
@@ -561,6 +591,7 @@ int main(void)
 	T_RUN(test_auth_octets_null);
 	T_RUN(test_signatures);
 	T_RUN(test_verify_pkcs1_sha256);
+	T_RUN(test_verify_pss_nonull);
 	T_RUN(test_nonce_names);
 	return t_done();
 }
