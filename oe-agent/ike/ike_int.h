@@ -119,9 +119,12 @@ struct ike_sa {
 	bool transport;
 	struct child_sa *children;
 	struct child_sa *rekeying; /* Child SA being rekeyed by our CREATE_CHILD_SA */
-	struct ike_sa *rekey_new;  /* IKE rekey in progress: the new SA we proposed */
-	uint8_t rekey_nonce[IKE_NONCE_MAX]; /* our nonce of that rekey (§2.8.1 comparison) */
+	uint8_t rekey_nonce[IKE_NONCE_MAX]; /* our nonce of that Child SA rekey */
 	size_t rekey_nonce_len;
+	/* IKE SA rekey (§2.8, §2.18): handles of the new SA we proposed and of the one the peer
+	 * proposed (both exist after a simultaneous rekey, §2.8.2) */
+	uint64_t rekey_mine, rekey_theirs;
+	bool replaced;		 /* superseded by a rekeyed SA: its end is no news to the owner */
 
 	uint64_t last_rx_ms;	 /* any authenticated message from the peer */
 	uint64_t liveness_at;	 /* next liveness check (0 = none) */

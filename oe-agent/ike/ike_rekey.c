@@ -1,25 +1,600 @@
-/* CREATE_CHILD_SA (RFC 7296 §1.3, §2.8): rekeying Child SAs and the IKE SA in both directions,
- * with the simultaneous-rekey rules of §2.8.1 / §2.8.2 (the SA made with the lowest nonce
- * goes). */
+/* CREATE_CHILD_SA (RFC 7296 §1.3, §2.8): rekeying Child SAs (§1.3.3) and the IKE SA (§1.3.2,
+ * §2.18) in both directions. Simultaneous rekeys (§2.8.1, §2.8.2): when both ends rekey the
+ * same SA at once, the new SA made with the lowest of the four nonces is redundant and is
+ * deleted by whoever initiated it; the other end's initiator deletes the old SA. A rekey of an
+ * SA we have already replaced is answered with TEMPORARY_FAILURE (§2.25), which keeps both ends
+ * consistent when the crossing messages arrive in the other order. No PFS for Child SAs. */
 #include "ike_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oe_log.h"
+
+#define REKEY_RETRY_MS 10000 /* a refused rekey is tried again after this */
+
+static int nonce_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+/* The lower of an exchange's two nonces (§2.8.1 compares them). */
+static void min_nonce(const uint8_t *ni, size_t nil, const uint8_t *nr, size_t nrl,
+		      uint8_t *out, size_t *len)
+{
+	bool i = nonce_cmp(ni, nil, nr, nrl) <= 0;
+
+	*len = i ? nil : nrl;
+	memcpy(out, i ? ni : nr, *len);
+}
+
+static void add_sa(struct ike_builder *b, const struct ike_proposal *prop)
+{
+	struct ike_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_SA;
+	p.u.sa.prop = prop;
+	p.u.sa.n_prop = 1;
+	ike_build_add(b, &p);
+}
+
+static void add_nonce(struct ike_builder *b, const uint8_t *n, size_t len)
+{
+	struct ike_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_NONCE;
+	p.u.nonce.data = n;
+	p.u.nonce.len = len;
+	ike_build_add(b, &p);
+}
+
+static void add_ts(struct ike_builder *b, const struct oe_sel *sel)
+{
+	struct ike_payload p;
+	struct ike_ts tsi, tsr;
+
+	child_ts_of_sel(sel, &tsi, &tsr, true); /* TSi: the initiator of this exchange */
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_TSI;
+	p.u.ts.ts = &tsi;
+	p.u.ts.n = 1;
+	ike_build_add(b, &p);
+	p.type = IKE_PL_TSR;
+	p.u.ts.ts = &tsr;
+	ike_build_add(b, &p);
+}
+
+static enum ike_status add_ke(struct ike_builder *b, const struct ike_dh *dh)
+{
+	struct ike_payload p;
+	uint8_t pub[256];
+	size_t len = 0;
+
+	if (ike_dh_public(dh, pub, sizeof(pub), &len) != IKE_CRYPTO_OK)
+		return IKE_ERR_CRYPTO;
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_KE;
+	p.u.ke.group = (uint16_t)ike_dh_group(dh);
+	p.u.ke.data = pub;
+	p.u.ke.len = len;
+	ike_build_add(b, &p);
+	return IKE_OK;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void answer_error(struct ike_sa *sa, uint32_t id, uint16_t type)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	ike_build_notify(&b, type, NULL, 0);
+	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
+}
+
+/* ==== Child SAs =============================================================================== */
+
+static struct child_sa *successor(struct ike_sa *sa, uint32_t old_spi, bool by_us)
+{
+	for (struct child_sa *c = sa->children; c; c = c->next)
+		if (c->rekey_of == old_spi && c->by_us == by_us && c->state != CHILD_S_DEAD)
+			return c;
+	return NULL;
+}
+
+static void start_child(struct ike_sa *sa, uint32_t spi)
+{
+	struct child_sa *old = child_sa_by_spi_in(sa, spi), *nc;
+	struct ike_proposal prop;
+	struct ike_builder b;
+	struct ike_hdr h;
+
+	if (!old || old->state != CHILD_S_INSTALLED)
+		return;
+	nc = child_sa_new(sa);
+	if (!nc || ike_nonce(sa->rekey_nonce, IKE_NONCE_LEN) != IKE_CRYPTO_OK) {
+		if (nc)
+			child_sa_remove(sa, nc);
+		old->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
+		return;
+	}
+	sa->rekey_nonce_len = IKE_NONCE_LEN;
+	nc->rekey_of = spi;
+	nc->by_us = true;
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, false, sa->next_req_id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	{
+		uint8_t s[4];
+
+		put32(s, spi);
+		ike_build_notify_spi(&b, IKE_PROTO_ESP, s, 4, IKE_N_REKEY_SA, NULL, 0);
+	}
+	if (old->k.mode == KERN_MODE_TRANSPORT)
+		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
+	ike_prop_esp(&sa->e->conf, &prop, nc->k.spi_in);
+	add_sa(&b, &prop);
+	add_nonce(&b, sa->rekey_nonce, sa->rekey_nonce_len);
+	add_ts(&b, &old->k.sel);
+	child_sa_set_state(sa, old, CHILD_S_REKEYING);
+	sa->rekeying = old;
+	sa->pending_spi = spi;
+	ike_sa_send_sk(sa, &b, IKE_P_REKEY_CHILD, 0);
+}
+
+/* Both ends made a successor of old (§2.8.1): the one with the lowest nonce goes, deleted
+ * by its maker. Returns true if ours survives (or there was no race). */
+static bool child_race(struct ike_sa *sa, uint32_t old_spi)
+{
+	struct child_sa *mine = successor(sa, old_spi, true);
+	struct child_sa *theirs = successor(sa, old_spi, false);
+	struct child_sa *loser;
+
+	if (!mine || !theirs || !mine->installed || !theirs->installed)
+		return true;
+	loser = nonce_cmp(mine->min_nonce, mine->min_nonce_len, theirs->min_nonce,
+			  theirs->min_nonce_len) < 0 ? mine : theirs;
+	oe_info(IKE, "Child SA %08x rekeyed by both ends: %08x (%s) is redundant", old_spi,
+		loser->k.spi_in, loser == mine ? "ours" : "the peer's");
+	if (loser == mine)
+		ike_sa_queue(sa, IKE_P_DELETE_CHILD, mine->k.spi_in);
+	return loser != mine;
+}
+
+static void child_failed(struct ike_sa *sa, struct child_sa *old, struct child_sa *nc,
+			 enum ike_status why)
+{
+	oe_info(IKE, "IKE SA %016" PRIx64 ": rekey of Child SA %08x failed: %s", sa->spi_i,
+		old ? old->k.spi_in : 0, ike_strerror(why));
+	if (nc)
+		child_sa_remove(sa, nc);
+	if (!old || old->state != CHILD_S_REKEYING)
+		return;
+	if (successor(sa, old->k.spi_in, false)) { /* the peer's rekey won the race */
+		child_sa_set_state(sa, old, CHILD_S_REKEYED);
+		return;
+	}
+	child_sa_set_state(sa, old, CHILD_S_INSTALLED);
+	old->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
+}
+
+static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m, uint32_t spi)
+{
+	struct child_sa *old = child_sa_by_spi_in(sa, spi), *nc = successor(sa, spi, true);
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	const struct ike_payload *ti = ike_msg_find(m, IKE_PL_TSI, NULL);
+	const struct ike_payload *tr = ike_msg_find(m, IKE_PL_TSR, NULL);
+	uint8_t nr[IKE_NONCE_MAX];
+	size_t nr_len = 0;
+	uint16_t bits = 0, err = ike_msg_error(m);
+	uint32_t peer_spi = 0;
+	bool esn = false;
+	struct oe_sel sel;
+	enum ike_status st;
+
+	sa->rekeying = NULL;
+	if (!old || !nc) {
+		st = IKE_ERR_STATE;
+		goto fail;
+	}
+	if (err) {
+		st = ike_status_of_notify(err);
+		goto fail;
+	}
+	if (!psa || !ti || !tr || !ike_nonce_copy(pn, nr, &nr_len) ||
+	    !ike_prop_check_esp(&sa->e->conf, &psa->u.sa, &bits, &esn, &peer_spi) ||
+	    !child_ts_check(&ti->u.ts, &tr->u.ts, &old->k.sel, &sel)) {
+		st = IKE_ERR_NO_PROPOSAL;
+		goto fail;
+	}
+	st = child_sa_install(sa, nc, &sel, old->k.mode == KERN_MODE_TRANSPORT, bits, esn,
+			      peer_spi, true, sa->rekey_nonce, sa->rekey_nonce_len, nr, nr_len,
+			      old);
+	if (st != IKE_OK)
+		goto fail;
+	min_nonce(sa->rekey_nonce, sa->rekey_nonce_len, nr, nr_len, nc->min_nonce,
+		  &nc->min_nonce_len);
+	ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &nc->k);
+	if (old->state == CHILD_S_REKEYING)
+		child_sa_set_state(sa, old, CHILD_S_REKEYED);
+	if (child_race(sa, spi)) /* we won (or raced nobody): the old SA is ours to delete */
+		ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi);
+	return IKE_OK;
+fail:
+	child_failed(sa, old, nc, st);
+	return st;
+}
+
+static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
+				     const struct ike_notify_pl *rk)
+{
+	uint32_t id = m->hdr.msgid, peer_spi = 0;
+	struct child_sa *old, *nc;
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	const struct ike_payload *ti = ike_msg_find(m, IKE_PL_TSI, NULL);
+	const struct ike_payload *tr = ike_msg_find(m, IKE_PL_TSR, NULL);
+	struct ike_proposal chosen;
+	uint8_t ni[IKE_NONCE_MAX], nr[IKE_NONCE_MAX];
+	size_t ni_len = 0;
+	uint16_t bits = 0;
+	bool esn = false;
+	struct oe_sel sel;
+	struct ike_builder b;
+	struct ike_hdr h;
+
+	old = rk->spi_size == 4 ? child_sa_by_spi_out(sa, (uint32_t)rk->spi[0] << 24 |
+						       (uint32_t)rk->spi[1] << 16 |
+						       (uint32_t)rk->spi[2] << 8 | rk->spi[3])
+				: NULL;
+	if (!old || old->state == CHILD_S_DELETING) {
+		answer_error(sa, id, IKE_N_CHILD_SA_NOT_FOUND);
+		return IKE_OK;
+	}
+	if (old->state == CHILD_S_REKEYED) { /* §2.25: we replaced it already */
+		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
+		return IKE_OK;
+	}
+	if (!psa || !ti || !tr || !ike_nonce_copy(pn, ni, &ni_len) ||
+	    !ike_prop_select_esp(&sa->e->conf, &psa->u.sa, &chosen, &bits, &esn, &peer_spi)) {
+		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
+		return IKE_OK;
+	}
+	if (!child_ts_narrow(&ti->u.ts, &tr->u.ts, &old->k.sel.src.addr, &old->k.sel.dst.addr,
+			     &sel)) {
+		answer_error(sa, id, IKE_N_TS_UNACCEPTABLE);
+		return IKE_OK;
+	}
+	nc = child_sa_new(sa);
+	if (!nc || ike_nonce(nr, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
+	    child_sa_install(sa, nc, &sel, old->k.mode == KERN_MODE_TRANSPORT, bits, esn,
+			     peer_spi, false, ni, ni_len, nr, IKE_NONCE_LEN, old) != IKE_OK) {
+		if (nc)
+			child_sa_remove(sa, nc);
+		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
+		return IKE_OK;
+	}
+	nc->rekey_of = old->k.spi_in;
+	min_nonce(ni, ni_len, nr, IKE_NONCE_LEN, nc->min_nonce, &nc->min_nonce_len);
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	if (old->k.mode == KERN_MODE_TRANSPORT)
+		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
+	put32(chosen.spi, nc->k.spi_in);
+	add_sa(&b, &chosen);
+	add_nonce(&b, nr, IKE_NONCE_LEN);
+	{
+		/* TSi/TSr as the peer (the initiator of this exchange) sees them */
+		struct oe_sel theirs = sel;
+
+		theirs.src = sel.dst;
+		theirs.dst = sel.src;
+		theirs.sport = sel.dport;
+		theirs.dport = sel.sport;
+		add_ts(&b, &theirs);
+	}
+	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
+	ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &nc->k);
+	/* the peer deletes the old SA; while our own rekey of it is out, that one decides */
+	if (old->state == CHILD_S_INSTALLED)
+		child_sa_set_state(sa, old, CHILD_S_REKEYED);
+	return IKE_OK;
+}
+
+/* ==== the IKE SA (§1.3.2, §2.18) ============================================================== */
+
+/* Copies what the new IKE SA inherits from the old one and moves the Child SAs. */
+static void inherit(struct ike_sa *ns, struct ike_sa *old)
+{
+	ns->peer_id = old->peer_id;
+	ns->peer_auth = old->peer_auth;
+	ns->peer_hashes = old->peer_hashes;
+	ns->ts = old->ts;
+	ns->transport = old->transport;
+	ns->nat_local = old->nat_local;
+	ns->nat_remote = old->nat_remote;
+	ns->last_rx_ms = old->last_rx_ms;
+}
+
+static void move_children(struct ike_sa *to, struct ike_sa *from)
+{
+	while (from->children) {
+		struct child_sa *c = from->children;
+
+		from->children = c->next;
+		c->next = to->children;
+		to->children = c;
+	}
+}
+
+/* The survivor takes the owner's handle (ike_sa_get follows an IKE rekey). */
+static void take_over(struct ike_sa *ns, struct ike_sa *old)
+{
+	uint64_t h = old->handle;
+
+	old->handle = ns->handle;
+	ns->handle = h;
+	ns->replaced = false;
+	old->replaced = true;
+	move_children(ns, old);
+	ns->rekey_at = 0;
+	ike_sa_set_state(ns, IKE_S_ESTABLISHED);
+}
+
+static enum ike_status derive_new(struct ike_sa *old, struct ike_sa *ns, const struct ike_dh *dh,
+				  const struct ike_ke_pl *ke)
+{
+	struct ike_secret g = { 0 };
+	uint8_t spi_i[8], spi_r[8];
+	enum ike_crypto_status cs;
+
+	ike_spi_put(spi_i, ns->spi_i);
+	ike_spi_put(spi_r, ns->spi_r);
+	cs = ike_dh_derive(dh, ke->data, ke->len, &g);
+	if (cs == IKE_CRYPTO_OK)
+		cs = ike_derive_rekey_sa_keys(&old->keys, ns->prf, ns->encr_bits, &g, ns->ni,
+					      ns->ni_len, ns->nr, ns->nr_len, spi_i, spi_r,
+					      &ns->keys, NULL);
+	ike_secret_wipe(&g);
+	if (cs != IKE_CRYPTO_OK)
+		return IKE_ERR_CRYPTO;
+	ns->have_keys = true;
+	return IKE_OK;
+}
+
+static void start_ike(struct ike_sa *sa)
+{
+	struct ike_sa *ns = ike_sa_new(sa->e, true, &sa->local, &sa->remote);
+	struct ike_proposal prop;
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t spi[8];
+
+	if (!ns)
+		return;
+	ns->replaced = true; /* not the owner's SA until it takes over */
+	ns->dh = sa->dh;
+	if (ike_dh_new(ns->dh, &ns->dhs) != IKE_CRYPTO_OK ||
+	    ike_nonce(ns->ni, IKE_NONCE_LEN) != IKE_CRYPTO_OK) {
+		ike_sa_kill(ns, IKE_ERR_CRYPTO);
+		sa->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
+		return;
+	}
+	ns->ni_len = IKE_NONCE_LEN;
+	ike_spi_put(spi, ns->spi_i);
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, false, sa->next_req_id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	ike_prop_ike(&sa->e->conf, &prop, spi);
+	add_sa(&b, &prop);
+	add_nonce(&b, ns->ni, ns->ni_len);
+	if (add_ke(&b, ns->dhs) != IKE_OK) {
+		ike_build_free(&b);
+		ike_sa_kill(ns, IKE_ERR_CRYPTO);
+		return;
+	}
+	sa->rekey_mine = ns->handle;
+	ike_sa_send_sk(sa, &b, IKE_P_REKEY_IKE, 0);
+}
+
+/* After both ends rekeyed the IKE SA (§2.8.2): the new SA with the lowest nonce goes. */
+static void ike_race(struct ike_sa *old, struct ike_sa *mine, struct ike_sa *theirs)
+{
+	uint8_t a[IKE_NONCE_MAX], b[IKE_NONCE_MAX];
+	size_t al = 0, bl = 0;
+	bool mine_loses;
+
+	min_nonce(mine->ni, mine->ni_len, mine->nr, mine->nr_len, a, &al);
+	min_nonce(theirs->ni, theirs->ni_len, theirs->nr, theirs->nr_len, b, &bl);
+	mine_loses = nonce_cmp(a, al, b, bl) < 0;
+	oe_info(IKE, "IKE SA %016" PRIx64 " rekeyed by both ends: %s new SA is redundant",
+		old->spi_i, mine_loses ? "our" : "the peer's");
+	take_over(mine_loses ? theirs : mine, old);
+	ike_sa_set_state(old, IKE_S_REKEYED);
+	if (mine_loses) {
+		ike_sa_set_state(mine, IKE_S_ESTABLISHED);
+		ike_sa_queue(mine, IKE_P_DELETE_IKE, 0);
+		ike_sa_run_queue(mine);
+	} else {
+		ike_sa_set_state(theirs, IKE_S_ESTABLISHED); /* the peer deletes it */
+		ike_sa_queue(old, IKE_P_DELETE_IKE, 0);
+	}
+}
+
+static enum ike_status ike_response(struct ike_sa *sa, const struct ike_msg *m)
+{
+	struct ike_sa *ns = ike_sa_by_handle(sa->e, sa->rekey_mine);
+	struct ike_sa *theirs = ike_sa_by_handle(sa->e, sa->rekey_theirs);
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
+	uint16_t dh = 0, prf = 0, bits = 0;
+	enum ike_status st = IKE_ERR_NO_PROPOSAL;
+
+	sa->rekey_mine = 0;
+	if (!ns)
+		return IKE_ERR_STATE;
+	if (ike_msg_error(m)) {
+		st = ike_status_of_notify(ike_msg_error(m));
+	} else if (psa && pke && ike_nonce_copy(pn, ns->nr, &ns->nr_len) &&
+		   ike_prop_check_ike(&sa->e->conf, &psa->u.sa, &dh, &prf, &bits) &&
+		   dh == ns->dh && pke->u.ke.group == dh && psa->u.sa.prop[0].spi_size == 8) {
+		ns->spi_r = ike_spi_get(psa->u.sa.prop[0].spi);
+		ns->prf = prf;
+		ns->encr_bits = bits;
+		st = derive_new(sa, ns, ns->dhs, &pke->u.ke);
+	}
+	if (st != IKE_OK) {
+		ike_sa_kill(ns, st);
+		if (theirs) { /* the peer's rekey stands */
+			take_over(theirs, sa);
+			ike_sa_set_state(sa, IKE_S_REKEYED);
+		} else {
+			sa->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
+		}
+		return st;
+	}
+	ike_dh_free(ns->dhs);
+	ns->dhs = NULL;
+	inherit(ns, sa);
+	if (theirs) {
+		ike_race(sa, ns, theirs);
+		return IKE_OK;
+	}
+	take_over(ns, sa);
+	ike_sa_set_state(sa, IKE_S_REKEYED);
+	ike_sa_queue(sa, IKE_P_DELETE_IKE, 0); /* §1.3.2: the rekey initiator deletes the old */
+	return IKE_OK;
+}
+
+static enum ike_status ike_request(struct ike_sa *sa, const struct ike_msg *m)
+{
+	uint32_t id = m->hdr.msgid;
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
+	struct ike_proposal chosen;
+	struct ike_dh *dh = NULL;
+	struct ike_sa *ns;
+	uint16_t g = 0, prf = 0, bits = 0;
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t spi[8];
+	const struct ike_proposal *offer;
+
+	if (sa->state != IKE_S_ESTABLISHED) {
+		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
+		return IKE_OK;
+	}
+	if (!pke || !ike_prop_select_ike(&sa->e->conf, &psa->u.sa, &chosen, &g, &prf, &bits)) {
+		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
+		return IKE_OK;
+	}
+	for (offer = psa->u.sa.prop; offer->num != chosen.num; offer++)
+		;
+	if (pke->u.ke.group != g || offer->spi_size != 8) {
+		uint8_t want[2] = { (uint8_t)(g >> 8), (uint8_t)g };
+		struct ike_builder eb;
+
+		ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
+		ike_build_init(&eb, &h);
+		ike_build_begin_sk(&eb);
+		ike_build_notify(&eb, IKE_N_INVALID_KE_PAYLOAD, want, 2);
+		ike_sa_send_sk(sa, &eb, IKE_P_NONE, id);
+		return IKE_OK;
+	}
+	ns = ike_sa_new(sa->e, false, &sa->local, &sa->remote);
+	if (!ns) {
+		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
+		return IKE_OK;
+	}
+	ns->replaced = true;
+	ns->spi_i = ike_spi_get(offer->spi);
+	ns->dh = g;
+	ns->prf = prf;
+	ns->encr_bits = bits;
+	if (!ike_nonce_copy(pn, ns->ni, &ns->ni_len) ||
+	    ike_nonce(ns->nr, IKE_NONCE_LEN) != IKE_CRYPTO_OK || ike_dh_new(g, &dh) != IKE_CRYPTO_OK ||
+	    (ns->nr_len = IKE_NONCE_LEN, derive_new(sa, ns, dh, &pke->u.ke)) != IKE_OK) {
+		ike_dh_free(dh);
+		ike_sa_kill(ns, IKE_ERR_CRYPTO);
+		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
+		return IKE_OK;
+	}
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	chosen.spi_size = 8;
+	ike_spi_put(spi, ns->spi_r);
+	memcpy(chosen.spi, spi, 8);
+	add_sa(&b, &chosen);
+	add_nonce(&b, ns->nr, ns->nr_len);
+	add_ke(&b, dh);
+	ike_dh_free(dh);
+	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
+	inherit(ns, sa);
+	if (sa->rekey_mine) { /* ours is out too: decided when its answer comes (§2.8.2) */
+		sa->rekey_theirs = ns->handle;
+		return IKE_OK;
+	}
+	take_over(ns, sa);
+	ike_sa_set_state(sa, IKE_S_REKEYED); /* the peer deletes it */
+	return IKE_OK;
+}
+
+/* ==== dispatch ================================================================================ */
 
 void ike_rekey_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi)
 {
-	(void)sa;
-	(void)what;
-	(void)spi;
+	if (sa->state != IKE_S_ESTABLISHED)
+		return;
+	if (what == IKE_P_REKEY_CHILD)
+		start_child(sa, spi);
+	else
+		start_ike(sa);
 }
 
 enum ike_status ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 {
-	(void)sa;
-	(void)m;
-	return IKE_ERR_STATE;
+	const struct ike_notify_pl *rk = ike_msg_notify(m, IKE_N_REKEY_SA);
+	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+
+	if (sa->state != IKE_S_ESTABLISHED && sa->state != IKE_S_REKEYED)
+		return IKE_ERR_STATE;
+	if (rk && rk->proto == IKE_PROTO_ESP)
+		return child_request(sa, m, rk);
+	if (psa && psa->u.sa.n_prop > 0 && psa->u.sa.prop[0].proto == IKE_PROTO_IKE)
+		return ike_request(sa, m);
+	/* a new Child SA that rekeys nothing: OE wants one per host pair (§1.3.1) */
+	answer_error(sa, m->hdr.msgid, IKE_N_NO_ADDITIONAL_SAS);
+	return IKE_OK;
 }
 
 enum ike_status ike_rekey_response(struct ike_sa *sa, const struct ike_msg *m)
 {
-	(void)sa;
-	(void)m;
-	return IKE_ERR_STATE;
+	enum ike_pending what = sa->pending;
+	uint32_t spi = sa->pending_spi;
+
+	ike_sa_request_done(sa);
+	if (what == IKE_P_REKEY_CHILD)
+		return child_response(sa, m, spi);
+	return ike_response(sa, m);
 }

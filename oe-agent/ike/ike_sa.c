@@ -284,7 +284,7 @@ void ike_sa_kill(struct ike_sa *sa, enum ike_status why)
 	sa->lookup_req = 0;
 	ike_sa_set_state(sa, IKE_S_DEAD);
 	sa->retransmit_at = 0;
-	if (sa->state == IKE_S_DEAD && why != IKE_OK)
+	if (sa->state == IKE_S_DEAD && why != IKE_OK && !sa->replaced)
 		ike_event(sa, was_up ? IKE_EV_DELETED : IKE_EV_FAILED, why, NULL);
 }
 

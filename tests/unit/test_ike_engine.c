@@ -30,7 +30,7 @@ static void check_pair(struct w_node *i, struct w_node *r)
 	T_CHECK(oe_addr_eq(&a->sel.dst.addr, &r->ep.addr) && a->sel.dst.len == 32);
 	T_CHECK(oe_addr_eq(&b->sel.src.addr, &r->ep.addr));
 	T_CHECK(a->encr == KERN_ESP_AES_GCM_16);
-	T_CHECK(a->life.hard_s == 3600 && a->life.soft_s > 0 && a->life.soft_s < 3600);
+	T_CHECK(a->life.hard_s > 0 && a->life.soft_s > 0 && a->life.soft_s < a->life.hard_s);
 }
 
 /* Two nodes, keys published, started; I = 192.0.2.1, R = 192.0.2.2. */
@@ -91,6 +91,7 @@ static void happy(EVP_PKEY *ki, EVP_PKEY *kr, uint16_t dh, bool method1, unsigne
 	check_pair(i, r);
 	T_CHECK_INT(kern_mock_at(i->km, 0)->mode, KERN_MODE_TUNNEL);
 	T_CHECK(oe_addr_eq(&kern_mock_at(i->km, 0)->sel.src.addr, &i->ep.addr));
+	T_CHECK_INT(kern_mock_at(i->km, 0)->life.hard_s, 3600);
 	T_CHECK_INT(r->lookups, ki ? 1 : 0); /* the initiator's key came from DNS */
 	T_CHECK_INT(i->lookups, 0);	     /* the responder's from the triggering answer */
 	w_free(&w);
@@ -688,6 +689,233 @@ static void test_ts_narrowing(void)
 	T_CHECK(!child_ts_narrow(&pi, &pr, &us, NULL, &sel));
 }
 
+/* ---- rekeying (CREATE_CHILD_SA) --------------------------------------------------------------- */
+
+static uint64_t r_handle(struct w_node *r)
+{
+	struct ike_sa_info sr;
+
+	return ike_sa_at(r->e, 0, &sr) ? sr.handle : 0;
+}
+
+static void test_rekey_child(void)
+{
+	for (int by_r = 0; by_r < 2; by_r++) {
+		struct w_world w;
+		struct w_node *i, *r;
+		uint32_t old_spi;
+
+		setup(&w, k_ec, k_ed);
+		i = &w.n[0];
+		r = &w.n[1];
+		start(&w);
+		up(&w);
+		old_spi = kern_mock_at(i->km, 0)->spi_in;
+		if (by_r) {
+			T_CHECK_INT(ike_rekey_child(r->e, r_handle(r)), IKE_OK);
+			w_run(&w, 100);
+			W_EXPECT(&w, "R>I CHILD req 0");
+			W_EXPECT(&w, "I>R CHILD resp 0");
+			W_EXPECT(&w, "R>I INFO req 1"); /* the rekey's initiator deletes the old SA */
+			W_EXPECT(&w, "I>R INFO resp 1");
+		} else {
+			T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+			w_run(&w, 100);
+			W_EXPECT(&w, "I>R CHILD req 2");
+			W_EXPECT(&w, "R>I CHILD resp 2");
+			W_EXPECT(&w, "I>R INFO req 3");
+			W_EXPECT(&w, "R>I INFO resp 3");
+		}
+		W_EXPECT_END(&w);
+		T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_UP CHILD_DOWN");
+		T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_UP CHILD_DOWN");
+		T_CHECK_INT(kern_mock_calls(i->km, KERN_MOCK_UPDATE), 1);
+		T_CHECK_INT(kern_mock_calls(r->km, KERN_MOCK_UPDATE), 1);
+		T_CHECK(kern_mock_at(i->km, 0) && kern_mock_at(i->km, 0)->spi_in != old_spi);
+		T_CHECK_INT(kern_mock_at(i->km, 0)->reqid, 1); /* the same policy */
+		check_pair(i, r);
+		w_free(&w);
+	}
+}
+
+static void test_rekey_child_by_lifetime(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.child_lifetime_s = r->conf.child_lifetime_s = 100;
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	up(&w);
+	w_run(&w, 89000);
+	W_EXPECT_END(&w);
+	w_run(&w, 1100); /* the initiator's soft lifetime: 90 s */
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT(&w, "I>R INFO req 3");
+	W_EXPECT(&w, "R>I INFO resp 3");
+	W_EXPECT_END(&w);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_rekey_child_simultaneous(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	/* both ends start before either hears of the other (§2.8.1) */
+	T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+	T_CHECK_INT(ike_rekey_child(r->e, r_handle(r)), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD req 0");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT(&w, "I>R CHILD resp 0");
+	/* then: one end deletes its redundant new SA, the other deletes the old one; each
+	 * answers the other's delete */
+	W_EXPECT(&w, "I>R INFO req 3");
+	W_EXPECT(&w, "R>I INFO req 1");
+	W_EXPECT(&w, "R>I INFO resp 3");
+	W_EXPECT(&w, "I>R INFO resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	check_pair(i, r);
+	T_CHECK_INT(kern_mock_calls(i->km, KERN_MOCK_UPDATE), 2);
+	T_CHECK_INT(kern_mock_calls(i->km, KERN_MOCK_REMOVE), 2);
+	w_free(&w);
+}
+
+static void test_rekey_child_crossing_late(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	/* R's rekey request (datagram 5) is delayed: I's rekey completes first, and R's request
+	 * then finds the SA already replaced (TEMPORARY_FAILURE, §2.25) */
+	w.delay_seq = 1ull << 5;
+	w.delay_ms = 50;
+	T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+	T_CHECK_INT(ike_rekey_child(r->e, r_handle(r)), IKE_OK);
+	w_run(&w, 200);
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD req 0");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_rekey_ike(void)
+{
+	for (int by_r = 0; by_r < 2; by_r++) {
+		struct w_world w;
+		struct w_node *i, *r;
+		struct ike_sa_info a, b;
+		uint64_t old_spi_i;
+
+		setup(&w, k_ec, k_ed);
+		i = &w.n[0];
+		r = &w.n[1];
+		start(&w);
+		up(&w);
+		T_CHECK(ike_sa_get(i->e, i->sa, &a));
+		old_spi_i = a.spi_i;
+		if (by_r) {
+			T_CHECK_INT(ike_rekey_ike(r->e, r_handle(r)), IKE_OK);
+			w_run(&w, 100);
+			W_EXPECT(&w, "R>I CHILD req 0");
+			W_EXPECT(&w, "I>R CHILD resp 0");
+			W_EXPECT(&w, "R>I INFO req 1"); /* on the old SA */
+			W_EXPECT(&w, "I>R INFO resp 1");
+		} else {
+			T_CHECK_INT(ike_rekey_ike(i->e, i->sa), IKE_OK);
+			w_run(&w, 100);
+			W_EXPECT(&w, "I>R CHILD req 2");
+			W_EXPECT(&w, "R>I CHILD resp 2");
+			W_EXPECT(&w, "I>R INFO req 3");
+			W_EXPECT(&w, "R>I INFO resp 3");
+		}
+		W_EXPECT_END(&w);
+		T_CHECK_INT(ike_sa_count(i->e), 1);
+		T_CHECK_INT(ike_sa_count(r->e), 1);
+		T_CHECK(ike_sa_get(i->e, i->sa, &a)); /* the handle follows the rekey */
+		T_CHECK(ike_sa_at(r->e, 0, &b));
+		T_CHECK(a.spi_i != old_spi_i);
+		T_CHECK_INT(a.spi_i, b.spi_i);
+		T_CHECK_INT(a.spi_r, b.spi_r);
+		T_CHECK_INT(a.initiator, !by_r);
+		T_CHECK_INT(a.nchild, 1);
+		T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP"); /* nothing the owner must act on */
+		T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+		check_pair(i, r);
+		/* the new SA carries on: a Child SA rekey and a delete through it */
+		T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+		w_run(&w, 100);
+		W_EXPECT(&w, by_r ? "I>R CHILD req 0" : "I>R CHILD req 0");
+		W_EXPECT(&w, "R>I CHILD resp 0");
+		check_pair(i, r);
+		T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
+		w_run(&w, 100);
+		T_CHECK_INT(ike_sa_count(i->e), 0);
+		T_CHECK_INT(ike_sa_count(r->e), 0);
+		T_CHECK_INT(kern_mock_installed(r->km), 0);
+		w_free(&w);
+	}
+}
+
+static void test_rekey_ike_simultaneous(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info a, b;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	up(&w);
+	T_CHECK_INT(ike_rekey_ike(i->e, i->sa), IKE_OK);
+	T_CHECK_INT(ike_rekey_ike(r->e, r_handle(r)), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD req 0");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT(&w, "I>R CHILD resp 0");
+	/* the redundant new SA and the old one are deleted (§2.8.2) */
+	T_CHECK_INT(ike_sa_count(i->e), 1);
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	T_CHECK(ike_sa_get(i->e, i->sa, &a));
+	T_CHECK(ike_sa_at(r->e, 0, &b));
+	T_CHECK_INT(a.spi_i, b.spi_i);
+	T_CHECK_INT(a.spi_r, b.spi_r);
+	T_CHECK_INT(a.nchild, 1);
+	T_CHECK_INT(b.nchild, 1);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	check_pair(i, r);
+	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
+	w_run(&w, 100);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -727,6 +955,12 @@ int main(void)
 	T_RUN(test_delegated_gateway_not_named);
 	T_RUN(test_delegation_anonymous);
 	T_RUN(test_ts_narrowing);
+	T_RUN(test_rekey_child);
+	T_RUN(test_rekey_child_by_lifetime);
+	T_RUN(test_rekey_child_simultaneous);
+	T_RUN(test_rekey_child_crossing_late);
+	T_RUN(test_rekey_ike);
+	T_RUN(test_rekey_ike_simultaneous);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
 	EVP_PKEY_free(k_ec);
