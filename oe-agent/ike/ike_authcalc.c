@@ -127,6 +127,8 @@ enum ike_sig_alg ike_sig_alg_for_key(EVP_PKEY *key, unsigned peer_hashes)
 		/* §4: method 14 only to a peer that announced the hash */
 		if (peer_hashes & IKE_HASH_BIT(IKE_HASH_SHA2_256))
 			return IKE_SIG_RSA_PSS_SHA256;
+		if (peer_hashes & IKE_HASH_BIT(IKE_HASH_SHA2_512))
+			return IKE_SIG_RSA_PSS_SHA512;
 		return IKE_SIG_RSA_PKCS1_SHA1;
 	case EVP_PKEY_EC:
 		return peer_hashes & IKE_HASH_BIT(IKE_HASH_SHA2_256) ? IKE_SIG_ECDSA_SHA256

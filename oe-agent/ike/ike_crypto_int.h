@@ -181,7 +181,8 @@ size_t ike_sighash_notify_data(uint8_t *out, size_t cap);
 bool ike_sighash_notify_parse(const uint8_t *data, size_t len, unsigned *mask);
 
 /* The algorithm we sign with for our key: RSA -> PSS-SHA256 when the peer announced SHA2-256
- * (peer_hashes from its notify; 0 = none received) else method 1; P-256 -> ECDSA-SHA256;
+ * (peer_hashes from its notify; 0 = none received), else PSS-SHA512 when it announced that,
+ * else method 1; P-256 -> ECDSA-SHA256;
  * Ed25519 -> Ed25519 (needs Identity from the peer, RFC 8420 §2). IKE_SIG_NONE: no match. */
 enum ike_sig_alg ike_sig_alg_for_key(EVP_PKEY *key, unsigned peer_hashes);
 

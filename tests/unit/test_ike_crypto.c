@@ -497,6 +497,8 @@ static void test_signatures(void)
 	T_CHECK(ike_sighash_notify_parse(nd, nl, &mask));
 	T_CHECK_INT(ike_sig_alg_for_key(rsa, mask), IKE_SIG_RSA_PSS_SHA256);
 	T_CHECK_INT(ike_sig_alg_for_key(rsa, 0), IKE_SIG_RSA_PKCS1_SHA1);
+	T_CHECK_INT(ike_sig_alg_for_key(rsa, IKE_HASH_BIT(IKE_HASH_SHA2_512)),
+		    IKE_SIG_RSA_PSS_SHA512);
 	T_CHECK_INT(ike_sig_alg_for_key(ec, mask), IKE_SIG_ECDSA_SHA256);
 	T_CHECK_INT(ike_sig_alg_for_key(ed, mask), IKE_SIG_ED25519);
 	T_CHECK_INT(ike_sig_alg_for_key(ed, IKE_HASH_BIT(IKE_HASH_SHA2_256)), IKE_SIG_NONE);
