@@ -34,6 +34,7 @@ static struct nft_ctx *nft_open(void)
 		return NULL;
 	nft_ctx_buffer_output(n);
 	nft_ctx_buffer_error(n);
+	nft_ctx_output_set_flags(n, NFT_CTX_OUTPUT_NUMERIC_PROTO); /* listings we parse */
 	return n;
 }
 
@@ -249,38 +250,49 @@ int kern_rules_set_ranges(struct kern_rules *r, const struct kern_range *v, size
 
 /* ---- shunts ------------------------------------------------------------------------------- */
 
-static void put_pair(struct oe_buf *b, enum kern_shunt k, const struct oe_addr *src,
-		     const struct oe_addr *dst)
+static void put_elem(struct oe_buf *b, enum kern_shunt k, const struct kern_shunt_elem *e)
 {
 	char s[OE_ADDRSTRLEN], d[OE_ADDRSTRLEN];
+	char f = e->src.af == AF_INET6 ? '6' : '4';
 
-	oe_buf_printf(b, "inet %s %s%c { %s . %s", KERN_TRAP_TABLE, kern_shunt_set(k),
-		      src->af == AF_INET6 ? '6' : '4', oe_addr_str(src, s), oe_addr_str(dst, d));
+	if (e->proto)
+		oe_buf_printf(b, "inet %s %sp%c { %s . %s . %u . %u . %u", KERN_TRAP_TABLE,
+			      kern_shunt_set(k), f, oe_addr_str(&e->src, s), oe_addr_str(&e->dst, d),
+			      e->proto, e->sport, e->dport);
+	else
+		oe_buf_printf(b, "inet %s %s%c { %s . %s", KERN_TRAP_TABLE, kern_shunt_set(k), f,
+			      oe_addr_str(&e->src, s), oe_addr_str(&e->dst, d));
 }
 
-int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
-		   const struct oe_addr *dst, uint64_t timeout_s)
+static bool elem_ok(enum kern_shunt k, const struct kern_shunt_elem *e)
 {
-	if ((unsigned)k >= KERN_NSHUNTS || src->af != dst->af || !timeout_s)
+	return (unsigned)k < KERN_NSHUNTS && e->src.af == e->dst.af &&
+	       (e->src.af == AF_INET || e->src.af == AF_INET6) &&
+	       (!e->proto || kern_shunt_ports_ok(e->proto));
+}
+
+int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e,
+		   uint64_t timeout_s)
+{
+	if (!elem_ok(k, e) || !timeout_s)
 		return -EINVAL;
 	oe_buf_puts(&r->pending, "add element ");
-	put_pair(&r->pending, k, src, dst);
+	put_elem(&r->pending, k, e);
 	oe_buf_printf(&r->pending, " timeout %llus }\n", (unsigned long long)timeout_s);
 	r->npending++;
 	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
 }
 
-int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
-		   const struct oe_addr *dst)
+int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e)
 {
-	if ((unsigned)k >= KERN_NSHUNTS || src->af != dst->af)
+	if (!elem_ok(k, e))
 		return -EINVAL;
 	/* `add` first (a no-op when present): deleting a missing element would fail the whole
 	 * transaction, and the element may just have timed out. */
 	oe_buf_puts(&r->pending, "add element ");
-	put_pair(&r->pending, k, src, dst);
+	put_elem(&r->pending, k, e);
 	oe_buf_puts(&r->pending, " timeout 1s }\ndelete element ");
-	put_pair(&r->pending, k, src, dst);
+	put_elem(&r->pending, k, e);
 	oe_buf_puts(&r->pending, " }\n");
 	r->npending++;
 	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
@@ -307,17 +319,17 @@ int kern_rules_commit(struct kern_rules *r)
 }
 
 int kern_shunt_walk(struct kern_rules *r,
-		    void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
-			       const struct oe_addr *dst, uint64_t packets),
+		    void (*fn)(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *e),
 		    void *ctx)
 {
 	char cmd[96];
 	int err = 0;
 
-	for (int f = 0; f < 2 && !err; f++) {
+	for (int i = 0; i < 4 && !err; i++) { /* pair and port sets, IPv4 and IPv6 */
 		for (int k = 0; k < KERN_NSHUNTS && !err; k++) {
-			snprintf(cmd, sizeof(cmd), "list set inet %s %s%c\n", KERN_TRAP_TABLE,
-				 kern_shunt_set((enum kern_shunt)k), f ? '6' : '4');
+			snprintf(cmd, sizeof(cmd), "list set inet %s %s%s%c\n", KERN_TRAP_TABLE,
+				 kern_shunt_set((enum kern_shunt)k), i & 2 ? "p" : "",
+				 i & 1 ? '6' : '4');
 			err = nft_run(r->nft, cmd, false);
 			if (!err)
 				kern_shunt_parse_listing(nft_ctx_get_output_buffer(r->nft),

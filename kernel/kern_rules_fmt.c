@@ -8,11 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oe_sel.h"
+
 uint32_t kern_trap_mark(const struct kern_rules_conf *c)
 {
 	uint32_t low = c->mask & (~c->mask + 1); /* lowest set bit of the mask */
 
 	return (c->mark + low) & c->mask;
+}
+
+bool kern_shunt_ports_ok(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP;
 }
 
 const char *kern_shunt_set(enum kern_shunt k)
@@ -119,10 +127,15 @@ static void put_sets(const struct kern_rules_conf *c, struct oe_buf *out)
 		oe_buf_printf(out, "\tset clear%c { type %s; flags interval; }\n", fc, t);
 		oe_buf_printf(out, "\tset block%c { type %s; flags interval; }\n", fc, t);
 		oe_buf_printf(out, "\tset priv%c { type %s; flags interval; }\n", fc, t);
-		for (int k = 0; k < KERN_NSHUNTS; k++)
+		for (int k = 0; k < KERN_NSHUNTS; k++) {
 			oe_buf_printf(out, "\tset %s%c { type %s . %s; flags timeout; counter; "
 				      "size %u; }\n", kern_shunt_set((enum kern_shunt)k), fc, t, t,
 				      c->max_shunts ? c->max_shunts : 65536);
+			oe_buf_printf(out, "\tset %sp%c { type %s . %s . inet_proto . inet_service "
+				      ". inet_service; flags timeout; counter; size %u; }\n",
+				      kern_shunt_set((enum kern_shunt)k), fc, t, t,
+				      c->max_shunts ? c->max_shunts : 65536);
+		}
 	}
 	oe_buf_puts(out, "\tcounter cleartext_in { }\n");
 }
@@ -141,6 +154,14 @@ static void put_family_chain(const struct kern_rules_conf *c, int f, struct oe_b
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @pass%c return\n", ip, ip, fc);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @drop%c drop\n", ip, ip, fc);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @reject%c reject with %s\n", ip, ip, fc, rej);
+	/* pairs decided per ports (port rules decide there); `th` is read only for protocols
+	 * that have ports there */
+	for (int k = 0; k < KERN_NSHUNTS; k++)
+		oe_buf_printf(out, "\t\tmeta l4proto { tcp, udp, udplite, sctp } %s saddr . %s "
+			      "daddr . meta l4proto . th sport . th dport @%sp%c %s%s\n", ip, ip,
+			      kern_shunt_set((enum kern_shunt)k), fc,
+			      k == KERN_SHUNT_PASS ? "return" : k == KERN_SHUNT_DROP ? "drop" :
+			      "reject with ", k == KERN_SHUNT_REJECT ? rej : "");
 	if (c->native_queue) /* no `bypass`: with nobody listening the kernel drops (fail closed) */
 		oe_buf_printf(out, "\t\tqueue num %u\n", c->queue);
 	else /* the OE_TRAP chains queue what carries this mark */
@@ -174,55 +195,75 @@ void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range 
 	kern_rules_render_ranges(v, n, out);
 }
 
-/* `list set` prints "elements = { A . B counter packets N bytes M timeout T expires E, … }"
- * (nft's own output, still parsed defensively: a token that is not what we expect skips the
- * element). */
+/* `list set` prints "elements = { A . B [. P . S . D] counter packets N bytes M timeout T
+ * expires E, … }" (nft's own output, still parsed defensively: a key part that does not parse
+ * skips the element). The protocol may be a name or a number. */
+static bool key_part(struct kern_shunt_elem *e, int i, const char *p, size_t n)
+{
+	unsigned v;
+
+	switch (i) {
+	case 0:
+		return oe_addr_parse(&e->src, p, n);
+	case 1:
+		return oe_addr_parse(&e->dst, p, n);
+	case 2:
+		return oe_proto_parse(p, n, &e->proto) ||
+		       (oe_decimal_parse(p, n, 255, &v) && (e->proto = (uint8_t)v, true));
+	case 3:
+		return oe_port_parse(p, n, &e->sport);
+	case 4:
+		return oe_port_parse(p, n, &e->dport);
+	default:
+		return false;
+	}
+}
+
 void kern_shunt_parse_listing(const char *text, enum kern_shunt k,
-			      void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
-					 const struct oe_addr *dst, uint64_t packets),
+			      void (*fn)(void *ctx, enum kern_shunt k,
+					 const struct kern_shunt_elem *e),
 			      void *ctx)
 {
 	const char *p = text ? strstr(text, "elements = {") : NULL;
-	struct oe_addr a[2];
-	int field = 0; /* 0: src, 1: ".", 2: dst, 3: attributes */
-	bool want_count = false, bad = false;
-	uint64_t packets = 0;
+	struct kern_shunt_elem e;
+	int part = 0;	       /* key parts read */
+	bool dot = false;      /* the last token was '.': another key part follows */
+	bool bad = false, want_count = false;
 
 	if (!p)
 		return;
 	p += 12;
-	while (*p) {
+	memset(&e, 0, sizeof(e));
+	for (;;) {
 		size_t n;
-		bool end;
+		bool end, last;
 
 		while (*p == ' ' || *p == '\t' || *p == '\n')
 			p++;
-		n = strcspn(p, " \t\n");
-		if (!n)
-			break;
-		end = p[n - 1] == ',' || p[n - 1] == '}';
-		if (end && p[n - 1] == '}' && n == 1) { /* the closing brace alone */
-			end = field == 3;
-			n = 0;
-		} else if (end) {
-			n--;
-		}
-		if (n && field == 0)
-			bad = !oe_addr_parse(&a[0], p, n), field = 1;
-		else if (n && field == 1)
-			bad = bad || n != 1 || *p != '.', field = 2;
-		else if (n && field == 2)
-			bad = bad || !oe_addr_parse(&a[1], p, n), field = 3;
-		else if (n && want_count)
-			packets = strtoull(p, NULL, 10), want_count = false;
-		else if (n)
+		n = strcspn(p, " \t\n,}");
+		end = p[n] == ',' || p[n] == '}';
+		last = p[n] == '}' || !p[n];
+		if (n == 1 && *p == '.')
+			dot = true;
+		else if (n && (part == 0 || dot)) {
+			bad = bad || !key_part(&e, part, p, n);
+			part++;
+			dot = false;
+		} else if (n && want_count) {
+			e.packets = strtoull(p, NULL, 10);
+			want_count = false;
+		} else if (n) {
 			want_count = n == 7 && memcmp(p, "packets", 7) == 0;
-		if (end && field == 3 && !bad)
-			fn(ctx, k, &a[0], &a[1], packets);
-		if (end)
-			field = 0, bad = false, packets = 0, want_count = false;
-		p += n + (p[n] == ',' || p[n] == '}');
-		if (p[-1] == '}' || (n == 0 && *p == '}'))
-			break;
+		}
+		if (end || last) {
+			if (part >= 2 && part != 3 && part != 4 && !bad)
+				fn(ctx, k, &e);
+			memset(&e, 0, sizeof(e));
+			part = 0;
+			dot = bad = want_count = false;
+		}
+		if (last)
+			return;
+		p += n + (end ? 1 : 0);
 	}
 }

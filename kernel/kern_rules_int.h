@@ -10,8 +10,8 @@ const char *kern_shunt_set(enum kern_shunt k);
 /* Parses the text of `nft list set` (one shunt set) and calls fn per element with its packet
  * counter; elements that do not parse are skipped. */
 void kern_shunt_parse_listing(const char *text, enum kern_shunt k,
-			      void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
-					 const struct oe_addr *dst, uint64_t packets),
+			      void (*fn)(void *ctx, enum kern_shunt k,
+					 const struct kern_shunt_elem *e),
 			      void *ctx);
 
 #endif

@@ -227,8 +227,18 @@ struct kern_range {
 	enum kern_range_kind kind;
 };
 
-/* Per-pair decisions: the sets pass4/pass6, drop4/…, reject4/…, keyed by source . dest. */
+/* Decisions: the sets pass4/pass6, drop4/…, reject4/… keyed by source . destination, and
+ * passp4/… keyed by source . destination . protocol . source port . destination port for
+ * destinations where port rules decide (TCP, UDP, UDP-Lite, SCTP only). */
 enum kern_shunt { KERN_SHUNT_PASS, KERN_SHUNT_DROP, KERN_SHUNT_REJECT, KERN_NSHUNTS };
+struct kern_shunt_elem {
+	struct oe_addr src, dst;
+	uint8_t proto;	       /* 0: the per-pair sets */
+	uint16_t sport, dport;
+	uint64_t packets;      /* from the kernel's counter (walk only) */
+};
+/* True for the protocols the port-keyed sets can hold (TCP, UDP, UDP-Lite, SCTP). */
+bool kern_shunt_ports_ok(uint8_t proto);
 
 #define KERN_TRAP_TABLE "oe_agent"
 #define KERN_SOCKMARK_DEFAULT 0x4f450000u /* "OE": the agent's own sockets */
@@ -265,20 +275,19 @@ int kern_rules_cleanup(void);
 bool kern_rules_native(const struct kern_rules *r);
 /* Replaces the range sets atomically (one transaction). 0 or -errno. */
 int kern_rules_set_ranges(struct kern_rules *r, const struct kern_range *v, size_t n);
-/* Queues a shunt element (timeout_s > 0) for src -> dst; sent by kern_rules_commit(). */
-int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
-		   const struct oe_addr *dst, uint64_t timeout_s);
+/* Queues a shunt element (timeout_s > 0) for e (per pair when e->proto is 0, else per ports:
+ * -EINVAL unless kern_shunt_ports_ok); sent by kern_rules_commit(). */
+int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e,
+		   uint64_t timeout_s);
 /* Queues the removal of a shunt element (missing elements are fine). */
-int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct oe_addr *src,
-		   const struct oe_addr *dst);
+int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e);
 /* Sends the queued shunt changes in one transaction. Returns 0 or -errno (then all of them
  * were refused; they are dropped either way). */
 int kern_rules_commit(struct kern_rules *r);
 size_t kern_rules_pending(const struct kern_rules *r);
 /* Calls fn for every shunt element the kernel holds, with its packet counter. */
 int kern_shunt_walk(struct kern_rules *r,
-		    void (*fn)(void *ctx, enum kern_shunt k, const struct oe_addr *src,
-			       const struct oe_addr *dst, uint64_t packets),
+		    void (*fn)(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *e),
 		    void *ctx);
 /* Inbound cleartext from private ranges dropped by the kernel so far. */
 int kern_rules_inbound_drops(struct kern_rules *r, uint64_t *packets);

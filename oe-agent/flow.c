@@ -12,13 +12,6 @@
 
 #include "oe_log.h"
 
-struct oe_held {
-	struct oe_held *next;
-	uint32_t id, len;
-	uint16_t headlen;
-	uint8_t head[]; /* at most KERN_NFQ_COPY */
-};
-
 struct mixed_range {
 	struct oe_addr lo, hi;
 };
@@ -39,6 +32,7 @@ struct oe_flows {
 	size_t nmixed;
 	struct oe_flow_stats st;
 	const struct oe_flow *delivering; /* the flow whose lookup answer is being handled */
+	const struct oe_flow_pkt *cur;	  /* the packet being handled (its bytes for ICMP) */
 };
 
 static const char *const state_names[OE_FLOW_NSTATES] = {
@@ -180,49 +174,63 @@ static void hash_remove(struct oe_flows *fs, struct oe_flow *f)
 
 /* ---- held packets ------------------------------------------------------------------------- */
 
+/* Held packets stay in the kernel's queue; the flow keeps only their ids and lengths. Only a
+ * %reject needs a packet's bytes (the ICMP quote), and a flow becomes REJECT only on its first
+ * packet (block) or after it is decided: the packet being handled then is the one to quote. */
 static void held_pop(struct oe_flows *fs, struct oe_flow *f, enum oe_flow_verdict v)
 {
-	struct oe_held *h = f->head;
+	struct oe_held h = f->held[f->hfirst];
+	bool cur = fs->cur && fs->cur->id == h.id;
 
-	f->head = h->next;
-	if (!f->head)
-		f->tail = NULL;
-	f->nheld--;
-	f->held_bytes -= h->len;
+	if (--f->nheld == 0)
+		f->hfirst = 0;
+	else
+		f->hfirst++;
+	f->held_bytes -= h.len;
 	fs->st.held_packets--;
-	fs->st.held_bytes -= h->len;
-	fs->ops.verdict(fs->ops.ctx, h->id, v, h->head, h->headlen);
-	free(h);
+	fs->st.held_bytes -= h.len;
+	fs->ops.verdict(fs->ops.ctx, h.id, v, cur ? fs->cur->head : NULL,
+			cur ? fs->cur->headlen : 0);
+}
+
+/* Room for one more slot at the end: compacts, or grows up to the per-flow bound. */
+static bool held_room(struct oe_flows *fs, struct oe_flow *f)
+{
+	struct oe_held *n;
+	uint32_t cap;
+
+	if (f->hfirst + f->nheld < f->hcap)
+		return true;
+	if (f->hfirst) {
+		memmove(f->held, f->held + f->hfirst, f->nheld * sizeof(*f->held));
+		f->hfirst = 0;
+		return true;
+	}
+	cap = f->hcap * 2;
+	n = f->held == f->inl ? malloc(cap * sizeof(*n)) : realloc(f->held, cap * sizeof(*n));
+	if (!n)
+		return false;
+	if (f->held == f->inl)
+		memcpy(n, f->inl, sizeof(f->inl));
+	f->held = n;
+	f->hcap = cap;
+	return true;
 }
 
 /* Holds p on f; the per-flow bounds drop the oldest first (counted). false: not held (no
  * memory, or the global byte limit): the caller drops it. */
 static bool held_push(struct oe_flows *fs, struct oe_flow *f, const struct oe_flow_pkt *p)
 {
-	size_t hl = p->headlen < KERN_NFQ_COPY ? p->headlen : KERN_NFQ_COPY;
-	struct oe_held *h;
-
 	if (fs->st.held_bytes + p->len > fs->lim.max_held_bytes)
 		return false;
-	while (f->head && (f->nheld >= fs->lim.hold_packets ||
-			   f->held_bytes + p->len > fs->lim.hold_bytes)) {
+	while (f->nheld && (f->nheld >= fs->lim.hold_packets ||
+			    f->held_bytes + p->len > fs->lim.hold_bytes)) {
 		held_pop(fs, f, OE_FV_DROP);
 		fs->st.dropped_oldest++;
 	}
-	h = malloc(sizeof(*h) + hl);
-	if (!h)
+	if (!held_room(fs, f))
 		return false;
-	h->next = NULL;
-	h->id = p->id;
-	h->len = p->len;
-	h->headlen = (uint16_t)hl;
-	memcpy(h->head, p->head, hl);
-	if (f->tail)
-		f->tail->next = h;
-	else
-		f->head = h;
-	f->tail = h;
-	f->nheld++;
+	f->held[f->hfirst + f->nheld++] = (struct oe_held){ p->id, p->len };
 	f->held_bytes += p->len;
 	fs->st.held_packets++;
 	fs->st.held_bytes += p->len;
@@ -238,8 +246,10 @@ static enum oe_flow_verdict state_verdict(enum oe_flow_state s)
 
 static void flow_free(struct oe_flows *fs, struct oe_flow *f)
 {
-	while (f->head)
+	while (f->nheld)
 		held_pop(fs, f, is_decided(f->state) ? state_verdict(f->state) : OE_FV_DROP);
+	if (f->held != f->inl)
+		free(f->held);
 	if (f->state == OE_FLOW_HOLD_LOOKUP) {
 		fs->st.lookups--;
 		if (fs->ops.lookup_cancel)
@@ -301,7 +311,7 @@ static bool set_state(struct oe_flows *fs, struct oe_flow *f, enum oe_flow_state
 	f->deadline_ms = now + fs->lim.shunt_life_s * 1000;
 	list_append(&fs->decided, f);
 	fs->st.outcome[to]++;
-	while (f->head)
+	while (f->nheld)
 		held_pop(fs, f, state_verdict(to));
 	if (to != OE_FLOW_TUNNEL && fs->ops.decided)
 		fs->ops.decided(fs->ops.ctx, f);
@@ -471,6 +481,8 @@ static struct oe_flow *flow_new(struct oe_flows *fs, const struct kern_pkt *h, b
 		f->dport = h->dport;
 	}
 	f->state = OE_FLOW_TRAPPED;
+	f->held = f->inl;
+	f->hcap = sizeof(f->inl) / sizeof(f->inl[0]);
 	f->created_ms = fs->ops.now_ms(fs->ops.ctx);
 	f->deadline_ms = f->created_ms + fs->lim.hold_timeout_ms;
 	if (fs->nflows >= fs->nbuckets)
@@ -485,7 +497,16 @@ static struct oe_flow *flow_new(struct oe_flows *fs, const struct kern_pkt *h, b
 	return f;
 }
 
+static void packet(struct oe_flows *fs, const struct oe_flow_pkt *p);
+
 void oe_flows_packet(struct oe_flows *fs, const struct oe_flow_pkt *p)
+{
+	fs->cur = p;
+	packet(fs, p);
+	fs->cur = NULL;
+}
+
+static void packet(struct oe_flows *fs, const struct oe_flow_pkt *p)
 {
 	bool ports = in_mixed(fs, &p->hdr.dst);
 	struct oe_flow *f = find(fs, &p->hdr, ports);

@@ -51,9 +51,12 @@ struct oe_flow {
 	enum pg_group group;
 	char reason[KERN_REASONLEN];
 	uint64_t created_ms, deadline_ms; /* hold timeout, or shunt expiry once decided */
-	uint32_t nheld;
+	uint32_t nheld, hfirst, hcap;	  /* held packets: nheld slots from hfirst */
 	uint64_t held_bytes;
-	struct oe_held *head, *tail;
+	struct oe_held *held;		  /* hcap slots; inl while few */
+	struct oe_held {
+		uint32_t id, len;
+	} inl[2];
 	struct oe_flow *hnext;		  /* hash chain */
 	struct oe_flow *prev, *next;	  /* in-progress or decided list, by deadline */
 	void *user;			  /* free for the ops (e.g. an IKE SA later) */

@@ -151,14 +151,30 @@ static void flow_sel(const struct oe_flow *f, struct oe_sel *sel)
 	sel->dport = f->dport;
 }
 
+/* The kernel element for f: per pair, or per ports where port rules decide; false when the
+ * kernel cannot hold it (ports wanted, protocol without ports): such packets keep trapping and
+ * the flow answers them. */
+static bool flow_elem(const struct oe_flow *f, struct kern_shunt_elem *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->src = f->src;
+	e->dst = f->dst;
+	if (f->ports) {
+		e->proto = f->proto;
+		e->sport = f->sport;
+		e->dport = f->dport;
+	}
+	return !f->ports || kern_shunt_ports_ok(f->proto);
+}
+
 static void op_decided(void *ctx, const struct oe_flow *f)
 {
 	struct oe_trap *t = ctx;
+	struct kern_shunt_elem se;
 	struct kern_eroute e;
 
-	/* pairs keyed by ports stay decided in the agent only: the kernel sets are per pair */
-	if (!f->ports)
-		kern_shunt_add(t->rules, shunt_of(f->state), &f->src, &f->dst, t->shunt_life_s);
+	if (flow_elem(f, &se))
+		kern_shunt_add(t->rules, shunt_of(f->state), &se, t->shunt_life_s);
 	memset(&e, 0, sizeof(e));
 	flow_sel(f, &e.sel);
 	e.said.kind = said_of(f->state);
@@ -171,12 +187,13 @@ static void op_decided(void *ctx, const struct oe_flow *f)
 static void op_forget(void *ctx, const struct oe_flow *f, bool withdraw)
 {
 	struct oe_trap *t = ctx;
+	struct kern_shunt_elem se;
 	struct oe_sel sel;
 
 	flow_sel(f, &sel);
 	kern_eroute_del(t->shunts, &sel);
-	if (withdraw && !f->ports)
-		kern_shunt_del(t->rules, shunt_of(f->state), &f->src, &f->dst);
+	if (withdraw && flow_elem(f, &se))
+		kern_shunt_del(t->rules, shunt_of(f->state), &se);
 }
 
 static uint64_t op_now(void *ctx)
@@ -380,19 +397,21 @@ int oe_trap_reload(struct oe_trap *t, const struct oe_conf *c, const struct pg_p
 
 /* ---- listings ---------------------------------------------------------------------------------- */
 
-static void count_cb(void *ctx, enum kern_shunt k, const struct oe_addr *src,
-		     const struct oe_addr *dst, uint64_t packets)
+static void count_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *se)
 {
 	struct oe_trap *t = ctx;
 	struct oe_sel sel;
 	struct kern_eroute *e;
 
 	memset(&sel, 0, sizeof(sel));
-	sel.src = oe_prefix_host(src);
-	sel.dst = oe_prefix_host(dst);
+	sel.src = oe_prefix_host(&se->src);
+	sel.dst = oe_prefix_host(&se->dst);
+	sel.proto = se->proto;
+	sel.sport = se->sport;
+	sel.dport = se->dport;
 	e = kern_eroute_get(t->shunts, &sel);
 	if (e)
-		e->packets = packets;
+		e->packets = se->packets;
 }
 
 static bool copy_cb(void *ctx, struct kern_eroute *e)

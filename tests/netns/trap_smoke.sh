@@ -19,14 +19,14 @@ nt_need nft iptables-save ip6tables-save ping
 net_lan
 net_host a 192.0.2.1 2001:db8::1
 net_host b 192.0.2.2 2001:db8::2
-net_addr b 192.0.2.10 192.0.2.20 192.0.2.30 192.0.2.31
+net_addr b 192.0.2.10 192.0.2.20 192.0.2.30 192.0.2.31 192.0.2.32
 net_addr b 2001:db8::20
 
 # no DNS server at .53: lookups time out quickly and private-or-clear passes
 agent_conf a nameservers=192.0.2.53 dnssec-rootkey-file=none dns-timeout=200ms \
 	dns-lookup-timeout=1s
-printf '192.0.2.10\n198.51.100.128/25 tcp 0 22\n' | agent_policy a clear
-printf '192.0.2.20\n2001:db8::20\n198.51.100.0/24\n' | agent_policy a block
+printf '192.0.2.10\n198.51.100.128/25 tcp 0 22\n192.0.2.32\n' | agent_policy a clear
+printf '192.0.2.20\n2001:db8::20\n198.51.100.0/24\n192.0.2.32 tcp 0 22\n' | agent_policy a block
 printf '192.0.2.0/24\n' | agent_policy a private-or-clear
 printf '203.0.113.0/24\n' | agent_policy a private
 
@@ -90,6 +90,31 @@ if agent_ipsec a eroute --json | grep -q '"reason": *"private-or-clear: no key';
 else nok "eroute --json gives the shunt's reason" "$(agent_ipsec a eroute --json 2>&1)"; fi
 if agent_ipsec a status | grep -q 'counters: trapped'; then ok "ipsec status shows the counters"
 else nok "ipsec status shows the counters" "$(agent_ipsec a status 2>&1)"; fi
+
+# a destination where port rules decide: decided per (protocol, ports), in the kernel after
+udp3() { # three datagrams from one socket (one source port) to $1 port $2
+	in_ns a python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.0.2.1", 40009))
+for i in range(3):
+    s.sendto(b"x", (sys.argv[1], int(sys.argv[2])))' "$1" "$2"
+}
+q0=$(nfq_seq a)
+udp3 192.0.2.32 9
+sleep 0.3
+udp3 192.0.2.32 9
+q1=$(nfq_seq a)
+if [ $((q1 - q0)) -ge 1 ] && [ $((q1 - q0)) -le 3 ]; then
+	ok "ports decide: only the first datagrams of 192.0.2.1:40009 -> 192.0.2.32:9 trap ($((q1 - q0)))"
+else nok "ports decide: only the first datagrams trap" "queue $q0 -> $q1"; fi
+if agent_ipsec a eroute | grep -Eq '^[0-9]+ +192\.0\.2\.1/32:40009 +-> +192\.0\.2\.32/32:9 +=> %pass:17$'
+then ok "ports decide: ipsec eroute shows the per-port %pass shunt"
+else nok "ports decide: ipsec eroute shows the per-port %pass shunt" "$(agent_ipsec a eroute 2>&1)"; fi
+if in_ns a nft list set inet oe_agent passp4 | grep -Eq '192.0.2.1 . 192.0.2.32 . (udp|17) . 40009 . 9 counter packets [3-5] '
+then ok "ports decide: the passp4 set holds the 5-tuple"
+else nok "ports decide: the passp4 set holds the 5-tuple" "$(in_ns a nft list set inet oe_agent passp4)"; fi
+if in_set clear4 192.0.2.32; then nok "ports decide: 192.0.2.32 is not in clear4"
+else ok "ports decide: 192.0.2.32 is not in clear4 (it must trap)"; fi
 
 # SIGTERM removes everything
 agent_stop a

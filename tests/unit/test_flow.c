@@ -17,6 +17,7 @@ struct fake {
 	struct oe_flow *lookups[64];
 	int nlookups, ncancel, ndecided, nforget, nwithdraw, nneg;
 	int neg_result; /* what negotiate returns */
+	int reject_nohead; /* REJECT verdicts without the packet's bytes */
 	const struct dk_result *sync; /* delivered from inside lookup() when set */
 	struct oe_flows *fs;
 };
@@ -26,6 +27,8 @@ static void f_verdict(void *ctx, uint32_t id, enum oe_flow_verdict v, const uint
 {
 	struct fake *fk = ctx;
 
+	if (v == OE_FV_REJECT && (!h || !n))
+		fk->reject_nohead++;
 	if (fk->nv < MAXV) {
 		fk->vid[fk->nv] = id;
 		fk->v[fk->nv++] = v;
@@ -113,7 +116,7 @@ static void pkt(struct oe_flows *fs, uint32_t id, const char *src, const char *d
 		uint8_t proto, uint16_t dport)
 {
 	uint8_t head[40] = { 0x45 };
-	struct oe_flow_pkt p = { id, 100, head, sizeof(head) };
+	struct oe_flow_pkt p = { .id = id, .len = 100, .head = head, .headlen = sizeof(head) };
 
 	oe_addr_parse(&p.hdr.src, src, strlen(src));
 	oe_addr_parse(&p.hdr.dst, dst, strlen(dst));
@@ -147,9 +150,12 @@ static void test_clear_and_block(void)
 	T_CHECK_INT(fk.v[1], OE_FV_ACCEPT);
 	pkt(fs, 3, "192.0.2.1", "198.51.100.7", 6, 80);
 	T_CHECK_INT(fk.v[2], OE_FV_REJECT);
+	pkt(fs, 4, "192.0.2.1", "198.51.100.7", 6, 80);
+	T_CHECK_INT(fk.v[3], OE_FV_REJECT);
+	T_CHECK_INT(fk.reject_nohead, 0); /* the ICMP quote is always there */
 	oe_flows_stats(fs, &st);
 	T_CHECK_INT(st.flows, 2);
-	T_CHECK_INT(st.after_decision, 1);
+	T_CHECK_INT(st.after_decision, 2);
 	T_CHECK_INT(st.outcome[OE_FLOW_PASS], 1);
 	T_CHECK_INT(st.outcome[OE_FLOW_REJECT], 1);
 	T_CHECK_INT(st.in_progress, 0);

@@ -243,6 +243,8 @@ static void test_render_table(void)
 	T_CHECK(strstr(o.p, "meta mark set meta mark and 0x0000ffff or 0x4f460000") != NULL);
 	T_CHECK(strstr(o.p, "meta mark and 0xffff0000 == 0x4f450000 return") != NULL);
 	T_CHECK(strstr(o.p, "size 100;") != NULL);
+	T_CHECK(strstr(o.p, "ip saddr . ip daddr . meta l4proto . th sport . th dport @dropp4 drop")
+		!= NULL);
 	T_CHECK(strstr(o.p, "queue") == NULL);
 	oe_buf_reset(&o);
 	c.native_queue = true;
@@ -256,15 +258,19 @@ static int nseen;
 static uint64_t seen_packets[4];
 static char seen[4][100];
 
-static void seen_cb(void *ctx, enum kern_shunt k, const struct oe_addr *s,
-		    const struct oe_addr *d, uint64_t packets)
+static void seen_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *e)
 {
 	char a[OE_ADDRSTRLEN], b[OE_ADDRSTRLEN];
 
 	if (nseen < 4) {
-		snprintf(seen[nseen], sizeof(seen[0]), "%s . %s", oe_addr_str(s, a),
-			 oe_addr_str(d, b));
-		seen_packets[nseen++] = packets;
+		if (e->proto)
+			snprintf(seen[nseen], sizeof(seen[0]), "%s . %s . %u . %u . %u",
+				 oe_addr_str(&e->src, a), oe_addr_str(&e->dst, b), e->proto, e->sport,
+				 e->dport);
+		else
+			snprintf(seen[nseen], sizeof(seen[0]), "%s . %s", oe_addr_str(&e->src, a),
+				 oe_addr_str(&e->dst, b));
+		seen_packets[nseen++] = e->packets;
 	}
 }
 
@@ -289,6 +295,15 @@ static void test_listing_parse(void)
 	kern_shunt_parse_listing(six, KERN_SHUNT_DROP, seen_cb, NULL);
 	T_CHECK_INT(nseen, 1);
 	T_CHECK_INT(seen_packets[0], 12);
+	nseen = 0;
+	kern_shunt_parse_listing("\t\telements = { 192.0.2.1 . 198.51.100.5 . udp . 40000 . 53 "
+				 "counter packets 7 bytes 1 timeout 10s expires 9s996ms, 192.0.2.1 . "
+				 "198.51.100.5 . 6 . 1 . 22 counter packets 1 bytes 60 }", 0, seen_cb,
+				 NULL);
+	T_CHECK_INT(nseen, 2);
+	T_CHECK_STR(seen[0], "192.0.2.1 . 198.51.100.5 . 17 . 40000 . 53");
+	T_CHECK_INT(seen_packets[0], 7);
+	T_CHECK_STR(seen[1], "192.0.2.1 . 198.51.100.5 . 6 . 1 . 22");
 	nseen = 0;
 	kern_shunt_parse_listing("elements = { garbage . 1.2.3.4 counter packets 1 }", 0, seen_cb,
 				 NULL);
