@@ -467,6 +467,13 @@ static void up(struct w_world *w)
 	T_CHECK_STR(w->n[1].events, "ESTABLISHED CHILD_UP");
 }
 
+/* Like up() without reading the transcript. */
+static void up_any(struct w_world *w)
+{
+	T_CHECK_INT(w_initiate(&w->n[0], &w->n[1]), IKE_OK);
+	w_run(w, 100);
+}
+
 static void test_delete_ike(void)
 {
 	struct w_world w;
@@ -916,6 +923,53 @@ static void test_rekey_ike_simultaneous(void)
 	w_free(&w);
 }
 
+/* ---- fuzz seeds ------------------------------------------------------------------------------ */
+
+static void save_seed(const uint8_t *b, size_t len, void *arg)
+{
+	const char *dir = arg;
+	char path[512];
+	FILE *f;
+	static unsigned n;
+
+	snprintf(path, sizeof(path), "%s/seed-%03u", dir, n++);
+	f = fopen(path, "wb");
+	if (f) {
+		fwrite(b, 1, len, f);
+		fclose(f);
+	}
+}
+
+/* With IKE_SEED_DIR set, the datagrams of handshakes with each DH group, a COOKIE and an
+ * INVALID_KE retry are written there (the seeds of fuzz_ike_responder). */
+static void test_fuzz_seeds(void)
+{
+	static const uint16_t groups[] = { 31, 19, 14 };
+	const char *dir = getenv("IKE_SEED_DIR");
+
+	for (size_t g = 0; g < 4; g++) {
+		struct w_world w;
+
+		setup(&w, k_ec, k_ed);
+		w.capture = dir ? save_seed : NULL;
+		w.capture_arg = (void *)dir;
+		if (g < 3) {
+			w.n[0].conf.dh[0] = groups[g];
+			w.n[0].conf.ndh = 1;
+		} else {
+			w.n[1].conf.cookie_threshold = 0;
+			w.n[1].conf.dh[0] = 19;
+			w.n[1].conf.ndh = 1;
+		}
+		start(&w);
+		up_any(&w);
+		T_CHECK_STR(w.n[0].events, "ESTABLISHED CHILD_UP");
+		T_CHECK_INT(ike_delete(w.n[0].e, w.n[0].sa), IKE_OK);
+		w_run(&w, 100);
+		w_free(&w);
+	}
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -961,6 +1015,7 @@ int main(void)
 	T_RUN(test_rekey_child_crossing_late);
 	T_RUN(test_rekey_ike);
 	T_RUN(test_rekey_ike_simultaneous);
+	T_RUN(test_fuzz_seeds);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
 	EVP_PKEY_free(k_ec);
