@@ -64,6 +64,9 @@ struct child_sa {
 struct ike_sa {
 	struct ike_sa *hnext;	 /* hash chain by local SPI */
 	struct ike_sa *next;	 /* list of all SAs in creation order */
+	struct ike_sa *ynext;	 /* list of responder SAs before ESTABLISHED (duplicate
+				  * IKE_SA_INIT requests are looked up there) */
+	bool young;		 /* on that list */
 	struct ike_engine *e;
 	uint64_t handle;
 	enum ike_sa_state state;
@@ -142,6 +145,7 @@ struct ike_engine {
 	struct ike_sa *all;	 /* creation order (listing, timers) */
 	size_t nsa;
 	size_t half_open;	 /* responder SAs in IKE_S_INIT_DONE */
+	struct ike_sa *young;	 /* responder SAs not yet ESTABLISHED */
 	uint64_t next_handle;
 	uint64_t next_lookup;
 	uint32_t next_reqid;

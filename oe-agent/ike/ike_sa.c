@@ -151,9 +151,9 @@ struct ike_sa *ike_sa_by_handle(const struct ike_engine *e, uint64_t handle)
 struct ike_sa *ike_sa_find_init(struct ike_engine *e, uint64_t spi_i,
 				const struct ike_endpoint *remote)
 {
-	/* A linear scan: one per IKE_SA_INIT request, cheap next to its DH. */
-	for (struct ike_sa *sa = e->all; sa; sa = sa->next)
-		if (!sa->initiator && sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
+	/* few: COOKIEs bound the half-open ones, lookups time out */
+	for (struct ike_sa *sa = e->young; sa; sa = sa->ynext)
+		if (sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
 		    oe_addr_eq(&sa->remote.addr, &remote->addr) && sa->remote.port == remote->port)
 			return sa;
 	return NULL;
@@ -222,6 +222,18 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		return false;
 	}
 	log_transition(sa, to);
+	if (to == IKE_S_INIT_DONE && !sa->young) {
+		sa->young = true;
+		sa->ynext = e->young;
+		e->young = sa;
+	} else if (sa->young && (to == IKE_S_ESTABLISHED || to == IKE_S_DEAD)) {
+		struct ike_sa **pp = &e->young;
+
+		while (*pp != sa)
+			pp = &(*pp)->ynext;
+		*pp = sa->ynext;
+		sa->young = false;
+	}
 	if (sa->state == IKE_S_INIT_DONE && e->half_open > 0)
 		e->half_open--;
 	if (to == IKE_S_INIT_DONE)
@@ -332,6 +344,7 @@ void ike_sa_free_all(struct ike_engine *e)
 		e->nsa--;
 		ike_sa_free(sa);
 	}
+	e->young = NULL;
 }
 
 static void transmit(struct ike_sa *sa, const uint8_t *msg, size_t len)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
@@ -48,6 +49,8 @@ struct w_node {
 	unsigned lookups;	  /* lookups asked in total */
 	char events[1024];	  /* "ESTABLISHED CHILD_UP FAILED:auth-failed …" */
 	uint64_t sa;		  /* handle of the last SA this node initiated */
+	double rx_s;		  /* wall time spent in ike_receive (benchmark) */
+	const struct kern_ops *kern; /* NULL: kern_mock in km */
 };
 
 struct w_dns {
@@ -349,8 +352,11 @@ static inline int w_start(struct w_node *n)
 		.kern = &kern_mock_ops,
 	};
 
-	if (!n->km)
+	if (n->kern) { /* the node's own backend (benchmark) */
+		ops.kern = n->kern;
+	} else if (!n->km) {
 		n->km = kern_mock_new();
+	}
 	ops.kern_arg = n->km;
 	return ike_engine_new(&n->e, &n->conf, &ops);
 }
@@ -404,8 +410,14 @@ static inline bool w_deliver_one(struct w_world *w)
 	memmove(&w->q[best], &w->q[best + 1], (w->nq - best - 1) * sizeof(w->q[0]));
 	w->nq--;
 	dst = w_node_at(w, &p.to);
-	if (dst)
+	if (dst) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ike_receive(dst->e, p.b, p.len, &p.from, &p.to);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		dst->rx_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
 	free(p.b);
 	return true;
 }
