@@ -7,7 +7,8 @@ set -u
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libldns-dev libnetfilter-queue-dev
 libmnl-dev libnftables-dev libnftables1 clang libclang-rt-14-dev iproute2 nftables iptables
 tcpdump procps iputils-ping
-nsd ldnsutils python3"
+nsd ldnsutils python3
+strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins"
 
 missing=""
 for p in $PKGS; do

@@ -1,9 +1,10 @@
 /* IKE_SA_INIT + IKE_AUTH made with nothing but the codec and crypto mechanics (no engine):
  * without arguments, an initiator and a minimal responder written here run in one process for
  * each signature kind and DH group; with "initiator LOCAL PEER KEY PEERPUB" it is the
- * initiator on the wire against a real peer (tests/netns/ike_strongswan.sh: strongSwan's
- * charon), which checks our key derivation, SK payloads, signed octets and signature formats
- * against another implementation. */
+ * initiator on the wire against a real peer (a 7th argument "method1": no
+ * SIGNATURE_HASH_ALGORITHMS, so RSA signs with method 1) (tests/netns/ike_strongswan.sh:
+ * strongSwan's charon), which checks our key derivation, SK payloads, signed octets and signature
+ * formats against another implementation. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "ike/ike_crypto_int.h"
 #include "t.h"
@@ -27,7 +29,9 @@ struct side {
 	uint8_t spi_i[8], spi_r[8], ni[32], nr[32];
 	uint8_t addr[4], peer_addr[4];
 	unsigned peer_hashes;
-	uint8_t *init_msg; /* our IKE_SA_INIT message as sent, owned */
+	bool no_sighash;	   /* leave SIGNATURE_HASH_ALGORITHMS out: RSA then uses method 1 */
+	enum ike_sig_alg peer_alg; /* what the peer's AUTH was made with */
+	uint8_t *init_msg;	   /* our IKE_SA_INIT message as sent, owned */
 	size_t init_len;
 	struct ike_sa_keys keys;
 	char why[200]; /* the first failure */
@@ -91,7 +95,8 @@ static int build_init(struct side *s, uint8_t **out, size_t *len)
 	add_pl(&b, IKE_PL_SA, &sa, sizeof(sa));
 	add_pl(&b, IKE_PL_KE, &ke, sizeof(ke));
 	add_pl(&b, IKE_PL_NONCE, &n, sizeof(n));
-	ike_build_notify(&b, IKE_N_SIGNATURE_HASH_ALGORITHMS, sh, shlen);
+	if (!s->no_sighash)
+		ike_build_notify(&b, IKE_N_SIGNATURE_HASH_ALGORITHMS, sh, shlen);
 	if (ike_build_finish(&b, NULL, out, len) != IKE_CODEC_OK)
 		return fail(s, "init", "build");
 	s->init_msg = malloc(*len);
@@ -234,7 +239,7 @@ static int take_auth(struct side *s, const uint8_t *buf, size_t len, const uint8
 			     &id->u.id, &oct, &olen);
 	if (cs == IKE_CRYPTO_OK)
 		cs = ike_auth_verify(s->peer, auth->u.auth.method, auth->u.auth.data,
-				     auth->u.auth.len, oct, olen, 0, NULL);
+				     auth->u.auth.len, oct, olen, 0, &s->peer_alg);
 	free(oct);
 	if (cs != IKE_CRYPTO_OK)
 		fail(s, "IKE_AUTH verify", ike_crypto_strerror(cs));
@@ -343,9 +348,10 @@ static int roundtrip(struct side *s, int fd, const uint8_t *buf, size_t len, uin
 	return fail(s, "receive", "no answer with the message ID");
 }
 
-static int wire(const char *local, const char *peer, const char *key, const char *peerpub)
+static int wire(const char *local, const char *peer, const char *key, const char *peerpub,
+		bool method1)
 {
-	struct side s = {.initiator = true, .group = IKE_DH_CURVE25519};
+	struct side s = {.initiator = true, .group = IKE_DH_CURVE25519, .no_sighash = method1};
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(500)};
 	uint8_t *m1 = NULL, *m3 = NULL, m2[4096], m4[4096];
 	size_t l1, l2, l3, l4;
@@ -368,7 +374,7 @@ static int wire(const char *local, const char *peer, const char *key, const char
 		perror("connect");
 		goto out;
 	}
-	ike_nonce(s.spi_i, 8);
+	RAND_bytes(s.spi_i, 8);
 	ike_nonce(s.ni, 32);
 	if (build_init(&s, &m1, &l1) || roundtrip(&s, fd, m1, l1, 0, m2, sizeof(m2), &l2) ||
 	    take_init(&s, m2, l2) || build_auth(&s, &m3, &l3) ||
@@ -376,9 +382,9 @@ static int wire(const char *local, const char *peer, const char *key, const char
 		printf("FAIL %s\n", s.why);
 		goto out;
 	}
-	printf("OK auth %s, peer signed with method %s\n",
+	printf("OK we signed %s, the peer %s\n",
 	       ike_sig_alg_name(ike_sig_alg_for_key(s.key, s.peer_hashes)),
-	       s.peer_hashes ? "14 (peer announced hashes)" : "1");
+	       ike_sig_alg_name(s.peer_alg));
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -391,8 +397,9 @@ out:
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && !strcmp(argv[1], "initiator"))
-		return wire(argv[2], argv[3], argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "initiator"))
+		return wire(argv[2], argv[3], argv[4], argv[5],
+			    argc == 7 && !strcmp(argv[6], "method1"));
 	T_RUN(test_in_process);
 	return t_done();
 }

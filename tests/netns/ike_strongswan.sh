@@ -1,0 +1,124 @@
+#!/bin/bash
+# The IKEv2 mechanics (oe-agent/ike codec + crypto) against another implementation: strongSwan's
+# charon as responder; test_ike_wire's initiator sends IKE_SA_INIT and IKE_AUTH made only from
+# our codec and crypto, decrypts charon's answer with our keys and verifies charon's AUTH; charon
+# must accept ours (no AUTHENTICATION_FAILED) and show the IKE SA as ESTABLISHED. One run per
+# host-key kind (RSA-PSS, ECDSA P-256, Ed25519) and one with RSA method 1 (no
+# SIGNATURE_HASH_ALGORITHMS); X25519, AES-GCM-16-256, raw public keys, IDs = addresses.
+#
+#   +---------------------------+          +-------------------------------+
+#   | oet-ikess-$$-a            |          | oet-ikess-$$-b                |
+#   |  test_ike_wire initiator  |  UDP 500 |  charon (swanctl, vici)       |
+#   |  192.0.2.1 .3 .4 .5       +----------+  192.0.2.2                    |
+#   +---------------------------+  (LAN)   +-------------------------------+
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/netns/lib.sh
+
+CHARON=/usr/lib/ipsec/charon
+T=$PWD/${B:-build}/tests/test_ike_wire
+
+nt_init ikess
+nt_need openssl swanctl
+[ -x "$CHARON" ] || { nok "charon missing (tools/deps.sh)"; exit 1; }
+[ -x "$T" ] || { nok "$T not built"; exit 1; }
+
+net_lan
+net_host a 192.0.2.1 192.0.2.3 192.0.2.4 192.0.2.5
+net_host b 192.0.2.2
+
+d=$NT_DIR/ss
+mkdir -p "$d/swanctl/private" "$d/swanctl/pubkey" "$d/run"
+# keys: one per kind for each side; charon's private keys in swanctl/private
+gen() { # gen NAME ALG...
+	openssl genpkey "${@:2}" -out "$d/$1.key" 2>/dev/null &&
+		openssl pkey -in "$d/$1.key" -pubout -out "$d/$1.pub" 2>/dev/null
+}
+for k in rsa ecdsa ed25519; do
+	case $k in
+	rsa) alg=(-algorithm RSA -pkeyopt rsa_keygen_bits:2048) ;;
+	ecdsa) alg=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256) ;;
+	ed25519) alg=(-algorithm ED25519) ;;
+	esac
+	gen "i-$k" "${alg[@]}" && gen "r-$k" "${alg[@]}" || { nok "key generation ($k)"; exit 1; }
+	cp "$d/r-$k.key" "$d/swanctl/private/r-$k.pem"
+	cp "$d/r-$k.pub" "$d/i-$k.pub" "$d/swanctl/pubkey/"
+done
+
+cat >"$d/strongswan.conf" <<EOF
+charon {
+	port = 500
+	port_nat_t = 4500
+	install_routes = no
+	install_virtual_ip = no
+	# no kernel-libipsec: its TUN device would swallow the answers (PEERS.md)
+	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 curve25519 kdf kernel-netlink socket-default vici
+	plugins {
+		vici { socket = unix://$d/charon.vici }
+	}
+	filelog {
+		log { path = $d/charon.log
+			default = 1
+			ike = 2
+			enc = 1
+		}
+	}
+}
+swanctl { socket = unix://$d/charon.vici }
+EOF
+
+conn() { # conn NAME INITIATOR-ADDR [KIND]
+	local k=${3:-$1}
+	cat <<EOF
+	$1 {
+		local_addrs = 192.0.2.2
+		remote_addrs = $2
+		proposals = aes256gcm16-prfsha256-x25519
+		local { auth = pubkey
+			pubkeys = r-$k.pub
+			id = 192.0.2.2 }
+		remote { auth = pubkey
+			pubkeys = i-$k.pub
+			id = $2 }
+		children { $1 { esp_proposals = aes256gcm16
+			local_ts = 192.0.2.2/32
+			remote_ts = $2/32 } }
+	}
+EOF
+}
+{
+	echo "connections {"
+	conn rsa 192.0.2.1
+	conn ecdsa 192.0.2.3
+	conn ed25519 192.0.2.4
+	conn rsa1 192.0.2.5 rsa
+	echo "}"
+} >"$d/swanctl/swanctl.conf"
+
+export STRONGSWAN_CONF=$d/strongswan.conf SWANCTL_DIR=$d/swanctl
+# charon's pid file is compiled in under /run: a private /run in its mount namespace
+nt_bg ip netns exec "$(ns b)" unshare -m --propagation private sh -c \
+	"mount -t tmpfs tmpfs /run && exec $CHARON" >"$d/charon.out" 2>&1
+if ! wait_for 10 in_ns b swanctl --stats; then
+	nok "charon did not start" "$(tail -20 "$d/charon.out" "$d/charon.log" 2>/dev/null)"
+	exit 1
+fi
+check "swanctl loads keys and connections" in_ns b swanctl --load-all --noprompt
+
+for c in rsa ecdsa ed25519 rsa1; do
+	k=${c%1} m=
+	case $c in
+	rsa) a=192.0.2.1 ;; ecdsa) a=192.0.2.3 ;; ed25519) a=192.0.2.4 ;; rsa1) a=192.0.2.5 m=method1 ;;
+	esac
+	# shellcheck disable=SC2086
+	out=$(in_ns a ${IKESS_WRAP:-} "$T" initiator "$a" 192.0.2.2 "$d/i-$k.key" "$d/r-$k.pub" $m 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && in_ns b swanctl --list-sas --ike "$c" 2>/dev/null | grep -q ESTABLISHED
+	then
+		ok "$c: IKE_SA_INIT + IKE_AUTH with charon (${out#OK })"
+	else
+		nok "$c: IKE_SA_INIT + IKE_AUTH with charon" \
+			"$out"$'\n'"$(grep -E "$a|authentication|AUTH|signature" "$d/charon.log" | tail -15)"
+	fi
+done
+exit 0
