@@ -1,8 +1,7 @@
 /* IKE_SA_INIT + IKE_AUTH made with nothing but the codec and crypto mechanics (no engine):
  * without arguments, an initiator and a minimal responder written here run in one process for
  * each signature kind and DH group; with "initiator LOCAL PEER KEY PEERPUB" it is the
- * initiator on the wire against a real peer (a 7th argument "method1": no
- * SIGNATURE_HASH_ALGORITHMS, so RSA signs with method 1) (tests/netns/ike_strongswan.sh:
+ * initiator on the wire against a real peer (options: see wire()) (tests/netns/ike_strongswan.sh:
  * strongSwan's charon), which checks our key derivation, SK payloads, signed octets and signature
  * formats against another implementation. */
 #include <arpa/inet.h>
@@ -25,11 +24,13 @@ struct side {
 	EVP_PKEY *key;	/* our private key, owned */
 	EVP_PKEY *peer; /* the other side's public key, owned */
 	unsigned group;
+	unsigned prf, encr_bits; /* 0: PRF_HMAC_SHA2_256, 256 */
 	struct ike_dh *dh;
 	uint8_t spi_i[8], spi_r[8], ni[32], nr[32];
 	uint8_t addr[4], peer_addr[4];
 	unsigned peer_hashes;
 	bool no_sighash;	   /* leave SIGNATURE_HASH_ALGORITHMS out: RSA then uses method 1 */
+	bool null_auth;		   /* authenticate with ID_NULL and AUTH_NULL (RFC 7619) */
 	enum ike_sig_alg peer_alg; /* what the peer's AUTH was made with */
 	uint8_t *init_msg;	   /* our IKE_SA_INIT message as sent, owned */
 	size_t init_len;
@@ -53,13 +54,24 @@ static void side_free(struct side *s)
 	ike_sa_keys_wipe(&s->keys);
 }
 
-static struct ike_proposal ike_prop(unsigned group)
+static unsigned prf_of(const struct side *s)
+{
+	return s->prf ? s->prf : IKE_PRF_HMAC_SHA2_256;
+}
+
+static unsigned bits_of(const struct side *s)
+{
+	return s->encr_bits ? s->encr_bits : 256;
+}
+
+static struct ike_proposal ike_prop(const struct side *s)
 {
 	struct ike_proposal p = {.num = 1, .proto = IKE_PROTO_IKE, .n_xf = 3};
 
-	p.xf[0] = (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, 256, false};
-	p.xf[1] = (struct ike_transform){IKE_XF_PRF, IKE_PRF_HMAC_SHA2_256, 0, false};
-	p.xf[2] = (struct ike_transform){IKE_XF_DH, (uint16_t)group, 0, false};
+	p.xf[0] =
+	    (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, (uint16_t)bits_of(s), false};
+	p.xf[1] = (struct ike_transform){IKE_XF_PRF, (uint16_t)prf_of(s), 0, false};
+	p.xf[2] = (struct ike_transform){IKE_XF_DH, (uint16_t)s->group, 0, false};
 	return p;
 }
 
@@ -77,7 +89,7 @@ static void add_pl(struct ike_builder *b, uint8_t type, const void *u, size_t n)
 static int build_init(struct side *s, uint8_t **out, size_t *len)
 {
 	struct ike_hdr h = {.exch = IKE_EXCH_SA_INIT};
-	struct ike_proposal prop = ike_prop(s->group);
+	struct ike_proposal prop = ike_prop(s);
 	struct ike_sa_pl sa = {&prop, 1};
 	uint8_t pub[256], sh[16];
 	size_t publen, shlen = ike_sighash_notify_data(sh, sizeof(sh));
@@ -141,7 +153,7 @@ static int take_init(struct side *s, const uint8_t *buf, size_t len)
 		fail(s, "IKE_SA_INIT", "DH derive");
 		goto out;
 	}
-	if (ike_derive_sa_keys(IKE_PRF_HMAC_SHA2_256, 256, &gir, s->ni, 32, s->nr, 32, s->spi_i,
+	if (ike_derive_sa_keys(prf_of(s), bits_of(s), &gir, s->ni, 32, s->nr, 32, s->spi_i,
 			       s->spi_r, &s->keys, NULL) != IKE_CRYPTO_OK)
 		fail(s, "IKE_SA_INIT", "key derivation");
 	else
@@ -160,16 +172,25 @@ static int build_auth(struct side *s, uint8_t **out, size_t *len)
 	struct ike_proposal esp = {.num = 1, .proto = IKE_PROTO_ESP, .spi_size = 4, .n_xf = 2};
 	struct ike_ts ts[2];
 	uint8_t *oct = NULL, *sig = NULL, method = 0;
+	const uint8_t *sk_p = s->initiator ? s->keys.sk_pi : s->keys.sk_pr;
 	size_t olen, siglen;
 	struct ike_builder b;
 	enum ike_sig_alg alg = ike_sig_alg_for_key(s->key, s->peer_hashes);
 	enum ike_crypto_status cs;
 
-	cs = ike_auth_octets(IKE_PRF_HMAC_SHA2_256, s->initiator ? s->keys.sk_pi : s->keys.sk_pr,
-			     32, s->init_msg, s->init_len, s->initiator ? s->nr : s->ni, 32, &id,
-			     &oct, &olen);
-	if (cs == IKE_CRYPTO_OK)
+	if (s->null_auth)
+		id = (struct ike_id_pl){IKE_ID_NULL, NULL, 0};
+	cs = ike_auth_octets(prf_of(s), sk_p, s->keys.prf_len, s->init_msg, s->init_len,
+			     s->initiator ? s->nr : s->ni, 32, &id, &oct, &olen);
+	if (cs == IKE_CRYPTO_OK && s->null_auth) {
+		method = IKE_AUTH_NULL;
+		siglen = s->keys.prf_len;
+		sig = malloc(IKE_PRF_MAX);
+		cs = sig ? ike_auth_null(prf_of(s), sk_p, s->keys.prf_len, oct, olen, sig)
+			 : IKE_CRYPTO_NOMEM;
+	} else if (cs == IKE_CRYPTO_OK) {
 		cs = ike_auth_sign(s->key, alg, oct, olen, &method, &sig, &siglen);
+	}
 	free(oct);
 	if (cs != IKE_CRYPTO_OK)
 		return fail(s, "AUTH sign", ike_crypto_strerror(cs));
@@ -177,7 +198,8 @@ static int build_auth(struct side *s, uint8_t **out, size_t *len)
 	memcpy(h.spi_r, s->spi_r, 8);
 	h.flags = s->initiator ? IKE_FLAG_I : IKE_FLAG_R;
 	memcpy(esp.spi, "\xc1\x00\x00\x01", 4);
-	esp.xf[0] = (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, 256, false};
+	esp.xf[0] =
+	    (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, (uint16_t)bits_of(s), false};
 	esp.xf[1] = (struct ike_transform){IKE_XF_ESN, IKE_ESN_NO, 0, false};
 	memset(ts, 0, sizeof(ts));
 	for (int i = 0; i < 2; i++) {
@@ -234,10 +256,14 @@ static int take_auth(struct side *s, const uint8_t *buf, size_t len, const uint8
 		fail(s, "IKE_AUTH", "no ID or AUTH payload");
 		goto out;
 	}
-	cs = ike_auth_octets(IKE_PRF_HMAC_SHA2_256, s->initiator ? s->keys.sk_pr : s->keys.sk_pi,
-			     32, peer_init, peer_init_len, s->initiator ? s->ni : s->nr, 32,
-			     &id->u.id, &oct, &olen);
-	if (cs == IKE_CRYPTO_OK)
+	cs = ike_auth_octets(prf_of(s), s->initiator ? s->keys.sk_pr : s->keys.sk_pi,
+			     s->keys.prf_len, peer_init, peer_init_len,
+			     s->initiator ? s->ni : s->nr, 32, &id->u.id, &oct, &olen);
+	if (cs == IKE_CRYPTO_OK && auth->u.auth.method == IKE_AUTH_NULL)
+		cs = ike_auth_null_verify(prf_of(s), s->initiator ? s->keys.sk_pr : s->keys.sk_pi,
+					  s->keys.prf_len, oct, olen, auth->u.auth.data,
+					  auth->u.auth.len);
+	else if (cs == IKE_CRYPTO_OK)
 		cs = ike_auth_verify(s->peer, auth->u.auth.method, auth->u.auth.data,
 				     auth->u.auth.len, oct, olen, 0, &s->peer_alg);
 	free(oct);
@@ -261,9 +287,13 @@ static EVP_PKEY *keygen(const char *kind)
 	return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 }
 
-static void exchange(const char *kind, unsigned group, bool tamper)
+static void exchange(const char *kind, unsigned group, unsigned prf, unsigned bits, bool tamper,
+		     bool null_i)
 {
-	struct side i = {.initiator = true, .group = group}, r = {.group = group};
+	struct side i = {.initiator = true, .group = group, .prf = prf, .encr_bits = bits};
+	struct side r = {.group = group, .prf = prf, .encr_bits = bits};
+
+	i.null_auth = null_i;
 	uint8_t *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
 	size_t l1, l2, l3, l4;
 
@@ -306,10 +336,13 @@ static void exchange(const char *kind, unsigned group, bool tamper)
 
 static void test_in_process(void)
 {
-	exchange("rsa", IKE_DH_CURVE25519, false);
-	exchange("ecdsa", IKE_DH_ECP256, false);
-	exchange("ed25519", IKE_DH_MODP2048, false);
-	exchange("ecdsa", IKE_DH_CURVE25519, true);
+	exchange("rsa", IKE_DH_CURVE25519, 0, 0, false, false);
+	exchange("ecdsa", IKE_DH_ECP256, IKE_PRF_HMAC_SHA2_512, 128, false, false);
+	exchange("ed25519", IKE_DH_MODP2048, 0, 128, false, false);
+	exchange("ecdsa", IKE_DH_CURVE25519, 0, 0, true, false);
+	/* RFC 7619: an initiator with ID_NULL + AUTH_NULL, a responder with a key */
+	exchange("ed25519", IKE_DH_CURVE25519, IKE_PRF_HMAC_SHA2_512, 256, false, true);
+	exchange("ed25519", IKE_DH_CURVE25519, 0, 256, true, true);
 }
 
 /* ==== on the wire ============================================================================ */
@@ -348,10 +381,29 @@ static int roundtrip(struct side *s, int fd, const uint8_t *buf, size_t len, uin
 	return fail(s, "receive", "no answer with the message ID");
 }
 
+/* Options after the key files: method1 (no SIGNATURE_HASH_ALGORITHMS), null (ID_NULL and
+ * AUTH_NULL for us), p256, modp2048, aes128, sha512. */
 static int wire(const char *local, const char *peer, const char *key, const char *peerpub,
-		bool method1)
+		char **opt, int n_opt)
 {
-	struct side s = {.initiator = true, .group = IKE_DH_CURVE25519, .no_sighash = method1};
+	struct side s = {.initiator = true, .group = IKE_DH_CURVE25519};
+
+	for (int i = 0; i < n_opt; i++) {
+		if (!strcmp(opt[i], "method1"))
+			s.no_sighash = true;
+		else if (!strcmp(opt[i], "null"))
+			s.null_auth = true;
+		else if (!strcmp(opt[i], "p256"))
+			s.group = IKE_DH_ECP256;
+		else if (!strcmp(opt[i], "modp2048"))
+			s.group = IKE_DH_MODP2048;
+		else if (!strcmp(opt[i], "aes128"))
+			s.encr_bits = 128;
+		else if (!strcmp(opt[i], "sha512"))
+			s.prf = IKE_PRF_HMAC_SHA2_512;
+		else
+			return fprintf(stderr, "test_ike_wire: unknown option %s\n", opt[i]), 2;
+	}
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(500)};
 	uint8_t *m1 = NULL, *m3 = NULL, m2[4096], m4[4096];
 	size_t l1, l2, l3, l4;
@@ -397,9 +449,8 @@ out:
 
 int main(int argc, char **argv)
 {
-	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "initiator"))
-		return wire(argv[2], argv[3], argv[4], argv[5],
-			    argc == 7 && !strcmp(argv[6], "method1"));
+	if (argc >= 6 && !strcmp(argv[1], "initiator"))
+		return wire(argv[2], argv[3], argv[4], argv[5], argv + 6, argc - 6);
 	T_RUN(test_in_process);
 	return t_done();
 }
