@@ -496,7 +496,7 @@ out:
 void ike_lookup_done(struct ike_engine *e, uint64_t req, const struct dk_result *res)
 {
 	enter(e);
-	for (struct ike_sa *sa = e->all; sa; sa = sa->next)
+	for (struct ike_sa *sa = e->young; sa; sa = sa->ynext)
 		if (sa->lookup_req == req && sa->state == IKE_S_AUTH_LOOKUP) {
 			sa->lookup_req = 0;
 			ike_auth_lookup_done(sa, res);

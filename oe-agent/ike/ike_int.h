@@ -64,8 +64,9 @@ struct child_sa {
 struct ike_sa {
 	struct ike_sa *hnext;	 /* hash chain by local SPI */
 	struct ike_sa *next;	 /* list of all SAs in creation order */
-	struct ike_sa *ynext;	 /* list of responder SAs before ESTABLISHED (duplicate
-				  * IKE_SA_INIT requests are looked up there) */
+	struct ike_sa *ynext;	 /* list of SAs half-open or waiting for a key lookup
+				  * (duplicate IKE_SA_INIT requests and lookup answers are
+				  * matched there, not among all SAs) */
 	bool young;		 /* on that list */
 	struct ike_engine *e;
 	uint64_t handle;
@@ -143,9 +144,11 @@ struct ike_engine {
 	struct ike_sa **hash;	 /* by local SPI */
 	size_t nbuckets;
 	struct ike_sa *all;	 /* creation order (listing, timers) */
+	struct ike_sa **all_tail;
+	size_t ndead;		 /* SAs waiting for ike_sa_reap() */
 	size_t nsa;
 	size_t half_open;	 /* responder SAs in IKE_S_INIT_DONE */
-	struct ike_sa *young;	 /* responder SAs not yet ESTABLISHED */
+	struct ike_sa *young;	 /* SAs in INIT_DONE or AUTH_LOOKUP */
 	uint64_t next_handle;
 	uint64_t next_lookup;
 	uint32_t next_reqid;

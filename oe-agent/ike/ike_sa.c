@@ -153,7 +153,7 @@ struct ike_sa *ike_sa_find_init(struct ike_engine *e, uint64_t spi_i,
 {
 	/* few: COOKIEs bound the half-open ones, lookups time out */
 	for (struct ike_sa *sa = e->young; sa; sa = sa->ynext)
-		if (sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
+		if (!sa->initiator && sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
 		    oe_addr_eq(&sa->remote.addr, &remote->addr) && sa->remote.port == remote->port)
 			return sa;
 	return NULL;
@@ -185,11 +185,11 @@ struct ike_sa *ike_sa_new(struct ike_engine *e, bool initiator, const struct ike
 	sa->handle = ++e->next_handle;
 	sa->state = IKE_S_NEW;
 	sa->last_rx_ms = ike_now(e);
-	/* link at the tail so listings are in creation order */
-	struct ike_sa **pp = &e->all;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = sa;
+	/* at the tail, so listings are in creation order */
+	if (!e->all_tail)
+		e->all_tail = &e->all;
+	*e->all_tail = sa;
+	e->all_tail = &sa->next;
 	e->nsa++;
 	ike_sa_hash(sa);
 	return sa;
@@ -199,6 +199,8 @@ static void log_transition(const struct ike_sa *sa, enum ike_sa_state to)
 {
 	char l[OE_ADDRSTRLEN], r[OE_ADDRSTRLEN];
 
+	if (!oe_log_enabled(OE_LOG_INFO))
+		return; /* spare the address formatting */
 	oe_info(IKE, "IKE SA %016" PRIx64 ":%016" PRIx64 " %s %s -> %s (%s:%u %s %s:%u)",
 		sa->spi_i, sa->spi_r, sa->initiator ? "I" : "R", ike_sa_state_name(sa->state),
 		ike_sa_state_name(to), oe_addr_str(&sa->local.addr, l), sa->local.port,
@@ -222,7 +224,7 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		return false;
 	}
 	log_transition(sa, to);
-	if (to == IKE_S_INIT_DONE && !sa->young) {
+	if ((to == IKE_S_INIT_DONE || to == IKE_S_AUTH_LOOKUP) && !sa->young) {
 		sa->young = true;
 		sa->ynext = e->young;
 		e->young = sa;
@@ -234,6 +236,8 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		*pp = sa->ynext;
 		sa->young = false;
 	}
+	if (to == IKE_S_DEAD)
+		e->ndead++;
 	if (sa->state == IKE_S_INIT_DONE && e->half_open > 0)
 		e->half_open--;
 	if (to == IKE_S_INIT_DONE)
@@ -319,6 +323,9 @@ void ike_sa_reap(struct ike_engine *e)
 {
 	struct ike_sa **pp = &e->all;
 
+	if (!e->ndead)
+		return;
+	e->ndead = 0;
 	while (*pp) {
 		struct ike_sa *sa = *pp;
 
@@ -331,6 +338,7 @@ void ike_sa_reap(struct ike_engine *e)
 		e->nsa--;
 		ike_sa_free(sa);
 	}
+	e->all_tail = pp;
 }
 
 void ike_sa_free_all(struct ike_engine *e)
@@ -345,6 +353,8 @@ void ike_sa_free_all(struct ike_engine *e)
 		ike_sa_free(sa);
 	}
 	e->young = NULL;
+	e->all_tail = &e->all;
+	e->ndead = 0;
 }
 
 static void transmit(struct ike_sa *sa, const uint8_t *msg, size_t len)
