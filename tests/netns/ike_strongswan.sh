@@ -56,7 +56,8 @@ charon {
 	install_routes = no
 	install_virtual_ip = no
 	# no kernel-libipsec: its TUN device would swallow the answers (PEERS.md)
-	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 curve25519 kdf kernel-netlink socket-default vici
+	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
+		curve25519 kdf kernel-netlink socket-default vici
 	plugins {
 		vici { socket = unix://$d/charon.vici }
 	}
@@ -118,14 +119,15 @@ for c in rsa ecdsa ed25519 rsa1; do
 	rsa1) a=192.0.2.5 m=method1 ;;
 	esac
 	# shellcheck disable=SC2086
-	out=$(in_ns a ${IKESS_WRAP:-} "$T" initiator "$a" 192.0.2.2 "$d/i-$k.key" "$d/r-$k.pub" $m 2>&1)
+	out=$(in_ns a ${IKESS_WRAP:-} "$T" initiator "$a" 192.0.2.2 "$d/i-$k.key" "$d/r-$k.pub" \
+		$m 2>&1)
 	rc=$?
 	if [ $rc -eq 0 ] && in_ns b swanctl --list-sas --ike "$c" 2>/dev/null | grep -q ESTABLISHED
 	then
 		ok "$c ${m:-x25519}: IKE_SA_INIT + IKE_AUTH with charon (${out#OK })"
 	else
-		nok "$c: IKE_SA_INIT + IKE_AUTH with charon" \
-			"$out"$'\n'"$(grep -E "$a|authentication|AUTH|signature" "$d/charon.log" | tail -15)"
+		nok "$c: IKE_SA_INIT + IKE_AUTH with charon" "$out"$'\n'"$(
+			grep -E "$a|authentication|AUTH|signature" "$d/charon.log" | tail -15)"
 	fi
 done
 exit 0
