@@ -255,8 +255,11 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		break;
 	case IKE_S_ESTABLISHED:
 		sa->liveness_at = e->conf.liveness_ms ? now + e->conf.liveness_ms : 0;
+		/* the original responder 5% later, so both ends rarely rekey at once (when they
+		 * do, §2.8.2 sorts it out) */
 		if (!sa->rekey_at && e->conf.ike_lifetime_s)
-			sa->rekey_at = now + (uint64_t)e->conf.ike_lifetime_s * 1000;
+			sa->rekey_at = now + (uint64_t)e->conf.ike_lifetime_s *
+						     (sa->initiator ? 1000 : 1050);
 		break;
 	case IKE_S_REKEYED:
 		/* the peer deletes it, or we do after one give-up time */

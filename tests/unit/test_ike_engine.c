@@ -886,6 +886,35 @@ static void test_rekey_ike(void)
 	}
 }
 
+static void test_rekey_ike_by_lifetime(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info a;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.ike_lifetime_s = r->conf.ike_lifetime_s = 600;
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	up(&w);
+	T_CHECK(ike_sa_get(i->e, i->sa, &a));
+	w_run(&w, 600000); /* the initiator's lifetime; the responder's is 5% longer */
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT(&w, "I>R INFO req 3");
+	W_EXPECT(&w, "R>I INFO resp 3");
+	W_EXPECT_END(&w);
+	T_CHECK(ike_sa_get(i->e, i->sa, &a) && a.nchild == 1);
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	w_run(&w, 599000); /* the new SA's clock started over */
+	W_EXPECT_END(&w);
+	w_run(&w, 1000);
+	W_EXPECT(&w, "I>R CHILD req 0");
+	w_free(&w);
+}
+
 static void test_rekey_ike_simultaneous(void)
 {
 	struct w_world w;
@@ -919,6 +948,135 @@ static void test_rekey_ike_simultaneous(void)
 	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
 	w_run(&w, 100);
 	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	w_free(&w);
+}
+
+/* ---- a request rewritten in flight: CP refused ------------------------------------------------- */
+
+static uint8_t *kept;
+static size_t kept_len;
+static unsigned kept_seq, seen;
+
+static void keep_one(const uint8_t *b, size_t len, void *arg)
+{
+	(void)arg;
+	if (seen++ == kept_seq) {
+		kept = malloc(len);
+		memcpy(kept, b, len);
+		kept_len = len;
+	}
+}
+
+/* Decrypts I's kept IKE_AUTH request with the keys of its SA, adds a CP(CFG_REQUEST) asking
+ * for an address (RFC 7296 §3.15) and sends it on as if I had. */
+static void send_with_cp(struct w_world *w, struct w_node *i, struct w_node *r)
+{
+	struct ike_sa *sa = ike_sa_by_handle(i->e, i->sa);
+	struct ike_msg *m = NULL;
+	struct ike_builder b;
+	struct ike_payload cp;
+	uint8_t *out = NULL;
+	size_t len = 0;
+
+	T_CHECK(sa && kept);
+	if (!sa || !kept)
+		return;
+	T_CHECK_INT(ike_msg_parse(kept, kept_len, &m), IKE_CODEC_OK);
+	T_CHECK_INT(ike_msg_decrypt(m, &sa->keys.sk_ei), IKE_CODEC_OK);
+	ike_build_init(&b, &m->hdr);
+	ike_build_begin_sk(&b);
+	for (size_t k = 0; k < m->n_pl; k++)
+		if (m->pl[k].inner)
+			ike_build_add(&b, &m->pl[k]);
+	memset(&cp, 0, sizeof(cp));
+	cp.type = IKE_PL_CP;
+	cp.u.cp.cfg_type = IKE_CFG_REQUEST;
+	cp.u.cp.n_attr = 1;
+	cp.u.cp.attr[0].type = 1; /* INTERNAL_IP4_ADDRESS, empty: "give me one" */
+	ike_build_add(&b, &cp);
+	T_CHECK_INT(ike_build_finish(&b, &sa->keys.sk_ei, &out, &len), IKE_CODEC_OK);
+	w_enqueue(w, &i->ep, &r->ep, out, len, w->now + 1, 99);
+	free(out);
+	ike_msg_free(m);
+}
+
+static void test_cp_request_refused(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	kept = NULL;
+	seen = 0;
+	kept_seq = 2; /* I's IKE_AUTH request */
+	w.capture = keep_one;
+	w.drop = 1ull << 2;
+	w_initiate(i, r);
+	w_run(&w, 100);
+	send_with_cp(&w, i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1 (dropped)");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	/* authenticated both ways; no address pool, so no Child SA (§3.15.4) */
+	T_CHECK_STR(i->events, "ESTABLISHED");
+	T_CHECK_STR(r->events, "ESTABLISHED");
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.nchild, 0);
+	T_CHECK_INT(si.last_error, IKE_ERR_PEER_ERROR);
+	T_CHECK(ike_sa_at(r->e, 0, &si));
+	T_CHECK_INT(si.last_error, IKE_ERR_CP_UNSUPPORTED);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	free(kept);
+	w_free(&w);
+}
+
+static void test_status_listing(void)
+{
+	struct w_world w;
+	struct oe_buf out;
+
+	setup(&w, k_ec, k_ed);
+	start(&w);
+	up(&w);
+	oe_buf_init(&out);
+	ike_status_format(w.n[0].e, &out);
+	T_CHECK(strstr(out.p, " ESTABLISHED I 192.0.2.1[500] -> 192.0.2.2[500] id=192.0.2.2 "
+			      "dh=31 prf=5 encr=AES_GCM_16/256\n") != NULL);
+	T_CHECK(strstr(out.p, "  ESP ") && strstr(out.p, " INSTALLED tunnel 192.0.2.1/32 === "
+						   "192.0.2.2/32 reqid=1\n"));
+	oe_buf_free(&out);
+	w_free(&w);
+}
+
+static void test_rekey_unanswered(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.child_lifetime_s = r->conf.child_lifetime_s = 100;
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	up(&w);
+	/* the peer goes silent before the Child SA rekeys */
+	w.drop_all = true;
+	w_run(&w, 200000);
+	/* the rekey at 90 s gives up after 31.5 s and takes the IKE SA with it */
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:timeout");
+	/* R's own rekey at 95 s fails the same way */
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:timeout");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
 	T_CHECK_INT(kern_mock_installed(r->km), 0);
 	w_free(&w);
 }
@@ -1015,6 +1173,10 @@ int main(void)
 	T_RUN(test_rekey_child_crossing_late);
 	T_RUN(test_rekey_ike);
 	T_RUN(test_rekey_ike_simultaneous);
+	T_RUN(test_rekey_ike_by_lifetime);
+	T_RUN(test_cp_request_refused);
+	T_RUN(test_status_listing);
+	T_RUN(test_rekey_unanswered);
 	T_RUN(test_fuzz_seeds);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
