@@ -51,12 +51,14 @@ struct w_node {
 	uint64_t sa;		  /* handle of the last SA this node initiated */
 	double rx_s;		  /* wall time spent in ike_receive (benchmark) */
 	const struct kern_ops *kern; /* NULL: kern_mock in km */
+	uint16_t nat_port;	  /* behind a NAT: its datagrams leave with this source port */
 };
 
 struct w_dns {
 	struct ike_id id;	/* the name (by identity) */
 	EVP_PKEY *key;		/* NULL: a record without key */
 	struct oe_addr gw;	/* gateway address named (af 0: the address of the id itself) */
+	const char *gw_name;	/* or a gateway name ("gw.example.") */
 	enum dk_lookup_status status;
 };
 
@@ -197,9 +199,13 @@ static inline int w_send(void *arg, const struct ike_endpoint *local, const stru
 		   drop ? " (dropped)" : (w->dup & bit) ? " (twice)" : "");
 	if (drop)
 		return 0;
-	w_enqueue(w, local, remote, msg, len, at, s);
+	struct ike_endpoint src = *local;
+
+	if (n->nat_port)
+		src.port = n->nat_port;
+	w_enqueue(w, &src, remote, msg, len, at, s);
 	if (w->dup & bit)
-		w_enqueue(w, local, remote, msg, len, at, s);
+		w_enqueue(w, &src, remote, msg, len, at, s);
 	return 0;
 }
 
@@ -247,7 +253,10 @@ static inline void w_dns_answer(struct w_world *w, const struct ike_id *id, stru
 		f->rrtype = DK_RR_IPSECKEY;
 		f->precedence = 10;
 		f->pkey = d->key;
-		if (d->gw.af) {
+		if (d->gw_name) {
+			f->gw_type = DK_GW_NAME;
+			snprintf(f->gw_name, sizeof(f->gw_name), "%s", d->gw_name);
+		} else if (d->gw.af) {
 			f->gw_type = d->gw.af == AF_INET ? DK_GW_IPV4 : DK_GW_IPV6;
 			f->gw_addr = d->gw;
 		} else if (id->type == IKE_ID_IPV4_ADDR || id->type == IKE_ID_IPV6_ADDR) {
@@ -410,6 +419,8 @@ static inline bool w_deliver_one(struct w_world *w)
 	memmove(&w->q[best], &w->q[best + 1], (w->nq - best - 1) * sizeof(w->q[0]));
 	w->nq--;
 	dst = w_node_at(w, &p.to);
+	if (dst && dst->nat_port && p.to.port == dst->nat_port)
+		p.to.port = dst->ep.port; /* the NAT maps the answer back */
 	if (dst) {
 		struct timespec t0, t1;
 

@@ -26,8 +26,8 @@ static void check_pair(struct w_node *i, struct w_node *r)
 	T_CHECK(memcmp(a->key_in, b->key_out, a->key_len) == 0);
 	T_CHECK(memcmp(a->salt_out, b->salt_in, 4) == 0);
 	T_CHECK(memcmp(a->key_in, a->key_out, a->key_len) != 0);
-	T_CHECK(oe_addr_eq(&a->sel.src.addr, &b->sel.dst.addr) && a->sel.src.len == 32);
-	T_CHECK(oe_addr_eq(&a->sel.dst.addr, &r->ep.addr) && a->sel.dst.len == 32);
+	T_CHECK(oe_addr_eq(&a->sel.src.addr, &b->sel.dst.addr) && a->sel.src.len == oe_af_bits(a->sel.src.addr.af));
+	T_CHECK(oe_addr_eq(&a->sel.dst.addr, &r->ep.addr) && a->sel.dst.len == oe_af_bits(a->sel.dst.addr.af));
 	T_CHECK(oe_addr_eq(&b->sel.src.addr, &r->ep.addr));
 	T_CHECK(a->encr == KERN_ESP_AES_GCM_16);
 	T_CHECK(a->life.hard_s > 0 && a->life.soft_s > 0 && a->life.soft_s < a->life.hard_s);
@@ -1081,6 +1081,112 @@ static void test_rekey_unanswered(void)
 	w_free(&w);
 }
 
+/* ---- addresses and identities -------------------------------------------------------------- */
+
+static void test_ipv6(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	char b[OE_PREFIXSTRLEN];
+
+	w_init(&w);
+	i = w_add(&w, "I", "2001:db8::1", k_ec);
+	r = w_add(&w, "R", "2001:db8::2", k_ed);
+	w_publish(&w, &i->ep.addr, k_ec);
+	w_publish(&w, &r->ep.addr, k_ed);
+	start(&w);
+	up(&w);
+	check_pair(i, r);
+	T_CHECK_STR(oe_prefix_str(&kern_mock_at(i->km, 0)->sel.dst, b), "2001:db8::2/128");
+	w_free(&w);
+}
+
+static void test_nat_detected(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	const struct kern_child_sa *a, *c;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->nat_port = 1024; /* I sits behind a NAT that rewrites its source port */
+	start(&w);
+	up(&w);
+	a = kern_mock_at(i->km, 0);
+	c = kern_mock_at(r->km, 0);
+	T_CHECK(a && c);
+	if (a && c) {
+		/* §2.23: both ends see it and encapsulate (RFC 3948) */
+		T_CHECK_INT(a->encap, KERN_ENCAP_UDP);
+		T_CHECK_INT(c->encap, KERN_ENCAP_UDP);
+		T_CHECK_INT(c->encap_dport, 1024);
+	}
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_no_nat(void)
+{
+	struct w_world w;
+
+	setup(&w, k_ec, k_ed);
+	start(&w);
+	up(&w);
+	T_CHECK_INT(kern_mock_at(w.n[0].km, 0)->encap, KERN_ENCAP_NONE);
+	T_CHECK_INT(kern_mock_at(w.n[1].km, 0)->encap, KERN_ENCAP_NONE);
+	w_free(&w);
+}
+
+/* IDs by name: R calls itself @r.example (DNS for its address names that gateway with its
+ * key); I calls itself @i.example (key at the name; its address names it as gateway). */
+static void test_fqdn_ids(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si, sr;
+	char id[IKE_IDSTRLEN];
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	ike_id_from_fqdn(&i->conf.id, "@i.example");
+	ike_id_from_fqdn(&r->conf.id, "r.example.");
+	w.dns[0].gw_name = "i.example."; /* I's address: gateway i.example */
+	w.dns[1].gw_name = "r.example."; /* R's address: gateway r.example, with its key */
+	w.dns[2].id = i->conf.id;	 /* the key of i.example */
+	w.dns[2].key = k_ec;
+	w.dns[2].status = DK_L_FOUND;
+	w.ndns = 3;
+	start(&w);
+	up(&w);
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK(ike_sa_at(r->e, 0, &sr));
+	T_CHECK_STR(ike_id_str(&si.peer_id, id), "@r.example");
+	T_CHECK_STR(ike_id_str(&sr.peer_id, id), "@i.example");
+	T_CHECK_INT(r->lookups, 2); /* i.example's key, then I's address for the delegation */
+	T_CHECK_INT(i->lookups, 0);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+static void test_fqdn_not_named(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	ike_id_from_fqdn(&r->conf.id, "r.example"); /* but DNS for R's address names no one */
+	start(&w);
+	w_initiate(i, r);
+	w_run(&w, 100);
+	T_CHECK_STR(i->events, "FAILED:delegation");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	w_free(&w);
+}
+
 /* ---- fuzz seeds ------------------------------------------------------------------------------ */
 
 static void save_seed(const uint8_t *b, size_t len, void *arg)
@@ -1177,6 +1283,11 @@ int main(void)
 	T_RUN(test_cp_request_refused);
 	T_RUN(test_status_listing);
 	T_RUN(test_rekey_unanswered);
+	T_RUN(test_ipv6);
+	T_RUN(test_nat_detected);
+	T_RUN(test_no_nat);
+	T_RUN(test_fqdn_ids);
+	T_RUN(test_fqdn_not_named);
 	T_RUN(test_fuzz_seeds);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
