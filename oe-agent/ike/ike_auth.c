@@ -318,7 +318,22 @@ static void send_auth_failed(struct ike_sa *sa, uint32_t id)
 	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
 }
 
-/* §2.21.2: a responder tells; an initiator just stops (nothing to answer). */
+/* §2.21.2: the initiator tells the responder (whose SA is up by now) in an INFORMATIONAL
+ * that is sent once and not waited for. */
+static void tell_responder(struct ike_sa *sa)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+
+	ike_sa_hdr(sa, &h, IKE_EXCH_INFORMATIONAL, false, sa->next_req_id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	ike_build_notify(&b, IKE_N_AUTHENTICATION_FAILED, NULL, 0);
+	ike_sa_send_sk(sa, &b, IKE_P_LIVENESS, 0);
+}
+
+/* §2.21.2: a responder answers with AUTHENTICATION_FAILED; an initiator says so in an
+ * INFORMATIONAL when the responder has answered IKE_AUTH. */
 static void fail(struct ike_sa *sa, enum ike_status why)
 {
 	char id[IKE_IDSTRLEN];
@@ -327,6 +342,8 @@ static void fail(struct ike_sa *sa, enum ike_status why)
 		ike_id_str(&sa->peer_id, id), ike_strerror(why));
 	if (!sa->initiator)
 		send_auth_failed(sa, sa->next_peer_id);
+	else if (sa->aw && sa->pending == IKE_P_NONE)
+		tell_responder(sa);
 	ike_sa_kill(sa, why);
 }
 

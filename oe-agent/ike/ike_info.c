@@ -112,6 +112,11 @@ enum ike_status ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 	if (del_ike) {
 		oe_info(IKE, "IKE SA %016" PRIx64 ": deleted by the peer", sa->spi_i);
 		ike_sa_kill(sa, IKE_ERR_DELETED);
+	} else if (!sa->initiator && ike_msg_notify(m, IKE_N_AUTHENTICATION_FAILED)) {
+		/* §2.21.2: the initiator did not accept our AUTH */
+		oe_info(IKE, "IKE SA %016" PRIx64 ": the initiator refused our authentication",
+			sa->spi_i);
+		ike_sa_kill(sa, IKE_ERR_AUTH_FAILED);
 	}
 	return IKE_OK;
 }

@@ -146,8 +146,16 @@ static void test_wrong_key_at_initiator(void)
 	start(&w);
 	T_CHECK_INT(w_initiate(i, r), IKE_OK);
 	w_run(&w, 100);
-	handshake_transcript(&w);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT(&w, "I>R INFO req 2"); /* AUTHENTICATION_FAILED, not waited for */
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
 	T_CHECK_STR(i->events, "FAILED:auth-failed");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:auth-failed");
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
 	T_CHECK_INT(kern_mock_installed(i->km), 0);
 	T_CHECK_INT(ike_sa_count(i->e), 0);
 	w_free(&w);
