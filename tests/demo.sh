@@ -2,9 +2,12 @@
 # `make demo`: oe-agent as a new user meets it, inside a throw-away network namespace (root).
 # Writes a sample policy, starts the agent, asks `ipsec policy` why addresses land in their
 # groups, lists the eroutes and the status, edits a group file and reloads, shows how a broken
-# edit is rejected while the old policy stays, then stops the agent and cleans up.
+# edit is rejected while the old policy stays, sends packets to a second namespaced host to show
+# the trap path's outcomes (clear, block, private-or-clear and private without a published key),
+# then stops the agent (its kernel rules go with it) and cleans up.
 set -u
 cd "$(dirname "$0")/.." || exit 2
+. tests/netns/lib.sh # NSD with a signed zone (dns_*), bounded waits
 B=${B:-build}
 AGENT=$PWD/$B/oe-agent
 IPSEC=$PWD/$B/ipsec
@@ -16,6 +19,7 @@ FAILED=0
 
 cleanup() {
 	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	for p in "${NT_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$PEER" 2>/dev/null
 	rm -rf "$T"
@@ -34,27 +38,43 @@ run() {
 ipsec() { run "$IPSEC" --config "$T/ipsec.conf" "$@"; }
 # eroutes_matching TEXT: `ipsec eroute | grep -F TEXT`, shown as such
 eroutes_matching() {
-	printf '%s$ ipsec --config $DEMO/ipsec.conf eroute | grep -F %s%s\n' "$H" "$1" "$N"
-	timeout 30 ip netns exec "$NS" "$IPSEC" --config "$T/ipsec.conf" eroute | grep -F "$1" |
+	printf "%s\$ ipsec --config \$DEMO/ipsec.conf eroute | grep -F -e '%s'%s\n" "$H" "$1" "$N"
+	timeout 30 ip netns exec "$NS" "$IPSEC" --config "$T/ipsec.conf" eroute | grep -F -e "$1" |
 		sed 's/^/  /'
 }
 expect() { # expect WHAT RC: notes an unexpected result without stopping the demo
 	if [ "$2" -ne 0 ]; then echo "  (unexpected: $1 failed)"; FAILED=1; fi
 }
+expect_fail() { # expect_fail WHAT RC: the same for something that must not work
+	if [ "$2" -eq 0 ]; then echo "  (unexpected: $1 worked)"; FAILED=1; fi
+}
+# lib.sh's helpers name namespaces by role: a is our host, b the neighbour
+NT_NAME=demo
+NT_DIR=$T
+ns() { if [ "$1" = a ]; then echo "$NS"; else echo "$PEER"; fi; }
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (it creates network namespaces)"; exit 1; }
 for b in "$AGENT" "$IPSEC"; do [ -x "$b" ] || { echo "demo: $b is not built"; exit 1; }; done
 
-heading "1. A host in a namespace"
-say "Namespace $NS is our host: 192.0.2.1 and 2001:db8::1 on a veth to a neighbour. Everything below happens inside it and is removed at the end."
+heading "1. Two hosts in namespaces"
+say "Namespace $NS is our host A: 192.0.2.1 and 2001:db8::1 on a veth to a neighbour B ($PEER, 192.0.2.2), which runs no agent, answers for a few more addresses (198.51.100.9, 203.0.113.201, 192.0.2.130) and serves DNS at 192.0.2.53: the reverse zone 2.0.192.in-addr.arpa, DNSSEC-signed, in which nobody publishes a key. Everything below happens inside the namespaces and is removed at the end."
 ip netns add "$NS" && ip netns add "$PEER" || exit 1
 ip -n "$NS" link add veth0 type veth peer name veth1 netns "$PEER"
 ip -n "$NS" link set lo up
+ip -n "$PEER" link set lo up
 ip -n "$NS" addr add 192.0.2.1/24 dev veth0
 ip -n "$NS" addr add 2001:db8::1/64 dev veth0 nodad
 ip -n "$PEER" addr add 192.0.2.2/24 dev veth1
+for a in 192.0.2.53 192.0.2.130 198.51.100.9 203.0.113.201; do
+	ip -n "$PEER" addr add $a/32 dev veth1
+done
 ip -n "$NS" link set veth0 up
 ip -n "$PEER" link set veth1 up
+ip -n "$NS" route add 198.51.100.0/24 via 192.0.2.2
+ip -n "$NS" route add 203.0.113.0/24 via 192.0.2.2
+dns_zone 2.0.192.in-addr.arpa </dev/null >/dev/null
+dns_sign 2.0.192.in-addr.arpa >/dev/null
+dns_start b 192.0.2.53 >/dev/null || exit 1
 
 heading "2. Configuration: ipsec.conf and the policy group files"
 mkdir -p "$T/policies"
@@ -66,6 +86,9 @@ config setup
 	ctlsocket=$T/run/ctl
 	pidfile=$T/run/pid
 	nameservers=192.0.2.53
+	# The trust anchor of the zone B serves (no root anchor needed here).
+	dnssec-anchors=$T/dns/anchors
+	dnssec-rootkey-file=none
 
 # The five group conns are on by default; auto=ignore would switch one off.
 conn private-or-clear
@@ -145,13 +168,41 @@ say "(203.0.113.99 from the last good reload is still there; nothing of the brok
 ipsec status
 sed -i '$d' "$T/policies/block"
 
-heading "9. Stop the agent"
+heading "9. The trap path: packets to host B"
+say "The agent's kernel rules send the first packet towards any destination that is not yet decided to the agent (NFQUEUE); clear and block ranges are decided by the kernel alone. The agent holds the packet, finds the group, looks for a key in DNS where the group wants privacy, and puts the decision into the kernel for that pair (a shunt, for shuntlifetime, 15 minutes by default): later packets never reach the agent."
+run nft list tables
+say "198.51.100.9 is in clear: passed by the kernel, never trapped."
+run ping -n -c 2 -W 2 198.51.100.9
+expect "ping to a clear address" $?
+say "203.0.113.201 is in block: rejected with ICMP administratively prohibited (ping says 'Packet filtered'); nothing leaves the host."
+run ping -n -c 1 -W 2 203.0.113.201
+expect_fail "ping to a blocked address" $?
+say "192.0.2.2 is in private-or-clear and publishes no key: the first packet is held while the agent asks DNS, and released in the clear once the signed answer says there is no key. The pair becomes %pass."
+run ping -n -c 2 -W 5 192.0.2.2
+expect "ping to private-or-clear without a key" $?
+say "192.0.2.130 is in private and publishes no key: nothing may go out in the clear, so the pair becomes %drop (after the IKE issue, a key would lead to an encrypted tunnel instead)."
+run ping -n -c 2 -W 3 192.0.2.130
+expect_fail "ping to private without a key" $?
+say "The decided pairs appear in ipsec eroute next to the group eroutes, with the kernel's packet counts:"
+for _ in $(seq 50); do
+	timeout 30 ip netns exec "$NS" "$IPSEC" --config "$T/ipsec.conf" eroute 2>/dev/null |
+		grep -q -- '-> 192.0.2.130/32 .*%drop' && break
+	sleep 0.1
+done
+eroutes_matching "-> 192.0.2.2/32 "
+eroutes_matching "-> 192.0.2.130/32 "
+ipsec status
+expect "ipsec status" $?
+
+heading "10. Stop the agent"
 kill -TERM "$PID"
 wait "$PID"
 echo "  oe-agent exited with status $?; pid file and control socket removed:"
 ls "$T/run" 2>/dev/null | sed 's/^/  /'
 PID=
 ipsec status
+say "Its nft table and iptables chains, shunts included, are gone with it (the empty ip and ip6 filter tables are iptables' own):"
+run nft list tables
 echo
 [ $FAILED -eq 0 ] && echo "demo: done" || echo "demo: something above did not work as expected"
 exit $FAILED
