@@ -1242,6 +1242,108 @@ static void test_fuzz_seeds(void)
 	}
 }
 
+/* One seed of fuzz_ike_sa: case byte, first payload type, payload chain (the chain is built as
+ * outer payloads of a message without SK; its header is dropped). */
+static void sa_seed(const char *dir, unsigned n, uint8_t sel, const struct ike_payload *pl,
+		    size_t npl)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	char path[512];
+	FILE *f;
+
+	memset(&h, 0, sizeof(h));
+	h.version = IKE_VERSION;
+	ike_build_init(&b, &h);
+	for (size_t k = 0; k < npl; k++)
+		ike_build_add(&b, &pl[k]);
+	if (ike_build_finish(&b, NULL, &out, &len) != IKE_CODEC_OK)
+		return;
+	snprintf(path, sizeof(path), "%s/seed-%02u", dir, n);
+	f = fopen(path, "wb");
+	if (f) {
+		fputc(sel, f);
+		fputc(out[16], f);
+		fwrite(out + 28, 1, len - 28, f);
+		fclose(f);
+	}
+	free(out);
+}
+
+/* With IKE_SA_SEED_DIR set, writes the seeds of fuzz_ike_sa: the payload chains of real
+ * IKE_AUTH, INFORMATIONAL and CREATE_CHILD_SA messages and of their answers. */
+static void test_fuzz_sa_seeds(void)
+{
+	const char *dir = getenv("IKE_SA_SEED_DIR");
+	struct ike_conf c;
+	struct ike_proposal esp, ike;
+	struct ike_ts ti, tr;
+	struct oe_sel sel;
+	struct ike_payload p[8];
+	uint8_t nonce[32], ke[32], auth[64], spi4[4] = { 1, 2, 3, 4 }, id[4] = { 192, 0, 2, 1 };
+	uint8_t spi8[8] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+
+	if (!dir)
+		return;
+	ike_conf_default(&c);
+	ike_prop_esp(&c, &esp, 0x01020304);
+	ike_prop_ike(&c, &ike, spi8);
+	memset(&sel, 0, sizeof(sel));
+	oe_addr_parse(&sel.src.addr, "192.0.2.1", 9);
+	oe_addr_parse(&sel.dst.addr, "192.0.2.2", 9);
+	sel.src.len = sel.dst.len = 32;
+	child_ts_of_sel(&sel, &ti, &tr, true);
+	memset(nonce, 7, sizeof(nonce));
+	memset(ke, 5, sizeof(ke));
+	memset(auth, 3, sizeof(auth));
+	memset(p, 0, sizeof(p));
+	p[0].type = IKE_PL_IDI;
+	p[0].u.id = (struct ike_id_pl){ IKE_ID_IPV4_ADDR, id, 4 };
+	p[1].type = IKE_PL_AUTH;
+	p[1].u.auth = (struct ike_auth_pl){ IKE_AUTH_DIGITAL_SIG, auth, sizeof(auth) };
+	p[2].type = IKE_PL_SA;
+	p[2].u.sa = (struct ike_sa_pl){ &esp, 1 };
+	p[3].type = IKE_PL_TSI;
+	p[3].u.ts = (struct ike_ts_pl){ &ti, 1 };
+	p[4].type = IKE_PL_TSR;
+	p[4].u.ts = (struct ike_ts_pl){ &tr, 1 };
+	sa_seed(dir, 0, 0, p, 5); /* IKE_AUTH request */
+	p[1].u.auth.method = IKE_AUTH_NULL;
+	sa_seed(dir, 1, 0, p, 5);
+	p[0].type = IKE_PL_IDR;
+	sa_seed(dir, 2, 3, p + 2, 3); /* Child SA rekey answer without nonce */
+	p[5].type = IKE_PL_NONCE;
+	p[5].u.nonce = (struct ike_bytes){ nonce, sizeof(nonce) };
+	p[6] = p[2];
+	p[7] = p[3];
+	{
+		struct ike_payload q[5] = { p[5], p[2], p[3], p[4] };
+
+		q[4].type = IKE_PL_NOTIFY;
+		q[4].u.n = (struct ike_notify_pl){ IKE_PROTO_ESP, 4, { 1, 2, 3, 4 },
+						   IKE_N_REKEY_SA, NULL, 0 };
+		sa_seed(dir, 3, 2, q, 5); /* Child SA rekey request */
+		sa_seed(dir, 4, 3, q, 4); /* its answer */
+		q[1].u.sa = (struct ike_sa_pl){ &ike, 1 };
+		q[2].type = IKE_PL_KE;
+		q[2].u.ke = (struct ike_ke_pl){ IKE_DH_CURVE25519, ke, sizeof(ke) };
+		sa_seed(dir, 5, 2, q, 3); /* IKE SA rekey request */
+		sa_seed(dir, 6, 4, q, 3); /* its answer */
+		q[0].type = IKE_PL_DELETE;
+		q[0].u.d = (struct ike_delete_pl){ IKE_PROTO_ESP, 4, 1, spi4 };
+		sa_seed(dir, 7, 1, q, 1); /* delete of a Child SA */
+		q[0].u.d = (struct ike_delete_pl){ IKE_PROTO_IKE, 0, 0, NULL };
+		sa_seed(dir, 8, 1, q, 1); /* delete of the IKE SA */
+		sa_seed(dir, 9, 5, q, 1);
+		q[0].type = IKE_PL_NOTIFY;
+		q[0].u.n = (struct ike_notify_pl){ 0, 0, { 0 }, IKE_N_AUTHENTICATION_FAILED, NULL,
+						   0 };
+		sa_seed(dir, 10, 1, q, 1);
+	}
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -1297,6 +1399,7 @@ int main(void)
 	T_RUN(test_fqdn_ids);
 	T_RUN(test_fqdn_not_named);
 	T_RUN(test_fuzz_seeds);
+	T_RUN(test_fuzz_sa_seeds);
 	EVP_PKEY_free(k_rsa);
 	EVP_PKEY_free(k_rsa2);
 	EVP_PKEY_free(k_ec);
