@@ -209,7 +209,8 @@ struct ike_hdr {
 	uint32_t length;   /* parser: as received (== datagram length); builder: computed */
 };
 
-#define IKE_MAX_TRANSFORMS 32 /* per proposal (strongSwan's default proposal has ~25) */
+/* per proposal: strongSwan 5.9.8's default IKE proposal has 36 (tests/netns/ike_strongswan.sh) */
+#define IKE_MAX_TRANSFORMS 64
 #define IKE_MAX_PROPOSALS 16  /* per message, summed over SA payloads */
 #define IKE_MAX_TS 16         /* per message, summed over TSi and TSr */
 #define IKE_MAX_CP_ATTRS 16

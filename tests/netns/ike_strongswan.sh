@@ -7,12 +7,15 @@
 # groups (X25519, P-256, MODP-2048), PRFs (HMAC-SHA2-256/512) and AES-GCM-16 key sizes (256,
 # 128); raw public keys, IDs = addresses. (AUTH_NULL is not checked here: charon 5.9.8's vici
 # refuses "auth = null"; test_ike_wire's "null" option is there for a peer that takes it.)
+# Then the other way: charon initiates (its default proposals, one of ours, and a refused first
+# proposal) and test_ike_wire answers as responder, choosing from what it is offered.
 # Charon's Child SA fails at its kernel install (no ESP in this kernel) after selecting our ESP
 # proposal; the IKE SA stays ESTABLISHED, which is what is checked.
 #
 #   +---------------------------+          +-------------------------------+
 #   | oet-ikess-$$-a            |          | oet-ikess-$$-b                |
-#   |  test_ike_wire initiator  |  UDP 500 |  charon (swanctl, vici)       |
+#   |  test_ike_wire initiator, |  UDP 500 |  charon (swanctl, vici)       |
+#   |  then responder           |          |                               |
 #   |  192.0.2.1 .3 .4 .5       +----------+  192.0.2.2                    |
 #   +---------------------------+  (LAN)   +-------------------------------+
 set -u
@@ -91,12 +94,34 @@ conn() { # conn NAME INITIATOR-ADDR [KIND]
 	}
 EOF
 }
+out() { # out KIND RESPONDER-ADDR IKE-PROPOSALS: charon initiates to test_ike_wire
+	cat <<EOF
+	out-$1 {
+		local_addrs = 192.0.2.2
+		remote_addrs = $2
+		proposals = $3
+		local { auth = pubkey
+			pubkeys = r-$1.pub
+			id = 192.0.2.2 }
+		remote { auth = pubkey
+			pubkeys = i-$1.pub
+			id = $2 }
+		children { out-$1 { esp_proposals = default
+			local_ts = 192.0.2.2/32
+			remote_ts = $2/32 } }
+	}
+EOF
+}
 {
 	echo "connections {"
 	conn rsa 192.0.2.1
 	conn ecdsa 192.0.2.3
 	conn ed25519 192.0.2.4
 	conn rsa1 192.0.2.5 rsa
+	# charon's default proposals (AEAD and not), one of ours, and a first proposal we refuse
+	out rsa 192.0.2.1 default
+	out ecdsa 192.0.2.3 aes128gcm16-prfsha512-ecp256
+	out ed25519 192.0.2.4 "aes256-sha256-x25519, aes256gcm16-prfsha256-modp2048-x25519"
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
@@ -128,6 +153,23 @@ for c in rsa ecdsa ed25519 rsa1; do
 	else
 		nok "$c: IKE_SA_INIT + IKE_AUTH with charon" "$out"$'\n'"$(
 			grep -E "$a|authentication|AUTH|signature" "$d/charon.log" | tail -15)"
+	fi
+done
+
+# charon initiates; test_ike_wire answers as responder from the proposals it is offered
+for k in rsa ecdsa ed25519; do
+	case $k in rsa) a=192.0.2.1 ;; ecdsa) a=192.0.2.3 ;; ed25519) a=192.0.2.4 ;; esac
+	nt_bg in_ns b swanctl --initiate --ike "out-$k" --child "out-$k" --timeout 10 \
+		>/dev/null 2>&1
+	out=$(in_ns a "$T" responder "$a" "$d/i-$k.key" "$d/r-$k.pub" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && wait_for 5 sh -c \
+		"ip netns exec $(ns b) swanctl --list-sas --ike out-$k | grep -q ESTABLISHED"; then
+		ok "charon initiates, $k: (${out#OK })"
+	else
+		nok "charon initiates, $k" "$out"$'\n'"$(
+			grep -E "$a|authentication|AUTH|signature|proposal" "$d/charon.log" |
+				tail -15)"
 	fi
 done
 exit 0

@@ -1,9 +1,9 @@
-/* IKE_SA_INIT + IKE_AUTH made with nothing but the codec and crypto mechanics (no engine):
- * without arguments, an initiator and a minimal responder written here run in one process for
- * each signature kind and DH group; with "initiator LOCAL PEER KEY PEERPUB" it is the
- * initiator on the wire against a real peer (options: see wire()) (tests/netns/ike_strongswan.sh:
- * strongSwan's charon), which checks our key derivation, SK payloads, signed octets and signature
- * formats against another implementation. */
+/* IKE_SA_INIT + IKE_AUTH made with nothing but the codec and crypto mechanics (no engine).
+ * Without arguments: an initiator and a minimal responder written here, in one process, for each
+ * signature kind and DH group. "initiator LOCAL PEER KEY PEERPUB [OPTIONS]" and "responder LOCAL
+ * KEY PEERPUB": one side on the wire against a real peer (tests/netns/ike_strongswan.sh runs
+ * strongSwan's charon), which checks key derivation, SK payloads, signed octets, signature
+ * formats and the parser on real messages against another implementation. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -24,7 +24,10 @@ struct side {
 	EVP_PKEY *key;	/* our private key, owned */
 	EVP_PKEY *peer; /* the other side's public key, owned */
 	unsigned group;
-	unsigned prf, encr_bits; /* 0: PRF_HMAC_SHA2_256, 256 */
+	unsigned prf, encr_bits;  /* 0: PRF_HMAC_SHA2_256, 256 */
+	uint8_t ike_num, esp_num; /* responder: numbers of the proposals it accepted */
+	unsigned esp_bits;	  /* responder: key size of the accepted ESP proposal */
+	unsigned max_xf;	  /* responder: most transforms in one offered IKE proposal */
 	struct ike_dh *dh;
 	uint8_t spi_i[8], spi_r[8], ni[32], nr[32];
 	uint8_t addr[4], peer_addr[4];
@@ -66,7 +69,8 @@ static unsigned bits_of(const struct side *s)
 
 static struct ike_proposal ike_prop(const struct side *s)
 {
-	struct ike_proposal p = {.num = 1, .proto = IKE_PROTO_IKE, .n_xf = 3};
+	struct ike_proposal p = {
+	    .num = s->ike_num ? s->ike_num : 1, .proto = IKE_PROTO_IKE, .n_xf = 3};
 
 	p.xf[0] =
 	    (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, (uint16_t)bits_of(s), false};
@@ -117,6 +121,66 @@ static int build_init(struct side *s, uint8_t **out, size_t *len)
 	return 0;
 }
 
+/* The key size of an AES-GCM-16 transform we take (128 or 256), else 0. */
+static unsigned gcm_bits(const struct ike_transform *x)
+{
+	if (x->type != IKE_XF_ENCR || x->id != IKE_ENCR_AES_GCM_16 || x->unknown_attr)
+		return 0;
+	return x->key_len == 128 || x->key_len == 256 ? x->key_len : 0;
+}
+
+/* Responder: the first IKE proposal with AES-GCM-16, an HMAC-SHA2 PRF and the KE's group. */
+static int select_ike(struct side *s, const struct ike_msg *m, unsigned ke_group)
+{
+	const struct ike_payload *sa = ike_msg_find(m, IKE_PL_SA, NULL);
+
+	for (size_t i = 0; sa && i < sa->u.sa.n_prop; i++) {
+		const struct ike_proposal *p = &sa->u.sa.prop[i];
+		unsigned bits = 0, prf = 0;
+		bool dh = false;
+
+		for (unsigned j = 0; p->proto == IKE_PROTO_IKE && j < p->n_xf; j++) {
+			const struct ike_transform *x = &p->xf[j];
+
+			if (!bits)
+				bits = gcm_bits(x);
+			if (!prf && x->type == IKE_XF_PRF && ike_prf_supported(x->id))
+				prf = x->id;
+			dh |= x->type == IKE_XF_DH && x->id == ke_group;
+		}
+		if (p->n_xf > s->max_xf)
+			s->max_xf = p->n_xf;
+		if (bits && prf && dh && ike_dh_supported(ke_group) && !s->ike_num) {
+			s->ike_num = p->num;
+			s->encr_bits = bits;
+			s->prf = prf;
+			s->group = ke_group;
+		}
+	}
+	if (s->ike_num)
+		return 0;
+	return fail(s, "IKE_SA_INIT", "no acceptable IKE proposal (or KE of another group)");
+}
+
+/* Responder: the first ESP proposal with AES-GCM-16. */
+static int select_esp(struct side *s, const struct ike_msg *m)
+{
+	const struct ike_payload *sa = ike_msg_find(m, IKE_PL_SA, NULL);
+
+	for (size_t i = 0; sa && i < sa->u.sa.n_prop; i++) {
+		const struct ike_proposal *p = &sa->u.sa.prop[i];
+
+		for (unsigned j = 0; p->proto == IKE_PROTO_ESP && j < p->n_xf; j++) {
+			if (gcm_bits(&p->xf[j])) {
+				s->esp_num = p->num;
+				s->esp_bits = gcm_bits(&p->xf[j]);
+				return 0;
+			}
+		}
+	}
+	return fail(s, "IKE_AUTH", "no acceptable ESP proposal");
+}
+
 /* Takes the other side's IKE_SA_INIT: its nonce, KE and hashes; derives the IKE SA keys. */
 static int take_init(struct side *s, const uint8_t *buf, size_t len)
 {
@@ -139,6 +203,8 @@ static int take_init(struct side *s, const uint8_t *buf, size_t len)
 		     n ? ike_notify_name(n->type) : "KE or 32-octet nonce missing");
 		goto out;
 	}
+	if (!s->initiator && select_ike(s, m, ke->u.ke.group) != 0)
+		goto out;
 	if ((n = ike_msg_notify(m, IKE_N_SIGNATURE_HASH_ALGORITHMS)))
 		ike_sighash_notify_parse(n->data, n->len, &s->peer_hashes);
 	memcpy(s->initiator ? s->nr : s->ni, no->u.nonce.data, 32);
@@ -198,8 +264,11 @@ static int build_auth(struct side *s, uint8_t **out, size_t *len)
 	memcpy(h.spi_r, s->spi_r, 8);
 	h.flags = s->initiator ? IKE_FLAG_I : IKE_FLAG_R;
 	memcpy(esp.spi, "\xc1\x00\x00\x01", 4);
+	if (s->esp_num)
+		esp.num = s->esp_num;
 	esp.xf[0] =
-	    (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, (uint16_t)bits_of(s), false};
+	    (struct ike_transform){IKE_XF_ENCR, IKE_ENCR_AES_GCM_16,
+				   (uint16_t)(s->esp_bits ? s->esp_bits : bits_of(s)), false};
 	esp.xf[1] = (struct ike_transform){IKE_XF_ESN, IKE_ESN_NO, 0, false};
 	memset(ts, 0, sizeof(ts));
 	for (int i = 0; i < 2; i++) {
@@ -250,6 +319,8 @@ static int take_auth(struct side *s, const uint8_t *buf, size_t len, const uint8
 		fail(s, "IKE_AUTH", "the peer answered AUTHENTICATION_FAILED");
 		goto out;
 	}
+	if (!s->initiator && select_esp(s, m) != 0)
+		goto out;
 	id = ike_msg_find(m, s->initiator ? IKE_PL_IDR : IKE_PL_IDI, NULL);
 	auth = ike_msg_find(m, IKE_PL_AUTH, NULL);
 	if (!id || !auth) {
@@ -447,8 +518,95 @@ out:
 	return rc;
 }
 
+/* Waits (15 s at most) for a request with the message ID; a retransmitted earlier request is
+ * answered again with last (RFC 7296 §2.1). The socket is connected to the sender. */
+static int wait_request(struct side *s, int fd, uint32_t msgid, const uint8_t *last,
+			size_t last_len, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	struct ike_hdr h;
+
+	for (int tries = 0; tries < 20; tries++) {
+		if (poll(&p, 1, 15000) != 1)
+			return fail(s, "receive", "no request in 15 s");
+		ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&from, &fl);
+		if (n <= 0 || ike_hdr_parse(buf, (size_t)n, &h) != IKE_CODEC_OK ||
+		    (h.flags & IKE_FLAG_R))
+			continue;
+		if (msgid == 0 && connect(fd, (struct sockaddr *)&from, fl) != 0)
+			return fail(s, "connect", "failed");
+		if (h.msgid == msgid) {
+			*len = (size_t)n;
+			return 0;
+		}
+		if (last && h.msgid + 1 == msgid)
+			(void)send(fd, last, last_len, 0);
+	}
+	return fail(s, "receive", "no request with the message ID");
+}
+
+/* The responder on the wire: answers one IKE_SA_INIT and one IKE_AUTH from a real initiator. */
+static int wire_responder(const char *local, const char *key, const char *peerpub)
+{
+	struct side s = {.initiator = false, .group = IKE_DH_CURVE25519};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(500)};
+	uint8_t *m2 = NULL, *m4 = NULL, m1[8192], m3[8192];
+	size_t l1, l2, l3, l4;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc = 1;
+
+	s.key = read_key(key, true);
+	s.peer = read_key(peerpub, false);
+	if (!s.key || !s.peer || inet_pton(AF_INET, local, s.addr) != 1 || fd < 0) {
+		fprintf(stderr, "test_ike_wire: bad arguments or keys\n");
+		goto out;
+	}
+	memcpy(&a.sin_addr, s.addr, 4);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		perror("bind");
+		goto out;
+	}
+	RAND_bytes(s.spi_r, 8);
+	ike_nonce(s.nr, 32);
+	if (wait_request(&s, fd, 0, NULL, 0, m1, sizeof(m1), &l1) || take_init(&s, m1, l1) ||
+	    build_init(&s, &m2, &l2) || send(fd, m2, l2, 0) != (ssize_t)l2 ||
+	    wait_request(&s, fd, 1, m2, l2, m3, sizeof(m3), &l3)) {
+		printf("FAIL %s\n", s.why);
+		goto out;
+	}
+	{
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+
+		if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+			memcpy(s.peer_addr, &peer.sin_addr, 4);
+	}
+	if (take_auth(&s, m3, l3, m1, l1) || build_auth(&s, &m4, &l4) ||
+	    send(fd, m4, l4, 0) != (ssize_t)l4) {
+		printf("FAIL %s\n", s.why);
+		goto out;
+	}
+	printf("OK chose %s/%u PRF %s DH %u (of up to %u transforms), ESP proposal %u; we signed "
+	       "%s, the peer %s\n",
+	       ike_xf_name(IKE_XF_ENCR, IKE_ENCR_AES_GCM_16), bits_of(&s),
+	       ike_xf_name(IKE_XF_PRF, prf_of(&s)), s.group, s.max_xf, s.esp_num,
+	       ike_sig_alg_name(ike_sig_alg_for_key(s.key, s.peer_hashes)),
+	       ike_sig_alg_name(s.peer_alg));
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(m2);
+	free(m4);
+	side_free(&s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "responder"))
+		return wire_responder(argv[2], argv[3], argv[4]);
 	if (argc >= 6 && !strcmp(argv[1], "initiator"))
 		return wire(argv[2], argv[3], argv[4], argv[5], argv + 6, argc - 6);
 	T_RUN(test_in_process);
