@@ -536,6 +536,24 @@ static void test_validate_proposals(void)
 	}
 }
 
+/* IKE_MAX_TRANSFORMS transforms in one proposal parse (strongSwan's default proposal has 36);
+ * one more is TOO_MANY. */
+static void test_transform_cap(void)
+{
+	static uint8_t xf[(IKE_MAX_TRANSFORMS + 1) * 8], b[sizeof(xf) + 16];
+
+	for (int n = IKE_MAX_TRANSFORMS; n <= IKE_MAX_TRANSFORMS + 1; n++) {
+		for (int i = 0; i < n; i++) {
+			uint8_t t[8] = {i + 1 == n ? 0 : 3, 0, 0, 8, IKE_XF_DH, 0, 0, (uint8_t)i};
+
+			memcpy(xf + 8 * i, t, 8);
+		}
+		size_t len = prop(b, 0, 1, IKE_PROTO_IKE, 0, (uint8_t)n, xf, 8 * (size_t)n);
+		T_CHECK_INT(parse1(IKE_PL_SA, b, len),
+			    n == IKE_MAX_TRANSFORMS ? IKE_CODEC_OK : IKE_CODEC_TOO_MANY);
+	}
+}
+
 static void test_validate_transforms(void)
 {
 	uint8_t b[256], x[64];
@@ -761,6 +779,7 @@ int main(void)
 	T_RUN(test_header_chain);
 	T_RUN(test_validate_proposals);
 	T_RUN(test_validate_transforms);
+	T_RUN(test_transform_cap);
 	T_RUN(test_validate_small);
 	T_RUN(test_validate_ts);
 	T_RUN(test_builder_and_names);
