@@ -22,7 +22,6 @@ struct oe_trap {
 	struct kern_icmp *icmp;
 	struct oe_dns *dns;
 	struct oe_flows *flows;
-	struct kern_eroute_table *shunts; /* per-pair eroutes for the listing */
 	oe_timer_id timer;
 	uint64_t timer_at;
 	uint64_t shunt_life_s;
@@ -171,27 +170,16 @@ static void op_decided(void *ctx, const struct oe_flow *f)
 {
 	struct oe_trap *t = ctx;
 	struct kern_shunt_elem se;
-	struct kern_eroute e;
 
 	if (flow_elem(f, &se))
 		kern_shunt_add(t->rules, shunt_of(f->state), &se, t->shunt_life_s);
-	memset(&e, 0, sizeof(e));
-	flow_sel(f, &e.sel);
-	e.said.kind = said_of(f->state);
-	snprintf(e.reason, sizeof(e.reason), "%s", f->reason);
-	e.expires_ms = f->deadline_ms;
-	if (kern_eroute_add(t->shunts, &e) < 0)
-		oe_warn(FLOW, "out of memory listing a shunt");
 }
 
 static void op_forget(void *ctx, const struct oe_flow *f, bool withdraw)
 {
 	struct oe_trap *t = ctx;
 	struct kern_shunt_elem se;
-	struct oe_sel sel;
 
-	flow_sel(f, &sel);
-	kern_eroute_del(t->shunts, &sel);
 	if (withdraw && flow_elem(f, &se))
 		kern_shunt_del(t->rules, shunt_of(f->state), &se);
 }
@@ -332,9 +320,8 @@ int oe_trap_start(struct oe_loop *l, const struct oe_conf *c, const struct pg_po
 	t->shunt_life_s = c->shuntlifetime_s ? c->shuntlifetime_s : 1;
 	ops.ctx = t;
 	limits_of(c, &lim);
-	t->shunts = kern_eroute_table_new();
 	t->flows = oe_flows_new(&ops, &lim);
-	if (!t->shunts || !t->flows)
+	if (!t->flows)
 		goto fail;
 	oe_flows_set_policy(t->flows, p, false);
 	err = oe_dns_new(&t->dns, l, c, &d);
@@ -369,7 +356,6 @@ void oe_trap_stop(struct oe_trap *t)
 	oe_dns_free(t->dns);
 	kern_icmp_close(t->icmp);
 	kern_rules_close(t->rules, true);
-	kern_eroute_table_free(t->shunts);
 	free(t);
 }
 
@@ -399,7 +385,6 @@ int oe_trap_reload(struct oe_trap *t, const struct oe_conf *c, const struct pg_p
 
 static void count_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *se)
 {
-	struct oe_trap *t = ctx;
 	struct oe_sel sel;
 	struct kern_eroute *e;
 
@@ -409,21 +394,30 @@ static void count_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem 
 	sel.proto = se->proto;
 	sel.sport = se->sport;
 	sel.dport = se->dport;
-	e = kern_eroute_get(t->shunts, &sel);
+	e = kern_eroute_get(ctx, &sel);
 	if (e)
 		e->packets = se->packets;
 }
 
-static bool copy_cb(void *ctx, struct kern_eroute *e)
+/* One eroute per flow: decided ones with their shunt, those still deciding as %hold. */
+static void eroute_cb(void *ctx, const struct oe_flow *f)
 {
-	kern_eroute_add(ctx, e);
-	return true;
+	struct kern_eroute e;
+
+	if (f->state == OE_FLOW_TUNNEL) /* the IKE issue lists its SAs */
+		return;
+	memset(&e, 0, sizeof(e));
+	flow_sel(f, &e.sel);
+	e.said.kind = f->state < OE_FLOW_TUNNEL ? KERN_SAID_HOLD : said_of(f->state);
+	snprintf(e.reason, sizeof(e.reason), "%s", f->reason);
+	e.expires_ms = f->state < OE_FLOW_TUNNEL ? 0 : f->deadline_ms;
+	kern_eroute_add(ctx, &e);
 }
 
 void oe_trap_eroutes(struct oe_trap *t, struct kern_eroute_table *out)
 {
-	kern_shunt_walk(t->rules, count_cb, t);
-	kern_eroute_walk(t->shunts, copy_cb, out);
+	oe_flows_walk(t->flows, eroute_cb, out);
+	kern_shunt_walk(t->rules, count_cb, out);
 }
 
 struct status_walk {
