@@ -5,7 +5,8 @@
  * Only the responder's time in ike_receive counts; initiators run in the same process on the
  * in-memory network of tests/unit/ike_world.h, keys come from mock DNS, and the kernel backend
  * accepts every Child SA without keeping it. BENCH_BATCH_S (default 0.2) sets the responder
- * time of each of the 5 batches; the figure is their median. */
+ * time of each of the 5 batches; each is followed by a crypto measurement of about the same
+ * length; the figures are medians. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -103,25 +104,29 @@ int main(void)
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		EVP_PKEY *ki = icc_key_new(keys[k]), *kr = icc_key_new(keys[k]);
 		struct icc_result cr;
-		double rates[5], rate, ratio;
+		double rates[5], side[5], rate, side_us, ratio;
 
-		if (!ki || !kr || icc_measure(keys[k], IKE_DH_CURVE25519, bs, &cr) != 0) {
+		if (!ki || !kr) {
 			fprintf(stderr, "%s: set-up failed\n", icc_key_name(keys[k]));
 			return 1;
 		}
+		/* handshake and crypto batches interleaved, so a busy machine hits both alike */
 		for (int b = 0; b < 5; b++) {
 			rates[b] = batch(ki, kr, bs);
-			if (rates[b] < 0) {
+			if (rates[b] < 0 || icc_measure(keys[k], IKE_DH_CURVE25519, bs / 5, &cr)) {
 				fprintf(stderr, "%s: a handshake failed\n", icc_key_name(keys[k]));
 				return 1;
 			}
+			side[b] = cr.side_us;
 		}
 		qsort(rates, 5, sizeof(rates[0]), icc_cmp);
+		qsort(side, 5, sizeof(side[0]), icc_cmp);
 		rate = rates[2];
-		ratio = rate * cr.side_us / 1e6;
+		side_us = side[2];
+		ratio = rate * side_us / 1e6;
 		below += ratio < 0.70;
 		printf("%-12s %12.0f %12.1f %12.1f %12.0f %6.0f%%%s\n", icc_key_name(keys[k]), rate,
-		       1e6 / rate, cr.side_us, 1e6 / cr.side_us, ratio * 100,
+		       1e6 / rate, side_us, 1e6 / side_us, ratio * 100,
 		       ratio < 0.70 ? "  (below the 70% bar)" : "");
 		EVP_PKEY_free(ki);
 		EVP_PKEY_free(kr);
