@@ -4,7 +4,8 @@
  *   decide NS_A NS_B PREFIX6 N WINDOW TAG  one UDP datagram to each of N destinations
  *   blast NS_A NS_B DST6 SECONDS        UDP datagrams to one destination as fast as possible
  * The receiver sits in NS_B (which answers for PREFIX6 as local, "AnyIP"); only what arrives
- * there counts. Prints figures as key=value. */
+ * there counts. The sender always uses source port 40009, so a second run is the same flow.
+ * Prints figures as key=value. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #define PORT 9
+#define SPORT 40009 /* the sender's fixed port: flows may be keyed by ports (port rules) */
 #define BATCH 64
 
 static double now_s(void)
@@ -46,13 +48,16 @@ static int socket_in(const char *ns, bool rx)
 		exit(1);
 	}
 	s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | (rx ? SOCK_NONBLOCK : 0), 0);
-	if (s >= 0 && rx) {
-		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(PORT) };
-		int big = 8 << 20;
+	if (s >= 0) {
+		struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+					  .sin6_port = htons(rx ? PORT : SPORT) };
+		int big = 8 << 20, one = 1;
 
-		setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		setsockopt(s, SOL_SOCKET, rx ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &big, sizeof(big));
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-			fprintf(stderr, "trap: bind [::]:%d in %s: %s\n", PORT, ns, strerror(errno));
+			fprintf(stderr, "trap: bind [::]:%d in %s: %s\n", rx ? PORT : SPORT, ns,
+				strerror(errno));
 			exit(1);
 		}
 	}

@@ -259,7 +259,7 @@ key_ipseckey() {
 
 # --- agents --------------------------------------------------------------------------------------
 # agent_conf ROLE [KEY=VALUE...]: writes NT_DIR/ROLE/ipsec.conf: a private ipsecdir, control
-# socket, pid file, log to stderr at debug, then the given keys (override nothing twice).
+# socket, pid file, log to stderr at debug, unless the given keys say otherwise; then those.
 # The group files are NT_DIR/ROLE/policies/<group> (agent_policy writes them).
 agent_conf() {
 	local r=$1 d=$NT_DIR/$1 kv
@@ -267,8 +267,10 @@ agent_conf() {
 	mkdir -p "$d/policies"
 	{
 		printf 'version 2\n\nconfig setup\n'
-		printf '\tipsecdir=%s\n\tctlsocket=%s/run/ctl\n\tpidfile=%s/run/pid\n' "$d" "$d" "$d"
-		printf '\tlogfile=stderr\n\tloglevel=debug\n'
+		for kv in "ipsecdir=$d" "ctlsocket=$d/run/ctl" "pidfile=$d/run/pid" logfile=stderr \
+			loglevel=debug; do
+			[[ " ${*%%=*} " == *" ${kv%%=*} "* ]] || printf '\t%s\n' "$kv"
+		done
 		for kv in "$@"; do printf '\t%s\n' "$kv"; done
 	} >"$d/ipsec.conf"
 }
