@@ -212,6 +212,23 @@ void child_sa_timers(struct ike_sa *sa, uint64_t now)
 	ike_sa_run_queue(sa);
 }
 
+bool child_sa_traffic(struct ike_sa *sa)
+{
+	const struct kern_ops *ko = sa->e->ops.kern;
+	bool seen = false;
+
+	for (struct child_sa *c = sa->children; c; c = c->next) {
+		struct kern_sa_counters ctr = { 0 };
+
+		if (!c->installed || !ko->query || ko->query(sa->e->ops.kern_arg, &c->k, &ctr))
+			continue;
+		if (ctr.packets_in != c->seen_in)
+			seen = true;
+		c->seen_in = ctr.packets_in;
+	}
+	return seen;
+}
+
 /* ---- traffic selectors (§3.13.1) ------------------------------------------------------------ */
 
 static void ts_host(struct ike_ts *ts, const struct oe_prefix *p, uint8_t proto, uint16_t port)

@@ -52,6 +52,7 @@ struct child_sa {
 	bool installed;		 /* k is in the kernel */
 	uint64_t rekey_at;	 /* soft lifetime deadline (0 = none) */
 	uint64_t expire_at;	 /* hard lifetime */
+	uint64_t seen_in;	 /* inbound packets at the last liveness check */
 	/* simultaneous rekey (RFC 7296 §2.8.1): the SA this one replaces, who made it and the
 	 * lowest nonce of the exchange that made it */
 	uint32_t rekey_of;	 /* spi_in of the old Child SA, 0 = not from a rekey */
@@ -277,6 +278,8 @@ void child_sa_remove_all(struct ike_sa *sa);
 struct child_sa *child_sa_by_spi_in(struct ike_sa *sa, uint32_t spi);
 struct child_sa *child_sa_by_spi_out(struct ike_sa *sa, uint32_t spi);
 void child_sa_timers(struct ike_sa *sa, uint64_t now);
+/* Whether any Child SA of sa received packets since the last call (kern_ops query). */
+bool child_sa_traffic(struct ike_sa *sa);
 /* TS payload contents for a host pair (one selector each). */
 void child_ts_of_sel(const struct oe_sel *sel, struct ike_ts *tsi, struct ike_ts *tsr,
 		     bool initiator);

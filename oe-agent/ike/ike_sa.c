@@ -479,8 +479,13 @@ void ike_sa_timers(struct ike_sa *sa, uint64_t now)
 		ike_sa_run_queue(sa);
 	}
 	if (sa->liveness_at && now >= sa->liveness_at) {
-		/* §1.4 / §2.4: an empty INFORMATIONAL when the peer has been quiet */
-		uint64_t quiet = now - sa->last_rx_ms;
+		/* §1.4 / §2.4: an empty INFORMATIONAL when the peer has been quiet; ESP packets
+		 * from it count as a sign of life (§2.4: checks only when nothing arrives) */
+		uint64_t quiet;
+
+		if (child_sa_traffic(sa))
+			sa->last_rx_ms = now;
+		quiet = now - sa->last_rx_ms;
 
 		if (quiet >= sa->e->conf.liveness_ms && sa->pending == IKE_P_NONE) {
 			ike_sa_start(sa, IKE_P_LIVENESS, 0);

@@ -547,6 +547,14 @@ static void test_liveness(void)
 	W_EXPECT(&w, "R>I INFO resp 2");
 	W_EXPECT_END(&w);
 	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	/* ESP packets from the peer count as signs of life: no check while they arrive */
+	for (int k = 1; k <= 3; k++) {
+		struct kern_sa_counters ctr = { .packets_in = (uint64_t)k };
+
+		kern_mock_set_counters(i->km, kern_mock_at(i->km, 0)->spi_in, &ctr);
+		w_run(&w, 10000);
+		W_EXPECT_END(&w);
+	}
 	/* the peer vanishes: the next check is retransmitted, then the SA is given up */
 	w.drop_all = true;
 	w_run(&w, 10000 + 31500);
@@ -1195,6 +1203,31 @@ static void test_fqdn_not_named(void)
 	w_free(&w);
 }
 
+static void test_kernel_refuses(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	kern_mock_fail_next(r->km, KERN_MOCK_INSTALL, -ENOBUFS);
+	up_any(&w);
+	handshake_transcript(&w);
+	/* the IKE SA stands; the Child SA is refused with TEMPORARY_FAILURE */
+	T_CHECK_STR(i->events, "ESTABLISHED");
+	T_CHECK_STR(r->events, "ESTABLISHED");
+	T_CHECK(ike_sa_at(r->e, 0, &si));
+	T_CHECK_INT(si.last_error, IKE_ERR_KERNEL);
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.last_error, IKE_ERR_PEER_ERROR);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_calls(r->km, KERN_MOCK_INSTALL), 1);
+	w_free(&w);
+}
+
 /* ---- fuzz seeds ------------------------------------------------------------------------------ */
 
 static void save_seed(const uint8_t *b, size_t len, void *arg)
@@ -1398,6 +1431,7 @@ int main(void)
 	T_RUN(test_no_nat);
 	T_RUN(test_fqdn_ids);
 	T_RUN(test_fqdn_not_named);
+	T_RUN(test_kernel_refuses);
 	T_RUN(test_fuzz_seeds);
 	T_RUN(test_fuzz_sa_seeds);
 	EVP_PKEY_free(k_rsa);
