@@ -22,8 +22,7 @@ struct kern_rules {
 	struct nft_ctx *nft;
 	struct kern_rules_conf conf;
 	bool xt_installed;
-	struct oe_buf pending; /* shunt commands for the next commit */
-	size_t npending;
+	struct kern_nl *nl;    /* shunt elements, batched until the next commit */
 };
 
 static struct nft_ctx *nft_open(void)
@@ -185,7 +184,9 @@ int kern_rules_open(const struct kern_rules_conf *c, const struct kern_range *v,
 	if (!r || !(r->nft = nft_open()))
 		goto fail;
 	r->conf = *c;
-	oe_buf_init(&r->pending);
+	err = kern_nl_open(&r->nl);
+	if (err)
+		goto fail;
 	kern_rules_cleanup();
 	r->conf.native_queue = probe_native_queue(r->nft);
 	oe_notice(KERN, "trap: %s, queue %u", r->conf.native_queue ?
@@ -227,7 +228,7 @@ void kern_rules_close(struct kern_rules *r, bool remove)
 	}
 	if (r->nft)
 		nft_ctx_free(r->nft);
-	oe_buf_free(&r->pending);
+	kern_nl_close(r->nl);
 	free(r);
 }
 
@@ -250,18 +251,30 @@ int kern_rules_set_ranges(struct kern_rules *r, const struct kern_range *v, size
 
 /* ---- shunts ------------------------------------------------------------------------------- */
 
-static void put_elem(struct oe_buf *b, enum kern_shunt k, const struct kern_shunt_elem *e)
+/* The set's key: source . destination [. protocol . source port . destination port], each
+ * field in a 4-octet register (addresses are whole registers; the protocol octet and the
+ * ports in network order lead theirs). */
+static size_t elem_key(const struct kern_shunt_elem *e, uint8_t key[static 64])
 {
-	char s[OE_ADDRSTRLEN], d[OE_ADDRSTRLEN];
-	char f = e->src.af == AF_INET6 ? '6' : '4';
+	size_t a = e->src.af == AF_INET6 ? 16 : 4, n = 2 * a;
 
-	if (e->proto)
-		oe_buf_printf(b, "inet %s %sp%c { %s . %s . %u . %u . %u", KERN_TRAP_TABLE,
-			      kern_shunt_set(k), f, oe_addr_str(&e->src, s), oe_addr_str(&e->dst, d),
-			      e->proto, e->sport, e->dport);
-	else
-		oe_buf_printf(b, "inet %s %s%c { %s . %s", KERN_TRAP_TABLE, kern_shunt_set(k), f,
-			      oe_addr_str(&e->src, s), oe_addr_str(&e->dst, d));
+	memset(key, 0, 64);
+	memcpy(key, e->src.b, a);
+	memcpy(key + a, e->dst.b, a);
+	if (!e->proto)
+		return n;
+	key[n] = e->proto;
+	key[n + 4] = (uint8_t)(e->sport >> 8);
+	key[n + 5] = (uint8_t)e->sport;
+	key[n + 8] = (uint8_t)(e->dport >> 8);
+	key[n + 9] = (uint8_t)e->dport;
+	return n + 12;
+}
+
+static void elem_set(enum kern_shunt k, const struct kern_shunt_elem *e, char set[static 16])
+{
+	snprintf(set, 16, "%s%s%c", kern_shunt_set(k), e->proto ? "p" : "",
+		 e->src.af == AF_INET6 ? '6' : '4');
 }
 
 static bool elem_ok(enum kern_shunt k, const struct kern_shunt_elem *e)
@@ -274,47 +287,51 @@ static bool elem_ok(enum kern_shunt k, const struct kern_shunt_elem *e)
 int kern_shunt_add(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e,
 		   uint64_t timeout_s)
 {
+	uint8_t key[64];
+	char set[16];
+	size_t n;
+
 	if (!elem_ok(k, e) || !timeout_s)
 		return -EINVAL;
-	oe_buf_puts(&r->pending, "add element ");
-	put_elem(&r->pending, k, e);
-	oe_buf_printf(&r->pending, " timeout %llus }\n", (unsigned long long)timeout_s);
-	r->npending++;
-	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
+	n = elem_key(e, key);
+	elem_set(k, e, set);
+	return kern_nl_elem(r->nl, set, false, key, n, timeout_s * 1000);
 }
 
 int kern_shunt_del(struct kern_rules *r, enum kern_shunt k, const struct kern_shunt_elem *e)
 {
+	uint8_t key[64];
+	char set[16];
+	size_t n;
+	int err;
+
 	if (!elem_ok(k, e))
 		return -EINVAL;
-	/* `add` first (a no-op when present): deleting a missing element would fail the whole
-	 * transaction, and the element may just have timed out. */
-	oe_buf_puts(&r->pending, "add element ");
-	put_elem(&r->pending, k, e);
-	oe_buf_puts(&r->pending, " timeout 1s }\ndelete element ");
-	put_elem(&r->pending, k, e);
-	oe_buf_puts(&r->pending, " }\n");
-	r->npending++;
-	return oe_buf_failed(&r->pending) ? -ENOMEM : 0;
+	n = elem_key(e, key);
+	elem_set(k, e, set);
+	/* add first (a no-op when present): deleting a missing element would fail its message,
+	 * and the element may just have timed out */
+	err = kern_nl_elem(r->nl, set, false, key, n, 1000);
+	return err ? err : kern_nl_elem(r->nl, set, true, key, n, 0);
 }
 
 size_t kern_rules_pending(const struct kern_rules *r)
 {
-	return r->npending;
+	return kern_nl_pending(r->nl);
 }
 
 int kern_rules_commit(struct kern_rules *r)
 {
+	size_t n = kern_nl_pending(r->nl);
+	unsigned errors = 0;
 	int err;
 
-	if (!r->npending)
+	if (!n)
 		return 0;
-	err = oe_buf_failed(&r->pending) ? -ENOMEM : nft_run(r->nft, r->pending.p, false);
+	err = kern_nl_commit(r->nl, &errors);
 	if (err)
-		oe_err(KERN, "%zu shunt changes refused; those pairs stay decided in the agent",
-		       r->npending);
-	oe_buf_reset(&r->pending);
-	r->npending = 0;
+		oe_err(KERN, "shunt changes: %u of the messages for %zu elements refused (%s); "
+		       "those pairs stay decided in the agent", errors, n, strerror(-err));
 	return err;
 }
 
