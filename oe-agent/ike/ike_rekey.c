@@ -508,7 +508,9 @@ static enum ike_status ike_request(struct ike_sa *sa, const struct ike_msg *m)
 		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
 		return IKE_OK;
 	}
-	for (offer = psa->u.sa.prop; offer->num != chosen.num; offer++)
+	/* the chosen proposal's number names one of the offered IKE proposals */
+	for (offer = psa->u.sa.prop;
+	     offer->num != chosen.num || offer->proto != IKE_PROTO_IKE; offer++)
 		;
 	if (pke->u.ke.group != g || offer->spi_size != 8) {
 		uint8_t want[2] = { (uint8_t)(g >> 8), (uint8_t)g };
