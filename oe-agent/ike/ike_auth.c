@@ -279,8 +279,11 @@ static void child_offer(struct ike_sa *sa, const struct auth_parts *p)
 			     &aw->sel) &&
 	    !child_ts_narrow(&p->tsi->u.ts, &p->tsr->u.ts, &sa->local.addr, NULL, &aw->sel))
 		aw->child_err = IKE_ERR_TS_UNACCEPTABLE;
-	if (aw->transport && !sa->e->conf.transport)
-		aw->transport = false; /* §1.3.1: we answer without the notify: tunnel mode */
+	/* §1.3.1: answering without the notify means tunnel mode; so does a selector that is
+	 * not the peer itself (transport mode protects only the endpoints' own traffic) */
+	if (aw->transport && (!sa->e->conf.transport ||
+			      !oe_addr_eq(&aw->sel.dst.addr, &sa->remote.addr)))
+		aw->transport = false;
 }
 
 /* Initiator: the responder's answer for the Child SA. */
