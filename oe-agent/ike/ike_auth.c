@@ -628,6 +628,11 @@ static void finish(struct ike_sa *sa)
 				ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &c->k);
 	ike_auth_wait_free(sa->aw);
 	sa->aw = NULL;
+	/* signed in AUTH only (§2.15): not needed any more */
+	free(sa->init_i);
+	free(sa->init_r);
+	sa->init_i = sa->init_r = NULL;
+	sa->init_i_len = sa->init_r_len = 0;
 }
 
 /* Reads the peer's message into sa->aw and the peer's identity. */
