@@ -46,6 +46,7 @@ bool child_sa_set_state(struct ike_sa *sa, struct child_sa *c, enum child_sa_sta
 		       child_sa_state_name(c->state), child_sa_state_name(to));
 		return false;
 	}
+	ike_sa_touch(sa);
 	oe_info(IKE, "Child SA %08x/%08x of IKE SA %016" PRIx64 " %s -> %s", c->k.spi_in,
 		c->k.spi_out, sa->spi_i, child_sa_state_name(c->state), child_sa_state_name(to));
 	c->state = to;

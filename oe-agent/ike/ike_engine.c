@@ -327,6 +327,7 @@ void ike_engine_free(struct ike_engine *e)
 	ike_sa_free_all(e);
 	EVP_PKEY_free(e->conf.hostkey);
 	OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
+	free(e->heap);
 	free(e->hash);
 	free(e);
 }
@@ -340,8 +341,10 @@ static void enter(struct ike_engine *e)
 
 static void leave(struct ike_engine *e)
 {
-	if (--e->in_call == 0)
+	if (--e->in_call == 0) {
+		ike_timer_refile(e);
 		ike_sa_reap(e);
+	}
 }
 
 enum ike_status ike_initiate(struct ike_engine *e, const struct ike_endpoint *local,
@@ -432,6 +435,7 @@ static enum ike_status receive_on_sa(struct ike_sa *sa, struct ike_msg *m, const
 	enum ike_codec_status cs;
 	enum ike_status st;
 
+	ike_sa_touch(sa);
 	if (m->hdr.exch == IKE_EXCH_SA_INIT)
 		return response && sa->initiator && sa->state == IKE_S_INIT_SENT
 			       ? ike_init_response(sa, m, raw, len)
@@ -498,6 +502,7 @@ void ike_lookup_done(struct ike_engine *e, uint64_t req, const struct dk_result 
 	enter(e);
 	for (struct ike_sa *sa = e->young; sa; sa = sa->ynext)
 		if (sa->lookup_req == req && sa->state == IKE_S_AUTH_LOOKUP) {
+			ike_sa_touch(sa);
 			sa->lookup_req = 0;
 			ike_auth_lookup_done(sa, res);
 			if (sa->state != IKE_S_DEAD)
@@ -509,25 +514,20 @@ void ike_lookup_done(struct ike_engine *e, uint64_t req, const struct dk_result 
 
 uint64_t ike_next_deadline(const struct ike_engine *e)
 {
-	uint64_t d = UINT64_MAX;
-
-	for (const struct ike_sa *sa = e->all; sa; sa = sa->next) {
-		uint64_t x = ike_sa_deadline(sa);
-
-		if (x < d)
-			d = x;
-	}
-	return d;
+	return ike_timer_next(e);
 }
 
 void ike_run_timers(struct ike_engine *e)
 {
 	uint64_t now = ike_now(e);
+	struct ike_sa *sa, *next;
 
 	enter(e);
-	for (struct ike_sa *sa = e->all; sa; sa = sa->next)
-		if (ike_sa_deadline(sa) <= now)
-			ike_sa_timers(sa, now);
+	for (sa = ike_timer_due(e, now); sa; sa = next) {
+		next = sa->dnext;
+		sa->dnext = NULL;
+		ike_sa_timers(sa, now);
+	}
 	leave(e);
 }
 
@@ -539,6 +539,7 @@ enum ike_status ike_delete(struct ike_engine *e, uint64_t handle)
 	if (!sa)
 		return IKE_ERR_UNKNOWN_SA;
 	enter(e);
+	ike_sa_touch(sa);
 	if (sa->state != IKE_S_ESTABLISHED && sa->state != IKE_S_REKEYED)
 		ike_sa_kill(sa, IKE_ERR_DELETED); /* nothing to tell a peer we never finished */
 	else if (!ike_sa_queue(sa, IKE_P_DELETE_IKE, 0))
@@ -567,6 +568,7 @@ static enum ike_status rekey(struct ike_engine *e, uint64_t handle, enum ike_pen
 			return IKE_ERR_STATE;
 	}
 	enter(e);
+	ike_sa_touch(sa);
 	if (!ike_sa_queue(sa, what, spi))
 		st = IKE_ERR_BUSY;
 	else

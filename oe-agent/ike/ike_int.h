@@ -69,6 +69,11 @@ struct ike_sa {
 				  * (duplicate IKE_SA_INIT requests and lookup answers are
 				  * matched there, not among all SAs) */
 	bool young;		 /* on that list */
+	struct ike_sa *tnext;	 /* touched during the current entry point (ike_timer.c) */
+	struct ike_sa *dnext;	 /* due now (ike_timer_due) */
+	bool touched;
+	size_t heap_idx;	 /* place in the engine's deadline heap; SIZE_MAX = not in it */
+	uint64_t heap_key;	 /* the deadline it is filed under */
 	struct ike_engine *e;
 	uint64_t handle;
 	enum ike_sa_state state;
@@ -154,6 +159,9 @@ struct ike_engine {
 	uint64_t next_lookup;
 	uint32_t next_reqid;
 	uint8_t cookie_secret[32]; /* RFC 7296 §2.6 */
+	struct ike_sa **heap;	 /* SAs by next deadline, a binary min-heap (ike_timer.c) */
+	size_t nheap, heap_cap;
+	struct ike_sa *touched;	 /* SAs whose deadlines may have changed */
 	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
 };
 
@@ -195,6 +203,15 @@ void ike_sa_resend_response(struct ike_sa *sa);
 bool ike_sa_queue(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
 /* Starts queued requests while the window is free. */
 void ike_sa_run_queue(struct ike_sa *sa);
+
+/* ike_timer.c: the deadline heap. Anything that may move an SA's deadline touches it; the
+ * outermost entry point refiles the touched SAs before it returns. */
+void ike_sa_touch(struct ike_sa *sa);
+void ike_timer_refile(struct ike_engine *e);
+/* Takes the SAs due at now off the heap, into a list through dnext. */
+struct ike_sa *ike_timer_due(struct ike_engine *e, uint64_t now);
+void ike_timer_remove(struct ike_engine *e, struct ike_sa *sa);
+uint64_t ike_timer_next(const struct ike_engine *e);
 
 /* ike_engine.c: helpers every exchange uses */
 uint64_t ike_spi_get(const uint8_t b[8]);

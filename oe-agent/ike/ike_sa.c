@@ -184,6 +184,8 @@ struct ike_sa *ike_sa_new(struct ike_engine *e, bool initiator, const struct ike
 	sa->remote = *remote;
 	sa->handle = ++e->next_handle;
 	sa->state = IKE_S_NEW;
+	sa->heap_idx = SIZE_MAX;
+	ike_sa_touch(sa);
 	sa->last_rx_ms = ike_now(e);
 	/* at the tail, so listings are in creation order */
 	if (!e->all_tail)
@@ -224,6 +226,7 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		return false;
 	}
 	log_transition(sa, to);
+	ike_sa_touch(sa);
 	if ((to == IKE_S_INIT_DONE || to == IKE_S_AUTH_LOOKUP) && !sa->young) {
 		sa->young = true;
 		sa->ynext = e->young;
@@ -338,6 +341,7 @@ void ike_sa_reap(struct ike_engine *e)
 		}
 		*pp = sa->next;
 		unhash(sa);
+		ike_timer_remove(e, sa);
 		e->nsa--;
 		ike_sa_free(sa);
 	}
@@ -358,6 +362,8 @@ void ike_sa_free_all(struct ike_engine *e)
 	e->young = NULL;
 	e->all_tail = &e->all;
 	e->ndead = 0;
+	e->touched = NULL;
+	e->nheap = 0;
 }
 
 static void transmit(struct ike_sa *sa, const uint8_t *msg, size_t len)
@@ -376,6 +382,7 @@ void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg,
 	sa->req_len = len;
 	sa->pending = what;
 	sa->retries = 0;
+	ike_sa_touch(sa);
 	sa->retransmit_at = ike_now(sa->e) + sa->e->conf.retransmit_ms;
 	transmit(sa, msg, len);
 }
@@ -406,6 +413,7 @@ void ike_sa_request_done(struct ike_sa *sa)
 	sa->pending_spi = 0;
 	sa->retransmit_at = 0;
 	sa->next_req_id++;
+	ike_sa_touch(sa);
 }
 
 bool ike_sa_queue(struct ike_sa *sa, enum ike_pending what, uint32_t spi)
@@ -423,6 +431,7 @@ bool ike_sa_queue(struct ike_sa *sa, enum ike_pending what, uint32_t spi)
 
 void ike_sa_run_queue(struct ike_sa *sa)
 {
+	ike_sa_touch(sa);
 	while (sa->pending == IKE_P_NONE && sa->nqueue > 0 && sa->state != IKE_S_DEAD) {
 		enum ike_pending what = sa->queue[0].what;
 		uint32_t spi = sa->queue[0].spi;
@@ -454,6 +463,7 @@ static void retransmit(struct ike_sa *sa, uint64_t now)
 
 void ike_sa_timers(struct ike_sa *sa, uint64_t now)
 {
+	ike_sa_touch(sa);
 	if (sa->state == IKE_S_DEAD)
 		return;
 	if (sa->retransmit_at && now >= sa->retransmit_at && sa->req)
