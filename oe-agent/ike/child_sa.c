@@ -151,6 +151,7 @@ enum ike_status child_sa_install(struct ike_sa *sa, struct child_sa *c, const st
 		goto out;
 	}
 	c->installed = true;
+	sa->e->stats.child_installed++;
 	child_sa_set_state(sa, c, CHILD_S_INSTALLED);
 	if (c->k.life.soft_s)
 		c->rekey_at = now + (uint64_t)c->k.life.soft_s * 1000;
@@ -172,6 +173,7 @@ void child_sa_remove(struct ike_sa *sa, struct child_sa *c)
 		if (err)
 			oe_warn(IKE, "Child SA %08x: removing it failed: %d", c->k.spi_in, err);
 		c->installed = false;
+		sa->e->stats.child_removed++;
 		ike_event(sa, IKE_EV_CHILD_DOWN, IKE_ERR_DELETED, &c->k);
 	}
 	if (c->state != CHILD_S_DEAD)

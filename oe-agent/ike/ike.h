@@ -185,6 +185,19 @@ size_t ike_sa_count(const struct ike_engine *e);
 bool ike_sa_get(const struct ike_engine *e, uint64_t sa, struct ike_sa_info *out);
 /* The i-th SA in table order. */
 bool ike_sa_at(const struct ike_engine *e, size_t i, struct ike_sa_info *out);
+/* Counters since the engine was made. */
+struct ike_stats {
+	uint64_t received, sent;	/* datagrams */
+	uint64_t retransmits;		/* our requests sent again */
+	uint64_t resent_responses;	/* cached answers to retransmitted requests */
+	uint64_t dropped;		/* datagrams that changed nothing (malformed, unknown SA,
+					 * out of window, failed ICV, …) */
+	uint64_t established, failed, deleted; /* IKE SAs */
+	uint64_t cookies_sent, invalid_ke_sent;
+	uint64_t child_installed, child_removed;
+};
+void ike_stats_get(const struct ike_engine *e, struct ike_stats *out);
+
 /* One line per IKE SA and per Child SA, for `ipsec status`. */
 void ike_status_format(const struct ike_engine *e, struct oe_buf *out);
 

@@ -470,6 +470,7 @@ enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len
 	bool from_initiator;
 
 	enter(e);
+	e->stats.received++;
 	cs = ike_msg_parse(msg, len, &m);
 	if (cs != IKE_CODEC_OK) {
 		oe_debug(IKE, "dropped a datagram of %zu octets: %s", len, ike_codec_strerror(cs));
@@ -492,6 +493,10 @@ enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len
 	}
 	st = receive_on_sa(sa, m, msg, len);
 out:
+	/* what changed nothing: a refused IKE_SA_INIT still got its answer */
+	if (st != IKE_OK && st != IKE_ERR_POLICY && st != IKE_ERR_COOKIE &&
+	    st != IKE_ERR_NO_PROPOSAL && st != IKE_ERR_INVALID_KE)
+		e->stats.dropped++;
 	ike_msg_free(m);
 	leave(e);
 	return st;
@@ -585,6 +590,11 @@ enum ike_status ike_rekey_child(struct ike_engine *e, uint64_t handle)
 enum ike_status ike_rekey_ike(struct ike_engine *e, uint64_t handle)
 {
 	return rekey(e, handle, IKE_P_REKEY_IKE);
+}
+
+void ike_stats_get(const struct ike_engine *e, struct ike_stats *out)
+{
+	*out = e->stats;
 }
 
 size_t ike_sa_count(const struct ike_engine *e)

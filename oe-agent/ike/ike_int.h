@@ -162,6 +162,7 @@ struct ike_engine {
 	struct ike_sa **heap;	 /* SAs by next deadline, a binary min-heap (ike_timer.c) */
 	size_t nheap, heap_cap;
 	struct ike_sa *touched;	 /* SAs whose deadlines may have changed */
+	struct ike_stats stats;
 	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
 };
 

@@ -257,6 +257,8 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		sa->lookup_deadline = now + e->conf.lookup_timeout_ms;
 		break;
 	case IKE_S_ESTABLISHED:
+		if (!sa->replaced)
+			e->stats.established++;
 		sa->liveness_at = e->conf.liveness_ms ? now + e->conf.liveness_ms : 0;
 		/* the original responder 5% later, so both ends rarely rekey at once (when they
 		 * do, §2.8.2 sorts it out) */
@@ -306,7 +308,13 @@ void ike_sa_kill(struct ike_sa *sa, enum ike_status why)
 	sa->lookup_req = 0;
 	ike_sa_set_state(sa, IKE_S_DEAD);
 	sa->retransmit_at = 0;
-	if (sa->state == IKE_S_DEAD && why != IKE_OK && !sa->replaced)
+	if (sa->state != IKE_S_DEAD || sa->replaced)
+		return;
+	if (was_up)
+		sa->e->stats.deleted++;
+	else
+		sa->e->stats.failed++;
+	if (why != IKE_OK)
 		ike_event(sa, was_up ? IKE_EV_DELETED : IKE_EV_FAILED, why, NULL);
 }
 
@@ -368,8 +376,10 @@ void ike_sa_free_all(struct ike_engine *e)
 
 static void transmit(struct ike_sa *sa, const uint8_t *msg, size_t len)
 {
-	int err = sa->e->ops.send(sa->e->ops.arg, &sa->local, &sa->remote, msg, len);
+	int err;
 
+	sa->e->stats.sent++;
+	err = sa->e->ops.send(sa->e->ops.arg, &sa->local, &sa->remote, msg, len);
 	if (err)
 		oe_debug(IKE, "send of %zu octets failed: %d (the retransmission covers it)", len,
 			 err);
@@ -400,8 +410,10 @@ void ike_sa_send_response(struct ike_sa *sa, uint32_t id, uint8_t *msg, size_t l
 
 void ike_sa_resend_response(struct ike_sa *sa)
 {
-	if (sa->have_resp)
-		transmit(sa, sa->resp, sa->resp_len);
+	if (!sa->have_resp)
+		return;
+	sa->e->stats.resent_responses++;
+	transmit(sa, sa->resp, sa->resp_len);
 }
 
 void ike_sa_request_done(struct ike_sa *sa)
@@ -454,6 +466,7 @@ static void retransmit(struct ike_sa *sa, uint64_t now)
 		return;
 	}
 	sa->retries++;
+	e->stats.retransmits++;
 	/* §2.1: exponential backoff; the last wait is as long as the one before doubled */
 	sa->retransmit_at = now + ((uint64_t)e->conf.retransmit_ms << sa->retries);
 	oe_debug(IKE, "IKE SA %016" PRIx64 ": retransmission %u of %s", sa->spi_i, sa->retries,

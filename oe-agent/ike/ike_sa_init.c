@@ -293,6 +293,9 @@ static void answer_stateless(struct ike_engine *e, const struct ike_msg *m,
 		ike_build_free(&b);
 		return;
 	}
+	e->stats.sent++;
+	e->stats.cookies_sent += type == IKE_N_COOKIE;
+	e->stats.invalid_ke_sent += type == IKE_N_INVALID_KE_PAYLOAD;
 	e->ops.send(e->ops.arg, to, from, msg, n);
 	free(msg);
 }

@@ -298,6 +298,15 @@ static void test_cookie(void)
 	W_EXPECT_END(&w);
 	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
 	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	{
+		struct ike_stats sr;
+
+		ike_stats_get(r->e, &sr);
+		T_CHECK_INT(sr.cookies_sent, 1);
+		T_CHECK_INT(sr.received, 3);
+		T_CHECK_INT(sr.sent, 3);
+		T_CHECK_INT(sr.dropped, 0);
+	}
 	w_free(&w);
 }
 
@@ -356,6 +365,18 @@ static void test_lost_and_duplicated(void)
 	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
 	T_CHECK_INT(kern_mock_calls(r->km, KERN_MOCK_INSTALL), 1); /* answered from the cache */
 	T_CHECK_INT(r->lookups, 1);
+	{
+		struct ike_stats si, sr;
+
+		ike_stats_get(i->e, &si);
+		ike_stats_get(r->e, &sr);
+		T_CHECK_INT(si.retransmits, 2);	 /* IKE_SA_INIT once, IKE_AUTH once */
+		T_CHECK_INT(sr.resent_responses, 2); /* both copies of the IKE_AUTH retransmission */
+		T_CHECK_INT(si.dropped, 1);	 /* the second copy of the answer */
+		T_CHECK_INT(si.established, 1);
+		T_CHECK_INT(sr.established, 1);
+		T_CHECK_INT(sr.child_installed, 1);
+	}
 	check_pair(i, r);
 	w_free(&w);
 }
