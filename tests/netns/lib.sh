@@ -362,6 +362,26 @@ sys.exit(1 if err else 0)
 EOF
 }
 
+# udp_probe ROLE ADDR PORT: one datagram from a connected socket, then 3 s for an answer;
+# prints "answer", "timeout" or the errno name an ICMP error turned into (EHOSTUNREACH, ...)
+udp_probe() {
+	in_ns "$1" python3 - "$2" "$3" <<'EOF'
+import socket, sys, errno
+a, p = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((a, p))
+s.settimeout(3)
+try:
+    s.send(b"oe-test probe")
+    s.recv(100)
+    print("answer")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+EOF
+}
+
 # --- captures ------------------------------------------------------------------------------------
 # cap_start ROLE NAME [FILTER...]: tcpdump on ROLE's eth0 into NT_DIR/NAME.pcap; returns once
 # tcpdump listens (10 s at most)

@@ -30,7 +30,7 @@ MAXLOOKUPS=64
 net_lan
 net_host a $A4 $A6
 net_host b 192.0.2.2 2001:db8::2
-for i in 10 20 30 31 32 33 34 35 40 41 50 51 60 61; do net_addr b 192.0.2.$i; done
+for i in 10 20 30 31 32 33 34 35 36 40 41 50 51 60 61; do net_addr b 192.0.2.$i; done
 net_addr b 2001:db8::10 2001:db8::20 2001:db8::40
 net_host dns 192.0.2.53 2001:db8::53
 ip -n "$(ns a)" -6 route add 2001:db8:f::/48 via 2001:db8::2 dev eth0 # forged destinations
@@ -55,7 +55,7 @@ conf_a() {
 }
 conf_a
 printf '192.0.2.10\n2001:db8::10\n' | agent_policy a clear
-printf '192.0.2.20\n2001:db8::20\n' | agent_policy a block
+printf '192.0.2.20\n2001:db8::20\n192.0.2.36 udp 0 7\n' | agent_policy a block
 printf '# everyone else on the LAN\n192.0.2.0/24\n2001:db8::/64\n# the flood\n2001:db8:f::/48\n' |
 	agent_policy a private-or-clear
 printf '192.0.2.40\n192.0.2.41\n192.0.2.51\n192.0.2.61\n2001:db8::40\n' | agent_policy a private
@@ -159,16 +159,58 @@ else nok "clear: ipsec eroute shows $A4 -> 192.0.2.10 %pass" "$(agent_ipsec a er
 # --- block ---------------------------------------------------------------------------------------
 expect_block block 192.0.2.20
 
+# --- a block rule with a port: the range traps, the agent rejects that flow with ICMP ------------
+cap_start b "reject-36" ip and dst host 192.0.2.36 and udp || true
+out=$(udp_probe a 192.0.2.36 7)
+if [ "$out" = EHOSTUNREACH ]; then
+	ok "block udp port 7: the held datagram is answered with ICMP admin-prohibited (EHOSTUNREACH)"
+else nok "block udp port 7: the held datagram is answered with ICMP admin-prohibited" "$out"; fi
+if wait_for 5 eval 'agent_ipsec a eroute | grep -Eq "^[0-9]+ +192\.0\.2\.1/32:[0-9]+ +-> +192\.0\.2\.36/32:7 +=> %reject:17$"'
+then ok "block udp port 7: ipsec eroute shows the port-keyed %reject shunt"
+else nok "block udp port 7: ipsec eroute shows the port-keyed %reject shunt" \
+	"$(agent_ipsec a eroute 2>&1)"; fi
+check "block udp port 7: ping 192.0.2.36 (ICMP, private-or-clear) still works" ping_ok a 192.0.2.36 1 5
+cap_stop "reject-36"
+n=$(cap_count "reject-36")
+if [ "$n" -eq 0 ]; then ok "block udp port 7: no datagram to 192.0.2.36 reached B (tcpdump)"; else
+	nok "block udp port 7: no datagram to 192.0.2.36 reached B" "$(cap_show "reject-36")"; fi
+
 # --- private-or-clear, no key: held, then released; %pass ---------------------------------------
 expect_pass "private-or-clear without key" 192.0.2.30
 # A burst to a new destination: one decision, every held packet released.
-out=$(in_ns a ping -n -q -c 5 -i 0.01 -w 8 192.0.2.33 2>&1)
+out=$(in_ns a ping -n -c 5 -i 0.01 -w 8 192.0.2.33 2>&1)
 if printf '%s\n' "$out" | grep -q ' 5 received'; then
 	ok "private-or-clear burst: 5 pings to a new destination all answered"
 else nok "private-or-clear burst: 5 pings to a new destination all answered" "$out"; fi
+seqs=$(printf '%s\n' "$out" | sed -n 's/.*icmp_seq=\([0-9]*\) .*/\1/p' | tr '\n' ' ')
+if [ "$seqs" = "1 2 3 4 5 " ]; then ok "private-or-clear burst: held packets released in order"
+else nok "private-or-clear burst: held packets released in order" "replies: $seqs"; fi
+n=$(grep -c -- '-> 192\.0\.2\.33: TRAPPED -> HOLD(lookup)' "$(agent_log a)")
+if [ "$n" -eq 1 ]; then ok "private-or-clear burst: one decision for the burst (one lookup logged)"
+else nok "private-or-clear burst: one decision for the burst" "$n TRAPPED -> HOLD(lookup) lines"; fi
+if agent_ipsec a eroute --json | python3 -c '
+import json, sys
+e = [x for x in json.load(sys.stdin) if x["dst"] == "192.0.2.30/32" and x["said"] == "%pass"]
+sys.exit(0 if e and e[0]["reason"] and 0 < e[0]["expires_in_s"] <= 900 else 1)'; then
+	ok "ipsec eroute --json: the %pass shunt has a reason and the time left"
+else nok "ipsec eroute --json: the %pass shunt has a reason and the time left" \
+	"$(agent_ipsec a eroute --json 2>&1 | grep 192.0.2.30)"; fi
 
 # --- private, no key: %drop, never on the wire ----------------------------------------------------
 expect_drop "private without key" 192.0.2.40
+
+# --- inbound cleartext from a private address is dropped and counted -----------------------------
+cnt_in() { agent_ipsec a status | sed -n 's/.*inbound-cleartext-dropped \([0-9]*\).*/\1/p'; }
+c0=$(cnt_in)
+if in_ns b ping -n -q -c 2 -W 1 -I 192.0.2.40 $A4 >/dev/null 2>&1; then
+	nok "inbound: a ping from private 192.0.2.40 to A is not answered"
+else ok "inbound: a ping from private 192.0.2.40 to A is not answered"; fi
+c1=$(cnt_in)
+if [ "${c1:-0}" -ge $((${c0:-0} + 2)) ]; then
+	ok "inbound: the cleartext packets are counted (inbound-cleartext-dropped ${c0:-?} -> $c1)"
+else nok "inbound: the cleartext packets are counted" "${c0:-?} -> ${c1:-?}"; fi
+check "inbound: a ping from private-or-clear 192.0.2.2 to A is answered" \
+	in_ns b ping -n -q -c 1 -W 2 -I 192.0.2.2 $A4
 
 # --- DNS unreachable ------------------------------------------------------------------------------
 net_link dns down
