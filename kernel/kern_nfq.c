@@ -22,7 +22,8 @@
 
 #define NFQ_BATCH 32		/* messages per recvmmsg */
 #define NFQ_MSGBUF 4096		/* one packet message: KERN_NFQ_COPY plus attributes */
-#define NFQ_VBUF 8192		/* verdicts per sendmsg: ~250 */
+#define NFQ_VMAX 256		/* verdicts collected before a send */
+#define NFQ_VBUF (NFQ_VMAX * 48)
 
 struct kern_nfq {
 	struct mnl_socket *nl;
@@ -30,7 +31,10 @@ struct kern_nfq {
 	uint32_t portid;
 	uint8_t *rbuf;		/* NFQ_BATCH x NFQ_MSGBUF */
 	char vbuf[NFQ_VBUF];
-	size_t vlen;
+	uint32_t vid[NFQ_VMAX];	/* verdicts collected, in order */
+	uint8_t vv[NFQ_VMAX];
+	unsigned nv;
+	uint64_t received, answered; /* packets; the difference is still held in the kernel */
 };
 
 /* Sends one config message and waits for its ack. 0 or -errno. */
@@ -173,6 +177,7 @@ int kern_nfq_receive(struct kern_nfq *q, void (*fn)(void *ctx, const struct kern
 			if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
 			    (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_QUEUE || !packet_parse(nlh, &p))
 				continue;
+			q->received++;
 			fn(ctx, &p);
 			count++;
 		}
@@ -180,27 +185,50 @@ int kern_nfq_receive(struct kern_nfq *q, void (*fn)(void *ctx, const struct kern
 	return count;
 }
 
+/* Sends the collected verdicts in one sendmsg. When they all say the same and no other
+ * packet is still waiting in the queue (nothing held), one NFQNL_MSG_VERDICT_BATCH covers
+ * every id up to the last (the clear path under load); otherwise one message per packet. */
 int kern_nfq_flush(struct kern_nfq *q)
 {
+	bool same = true;
+	struct nlmsghdr *nlh;
+	uint32_t max = 0;
+	size_t len = 0;
 	ssize_t r;
 
-	if (!q->vlen)
+	if (!q->nv)
 		return 0;
-	r = mnl_socket_sendto(q->nl, q->vbuf, q->vlen);
-	q->vlen = 0;
+	for (unsigned i = 0; i < q->nv; i++) {
+		same = same && q->vv[i] == q->vv[0];
+		/* ids wrap at 2^32: the latest is the furthest after the first, mod 2^32 */
+		if (i == 0 || (int32_t)(q->vid[i] - max) > 0)
+			max = q->vid[i];
+	}
+	q->answered += q->nv;
+	if (same && q->nv > 1 && q->answered == q->received) {
+		nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT_BATCH, q->num);
+		nfq_nlmsg_verdict_put(nlh, (int)max, q->vv[0]);
+		len = nlh->nlmsg_len;
+	} else {
+		for (unsigned i = 0; i < q->nv; i++) {
+			nlh = nfq_nlmsg_put(q->vbuf + len, NFQNL_MSG_VERDICT, q->num);
+			nfq_nlmsg_verdict_put(nlh, (int)q->vid[i], q->vv[i]);
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+		}
+	}
+	q->nv = 0;
+	r = mnl_socket_sendto(q->nl, q->vbuf, len);
 	return r < 0 ? -errno : 0;
 }
 
 int kern_nfq_verdict(struct kern_nfq *q, uint32_t id, enum kern_verdict v)
 {
-	struct nlmsghdr *nlh;
 	int err = 0;
 
-	if (NFQ_VBUF - q->vlen < 128)
+	if (q->nv == NFQ_VMAX)
 		err = kern_nfq_flush(q);
-	nlh = nfq_nlmsg_put(q->vbuf + q->vlen, NFQNL_MSG_VERDICT, q->num);
-	nfq_nlmsg_verdict_put(nlh, (int)id, v == KERN_V_ACCEPT ? OE_NF_ACCEPT : OE_NF_DROP);
-	q->vlen += NLMSG_ALIGN(nlh->nlmsg_len);
+	q->vid[q->nv] = id;
+	q->vv[q->nv++] = v == KERN_V_ACCEPT ? OE_NF_ACCEPT : OE_NF_DROP;
 	return err;
 }
 
