@@ -65,7 +65,7 @@ agent_stop a
 
 # --- one decided %pass pair vs no agent, alternating (the VM is noisy) --------------------------
 none=() pass=() qhits=()
-for round in 1 2 3; do
+for _ in 1 2 3; do
 	none+=("$(kv "$(blast 2001:db8:1::1)" blast_arrived_per_s)")
 	agent_start a || exit 1
 	# decide the pair (same source port as the blast) before measuring
