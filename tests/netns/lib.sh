@@ -16,15 +16,20 @@
 #   |               2001:db8::/64; hosts add more addresses at will)  |
 #   +-----------------------------------------------------------------+
 #
-# Use:  . tests/netns/lib.sh; nt_init trap; net_lan; net_host a 192.0.2.1 2001:db8::1; ...
+# Use (from the repository root; B= picks the build directory, as for the other tests):
+#   . tests/netns/lib.sh; nt_init trap; net_lan; net_host a 192.0.2.1 2001:db8::1
+#   net_host b 192.0.2.2; agent_conf a KEY=VALUE...; agent_policy a private </dev/null
+#   agent_start a; ping_ok a 192.0.2.2; eroute_has a 192.0.2.1 192.0.2.2 %pass
+# Any role can run an agent (two agents for IKE: agent_conf b ...; agent_start b).
 # Every wait is bounded; every process started here is killed by its PID at exit.
 # shellcheck disable=SC2034
 
 [ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
 
 NT_B=${B:-build}
-NT_AGENT=$PWD/$NT_B/oe-agent
-NT_IPSEC=$PWD/$NT_B/ipsec
+case $NT_B in /*) ;; *) NT_B=$PWD/$NT_B ;; esac
+NT_AGENT=$NT_B/oe-agent
+NT_IPSEC=$NT_B/ipsec
 NT_NAME=
 NT_DIR=
 NT_NS=()     # namespaces we created (deleted at exit, in reverse order)
