@@ -107,7 +107,9 @@ size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
 					   (t == 3 || t == 4 || t == 5 || t == 11 || t == 12))
 			return 0;
 	}
-	return k.src.af == AF_INET ? build_v4(&k, pkt, n, out, cap) : build_v6(&k, pkt, n, out, cap);
+	if (k.src.af == AF_INET)
+		return build_v4(&k, pkt, n, out, cap);
+	return build_v6(&k, pkt, n, out, cap);
 }
 
 int kern_icmp_open(uint32_t mark, struct kern_icmp **out)

@@ -44,14 +44,18 @@ static const char *range_set(enum kern_range_kind k)
 	}
 }
 
+static unsigned __int128 addr_val(const struct oe_addr *a)
+{
+	return a->af == AF_INET ? (unsigned __int128)oe_addr_v4(a) : oe_addr_u128(a);
+}
+
+/* lo starts right after hi (and hi is not the family's last address). */
 static bool adjacent(const struct oe_addr *hi, const struct oe_addr *lo)
 {
-	unsigned __int128 h = oe_addr_u128(hi);
+	unsigned __int128 h = addr_val(hi), top = hi->af == AF_INET ? 0xffffffffu :
+								     ~(unsigned __int128)0;
 
-	if (hi->af == AF_INET)
-		h = oe_addr_v4(hi);
-	return h + 1 == (hi->af == AF_INET ? (unsigned __int128)oe_addr_v4(lo) : oe_addr_u128(lo)) &&
-	       (hi->af == AF_INET ? h != 0xffffffffu : h != ~(unsigned __int128)0);
+	return h != top && h + 1 == addr_val(lo);
 }
 
 static void put_range(struct oe_buf *out, const struct oe_addr *lo, const struct oe_addr *hi,

@@ -31,7 +31,7 @@ struct oe_trap {
 
 static void resched(struct oe_trap *t);
 
-/* ---- ranges --------------------------------------------------------------------------------- */
+/* ---- ranges ---------------------------------------------------------------------------------- */
 
 struct range_build {
 	struct kern_range *v;
@@ -249,7 +249,7 @@ static void resched(struct oe_trap *t)
 	t->timer_at = next;
 }
 
-/* ---- life -------------------------------------------------------------------------------------- */
+/* ---- life ------------------------------------------------------------------------------------ */
 
 static void limits_of(const struct oe_conf *c, struct oe_flow_limits *l)
 {
@@ -381,7 +381,7 @@ int oe_trap_reload(struct oe_trap *t, const struct oe_conf *c, const struct pg_p
 	return err;
 }
 
-/* ---- listings ---------------------------------------------------------------------------------- */
+/* ---- listings -------------------------------------------------------------------------------- */
 
 static void count_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *se)
 {

@@ -163,7 +163,8 @@ static void check_addr(const struct pg_policy *p, const struct oe_addr *a, int *
 			if (*bad < 5)
 				printf("#   %s proto %u dport %u: kernel %s, matcher %s\n",
 				       oe_addr_str(a, s), keys[i].proto, keys[i].dport,
-				       clear ? "clear" : block ? "block" : priv ? "private" : "trap",
+				       clear ? "clear" :
+				       block ? "block" : priv ? "private" : "trap",
 				       pg_group_name(g));
 			(*bad)++;
 		}
@@ -265,8 +266,8 @@ static void seen_cb(void *ctx, enum kern_shunt k, const struct kern_shunt_elem *
 	if (nseen < 4) {
 		if (e->proto)
 			snprintf(seen[nseen], sizeof(seen[0]), "%s . %s . %u . %u . %u",
-				 oe_addr_str(&e->src, a), oe_addr_str(&e->dst, b), e->proto, e->sport,
-				 e->dport);
+				 oe_addr_str(&e->src, a), oe_addr_str(&e->dst, b), e->proto,
+				 e->sport, e->dport);
 		else
 			snprintf(seen[nseen], sizeof(seen[0]), "%s . %s", oe_addr_str(&e->src, a),
 				 oe_addr_str(&e->dst, b));
@@ -296,10 +297,11 @@ static void test_listing_parse(void)
 	T_CHECK_INT(nseen, 1);
 	T_CHECK_INT(seen_packets[0], 12);
 	nseen = 0;
-	kern_shunt_parse_listing("\t\telements = { 192.0.2.1 . 198.51.100.5 . udp . 40000 . 53 "
-				 "counter packets 7 bytes 1 timeout 10s expires 9s996ms, 192.0.2.1 . "
-				 "198.51.100.5 . 6 . 1 . 22 counter packets 1 bytes 60 }", 0, seen_cb,
-				 NULL);
+	kern_shunt_parse_listing("\t\telements = { 192.0.2.1 . 198.51.100.5 . udp . 40000 . "
+				 "53 counter packets 7 bytes 1 timeout 10s expires 9s996ms, "
+				 "192.0.2.1 . 198.51.100.5 . 6 . 1 . 22 counter packets 1 bytes 60 "
+				 "}",
+				 0, seen_cb, NULL);
 	T_CHECK_INT(nseen, 2);
 	T_CHECK_STR(seen[0], "192.0.2.1 . 198.51.100.5 . 17 . 40000 . 53");
 	T_CHECK_INT(seen_packets[0], 7);
