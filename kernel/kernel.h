@@ -191,7 +191,7 @@ const char *kern_pkt_strerror(enum kern_pkt_status s);
 struct kern_pkt {
 	struct oe_addr src, dst;
 	uint8_t proto;		/* upper-layer protocol after IPv6 extension headers */
-	uint16_t sport, dport;	/* TCP, UDP, UDP-Lite, SCTP; else 0 (also in later fragments) */
+	uint16_t sport, dport;	/* TCP/UDP/UDP-Lite/SCTP, else 0 (and in later fragments) */
 	uint16_t ip_len;	/* total length from the header */
 	uint16_t l4_off;	/* offset of the upper-layer header (0: a later fragment) */
 };
