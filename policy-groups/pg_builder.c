@@ -236,10 +236,21 @@ out:
 int pg_builder_load_dir(struct pg_builder *b, const char *dir, unsigned groups, struct oe_diag *d)
 {
 	struct oe_diag quiet = { 0 };
+	struct stat st;
 	int first_rc = 0;
 
 	if (!d)
 		d = &quiet;
+	/* A missing file is an empty group, but a missing directory is a typo in ipsecdir= or
+	 * --dir: taken as "no rules", it would silently turn every group off. */
+	if (stat(dir, &st) < 0)
+		first_rc = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		first_rc = -ENOTDIR;
+	if (first_rc) {
+		oe_diag_error(d, dir, 0, "cannot read policy directory: %s", strerror(-first_rc));
+		return first_rc;
+	}
 	/* Every file is read and checked even after an error, so one run reports them all. */
 	for (unsigned g = 0; g < PG_NGROUPS; g++) {
 		char path[4096];

@@ -53,7 +53,8 @@ int pg_builder_parse(struct pg_builder *b, enum pg_group g, const char *path, co
 		     size_t len, struct oe_diag *d);
 
 /* Reads dir/<group> for every group whose bit is set in `groups` (1u << PG_x); a missing file
- * is an empty group. Returns 0, or -errno / -EINVAL (errors reported through d). */
+ * is an empty group, a missing directory an error. Returns 0, or -errno / -EINVAL (errors
+ * reported through d). */
 int pg_builder_load_dir(struct pg_builder *b, const char *dir, unsigned groups, struct oe_diag *d);
 
 /* Adds a static rule (a conn); name is copied. */

@@ -106,7 +106,7 @@ int cmd_policy(int argc, char **argv, const char *config)
 		return 1;
 	err = oe_policy_load(&c, dir, &d, &p);
 	if (err) {
-		if (err != -EINVAL)
+		if (d.errors == 0) /* not yet explained through d */
 			fprintf(stderr, "ipsec policy: cannot load the policy from %s: %s\n",
 				dir ? dir : c.policydir, strerror(-err));
 		oe_conf_free(&c);

@@ -619,6 +619,22 @@ static void test_load_dir(void)
 	T_CHECK_STR(msgs[1], path);
 	pg_builder_free(b);
 
+	/* A missing directory (a typo in ipsecdir= or --dir) is an error, not "no rules"; so is
+	 * a file where the directory should be. */
+	b = pg_builder_new();
+	snprintf(path, sizeof(path), "%s/nonexistent", dir);
+	d = diag();
+	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOENT);
+	T_CHECK_INT(d.errors, 1);
+	snprintf(path, sizeof(path), "error: %s/nonexistent: cannot read policy directory: No such "
+				     "file or directory", dir);
+	T_CHECK_STR(msgs[0], path);
+	snprintf(path, sizeof(path), "%s/clear", dir);
+	d = diag();
+	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOTDIR);
+	T_CHECK_INT(nmsgs, 1);
+	pg_builder_free(b);
+
 	/* A FIFO must neither block the load nor pass as a file. */
 	b = pg_builder_new();
 	snprintf(path, sizeof(path), "%s/block", dir);
