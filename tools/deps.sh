@@ -10,9 +10,12 @@ tcpdump procps iputils-ping
 nsd ldnsutils python3
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins"
 
+# OE_DEPS_ASSUME_MISSING="pkg ...": treat these as not installed (tests/sh/deps.sh uses it to
+# reach the install and the not-root branches on a machine that has everything).
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+	case " ${OE_DEPS_ASSUME_MISSING:-} " in *" $p "*) s=assumed-missing ;; esac
 	[ "$s" = installed ] || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
