@@ -153,6 +153,9 @@ static void put_family_chain(const struct kern_rules_conf *c, int f, struct oe_b
 	char fc = f ? '6' : '4';
 
 	oe_buf_printf(out, "\tchain out%c {\n", fc);
+	if (f) /* neighbour discovery is below IPsec (RFC 4301 §4.4.1.1 ICMP): never trapped */
+		oe_buf_puts(out, "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, "
+			    "nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return\n");
 	oe_buf_printf(out, "\t\t%s daddr @clear%c return\n", ip, fc);
 	oe_buf_printf(out, "\t\t%s daddr @block%c reject with %s\n", ip, fc, rej);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @pass%c return\n", ip, ip, fc);
@@ -193,6 +196,8 @@ void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range 
 	oe_buf_puts(out, "\tchain in {\n\t\ttype filter hook input priority -150; policy accept;\n"
 		    "\t\tiifname \"lo\" return\n"
 		    "\t\tmeta l4proto esp return\n"
+		    "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+		    "nd-neighbor-advert, nd-redirect } return\n"
 		    "\t\tudp dport { 500, 4500 } return\n"
 		    "\t\tip saddr @priv4 counter name \"cleartext_in\" drop\n"
 		    "\t\tip6 saddr @priv6 counter name \"cleartext_in\" drop\n\t}\n}\n");

@@ -116,6 +116,17 @@ else nok "ports decide: the passp4 set holds the 5-tuple" "$(in_ns a nft list se
 if in_set clear4 192.0.2.32; then nok "ports decide: 192.0.2.32 is not in clear4"
 else ok "ports decide: 192.0.2.32 is not in clear4 (it must trap)"; fi
 
+# IPv6 neighbour discovery with a private peer is never trapped nor dropped (RFC 4301 §4.4.1.1)
+printf '2001:db8::2\n' >>"$NT_DIR/a/policies/private"
+agent_ipsec a reload >/dev/null
+in_ns a ip -6 neigh flush dev eth0
+in_ns b ip -6 neigh flush dev eth0
+in_ns b ping -n -q -c 1 -W 1 -I 2001:db8::2 2001:db8::1 >/dev/null 2>&1
+in_ns a ping -n -q -c 1 -W 1 2001:db8::2 >/dev/null 2>&1
+if in_ns a ip -6 neigh show 2001:db8::2 | grep -Eq 'REACHABLE|STALE|DELAY|PROBE'; then
+	ok "IPv6 neighbour discovery works with a private peer"
+else nok "IPv6 neighbour discovery works with a private peer" "$(in_ns a ip -6 neigh show)"; fi
+
 # SIGTERM removes everything
 agent_stop a
 result "SIGTERM: exit status 0" $? 
