@@ -306,8 +306,11 @@ int ike_engine_new(struct ike_engine **out, const struct ike_conf *c, const stru
 		return -ENOMEM;
 	e->nbuckets = 64;
 	e->hash = calloc(e->nbuckets, sizeof(*e->hash));
-	if (!e->hash || RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1) {
+	e->phash = calloc(e->nbuckets, sizeof(*e->phash));
+	if (!e->hash || !e->phash ||
+	    RAND_bytes(e->cookie_secret, sizeof(e->cookie_secret)) != 1) {
 		free(e->hash);
+		free(e->phash);
 		free(e);
 		return -ENOMEM;
 	}
@@ -329,6 +332,7 @@ void ike_engine_free(struct ike_engine *e)
 	OPENSSL_cleanse(e->cookie_secret, sizeof(e->cookie_secret));
 	free(e->heap);
 	free(e->hash);
+	free(e->phash);
 	free(e);
 }
 

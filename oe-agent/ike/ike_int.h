@@ -64,10 +64,11 @@ struct child_sa {
 
 struct ike_sa {
 	struct ike_sa *hnext;	 /* hash chain by local SPI */
+	struct ike_sa *pnext;	 /* responders from IKE_SA_INIT: chain by the peer's SPIi */
+	bool peer_hashed;	 /* on that chain */
 	struct ike_sa *next;	 /* list of all SAs in creation order */
 	struct ike_sa *ynext;	 /* list of SAs half-open or waiting for a key lookup
-				  * (duplicate IKE_SA_INIT requests and lookup answers are
-				  * matched there, not among all SAs) */
+				  * (lookup answers are matched there, not among all SAs) */
 	bool young;		 /* on that list */
 	struct ike_sa *tnext;	 /* touched during the current entry point (ike_timer.c) */
 	struct ike_sa *dnext;	 /* due now (ike_timer_due) */
@@ -148,7 +149,8 @@ struct ike_engine {
 	struct ike_conf conf;
 	struct ike_ops ops;
 	struct ike_sa **hash;	 /* by local SPI */
-	size_t nbuckets;
+	struct ike_sa **phash;	 /* responder SAs by SPIi: IKE_SA_INIT retransmits (§2.1) */
+	size_t nbuckets;	 /* of both tables */
 	struct ike_sa *all;	 /* creation order (listing, timers) */
 	struct ike_sa **all_tail;
 	size_t ndead;		 /* SAs waiting for ike_sa_reap() */
@@ -179,11 +181,14 @@ void ike_sa_kill(struct ike_sa *sa, enum ike_status why);
 void ike_sa_reap(struct ike_engine *e);
 struct ike_sa *ike_sa_by_spi(struct ike_engine *e, uint64_t local_spi);
 struct ike_sa *ike_sa_by_handle(const struct ike_engine *e, uint64_t handle);
-/* A responder's half-open SA for a retransmitted IKE_SA_INIT (same SPIi and address). */
+/* A responder's SA made by an IKE_SA_INIT with this SPIi from this address, half-open or
+ * later (RFC 7296 §2.1: a retransmission must not open a second SA). */
 struct ike_sa *ike_sa_find_init(struct ike_engine *e, uint64_t spi_i,
 				const struct ike_endpoint *remote);
 /* Sets the local SPI (hash key) once it is known. */
 void ike_sa_hash(struct ike_sa *sa);
+/* Files a responder SA under the peer's SPIi (set) for ike_sa_find_init. */
+void ike_sa_hash_peer(struct ike_sa *sa);
 uint64_t ike_sa_local_spi(const struct ike_sa *sa);
 /* Sends a request of ours (takes msg, allocated with malloc) and arms retransmission. */
 void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg, size_t len);

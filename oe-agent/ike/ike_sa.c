@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,27 +84,47 @@ static size_t bucket(const struct ike_engine *e, uint64_t spi)
 	return (size_t)(spi ^ spi >> 32) & (e->nbuckets - 1);
 }
 
-static void rehash(struct ike_engine *e)
+/* Moves the chains of table t (linked through the field at offset link, keyed by key()) into
+ * the empty table h of n buckets. */
+static void rechain(struct ike_sa **t, size_t old_n, struct ike_sa **h, size_t n, size_t link,
+		    uint64_t (*key)(const struct ike_sa *))
 {
-	size_t n = e->nbuckets * 2;
-	struct ike_sa **h = calloc(n, sizeof(*h));
-
-	if (!h)
-		return; /* keep the longer chains */
-	for (size_t i = 0; i < e->nbuckets; i++) {
-		struct ike_sa *sa = e->hash[i], *next;
+	for (size_t i = 0; i < old_n; i++) {
+		struct ike_sa *sa = t[i], *next;
 
 		for (; sa; sa = next) {
-			size_t b = (size_t)(ike_sa_local_spi(sa) ^ ike_sa_local_spi(sa) >> 32) &
-				   (n - 1);
+			struct ike_sa **lk = (struct ike_sa **)((char *)sa + link);
+			uint64_t k = key(sa);
+			size_t b = (size_t)(k ^ k >> 32) & (n - 1);
 
-			next = sa->hnext;
-			sa->hnext = h[b];
+			next = *lk;
+			*lk = h[b];
 			h[b] = sa;
 		}
 	}
+}
+
+static uint64_t peer_spi(const struct ike_sa *sa)
+{
+	return sa->spi_i;
+}
+
+static void rehash(struct ike_engine *e)
+{
+	size_t n = e->nbuckets * 2;
+	struct ike_sa **h = calloc(n, sizeof(*h)), **ph = calloc(n, sizeof(*ph));
+
+	if (!h || !ph) { /* keep the longer chains */
+		free(h);
+		free(ph);
+		return;
+	}
+	rechain(e->hash, e->nbuckets, h, n, offsetof(struct ike_sa, hnext), ike_sa_local_spi);
+	rechain(e->phash, e->nbuckets, ph, n, offsetof(struct ike_sa, pnext), peer_spi);
 	free(e->hash);
+	free(e->phash);
 	e->hash = h;
+	e->phash = ph;
 	e->nbuckets = n;
 }
 
@@ -119,6 +140,15 @@ void ike_sa_hash(struct ike_sa *sa)
 	e->hash[b] = sa;
 }
 
+void ike_sa_hash_peer(struct ike_sa *sa)
+{
+	size_t b = bucket(sa->e, sa->spi_i);
+
+	sa->pnext = sa->e->phash[b];
+	sa->e->phash[b] = sa;
+	sa->peer_hashed = true;
+}
+
 static void unhash(struct ike_sa *sa)
 {
 	struct ike_sa **pp = &sa->e->hash[bucket(sa->e, ike_sa_local_spi(sa))];
@@ -126,6 +156,13 @@ static void unhash(struct ike_sa *sa)
 	for (; *pp; pp = &(*pp)->hnext)
 		if (*pp == sa) {
 			*pp = sa->hnext;
+			break;
+		}
+	if (!sa->peer_hashed)
+		return;
+	for (pp = &sa->e->phash[bucket(sa->e, sa->spi_i)]; *pp; pp = &(*pp)->pnext)
+		if (*pp == sa) {
+			*pp = sa->pnext;
 			return;
 		}
 }
@@ -151,9 +188,8 @@ struct ike_sa *ike_sa_by_handle(const struct ike_engine *e, uint64_t handle)
 struct ike_sa *ike_sa_find_init(struct ike_engine *e, uint64_t spi_i,
 				const struct ike_endpoint *remote)
 {
-	/* few: COOKIEs bound the half-open ones, lookups time out */
-	for (struct ike_sa *sa = e->young; sa; sa = sa->ynext)
-		if (!sa->initiator && sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
+	for (struct ike_sa *sa = e->phash[bucket(e, spi_i)]; sa; sa = sa->pnext)
+		if (sa->spi_i == spi_i && sa->state != IKE_S_DEAD &&
 		    oe_addr_eq(&sa->remote.addr, &remote->addr) && sa->remote.port == remote->port)
 			return sa;
 	return NULL;

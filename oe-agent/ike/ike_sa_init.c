@@ -444,9 +444,15 @@ enum ike_status ike_init_request(struct ike_engine *e, const struct ike_msg *m,
 	size_t pub_len = 0;
 
 	sa = ike_sa_find_init(e, ike_spi_get(m->hdr.spi_i), from);
-	if (sa) { /* §2.1: a retransmission; answer again only while nothing newer happened */
-		if (sa->have_resp && sa->resp_id == 0)
+	if (sa) { /* §2.1: a retransmission; answer again only while nothing newer happened
+		   * (after IKE_AUTH the answer is stale: ignored, no second SA) */
+		if (sa->have_resp && sa->resp_id == 0) {
 			ike_sa_resend_response(sa);
+		} else {
+			oe_debug(IKE, "IKE SA %016" PRIx64 ": late IKE_SA_INIT retransmit ignored",
+				 sa->spi_i);
+			e->stats.dropped++;
+		}
 		return IKE_OK;
 	}
 	pke = ike_msg_find(m, IKE_PL_KE, NULL);
@@ -463,6 +469,7 @@ enum ike_status ike_init_request(struct ike_engine *e, const struct ike_msg *m,
 	if (!sa)
 		return IKE_ERR_NOMEM;
 	sa->spi_i = ike_spi_get(m->hdr.spi_i);
+	ike_sa_hash_peer(sa);
 	sa->dh = dh;
 	sa->prf = prf;
 	sa->encr_bits = bits;

@@ -1,0 +1,299 @@
+/* IKEv2 exchanges on the edges of an SA's life (tests/unit/ike_world.h transcripts, virtual
+ * time): an IKE_SA_INIT retransmitted after the SA is up (RFC 7296 §2.1), a Child SA reaching
+ * its hard lifetime without a rekey (removal + DELETE, §1.4.1), selectors the responder cannot
+ * accept (TS_UNACCEPTABLE, §2.9), Vendor ID payloads (ignored, §3.12). */
+#include "ike_world.h"
+#include "ike/ike_int.h"
+#include "oe_log.h"
+#include "t.h"
+
+static EVP_PKEY *k_ec, *k_ed;
+
+/* Two nodes, keys published; I = 192.0.2.1, R = 192.0.2.2. Engines started by start(). */
+static void setup(struct w_world *w)
+{
+	w_init(w);
+	w_add(w, "I", "192.0.2.1", k_ec);
+	w_add(w, "R", "192.0.2.2", k_ed);
+	w_publish(w, &w->n[0].ep.addr, k_ec);
+	w_publish(w, &w->n[1].ep.addr, k_ed);
+}
+
+static void start(struct w_world *w)
+{
+	T_CHECK_INT(w_start(&w->n[0]), 0);
+	T_CHECK_INT(w_start(&w->n[1]), 0);
+}
+
+static void handshake_transcript(struct w_world *w)
+{
+	W_EXPECT(w, "I>R SA_INIT req 0");
+	W_EXPECT(w, "R>I SA_INIT resp 0");
+	W_EXPECT(w, "I>R AUTH req 1");
+	W_EXPECT(w, "R>I AUTH resp 1");
+}
+
+/* Datagram number kept_seq as it was sent (capture hook). */
+static uint8_t *kept;
+static size_t kept_len;
+static unsigned seen, kept_seq;
+
+static void keep_one(const uint8_t *b, size_t len, void *arg)
+{
+	(void)arg;
+	if (seen++ == kept_seq) {
+		kept = malloc(len);
+		memcpy(kept, b, len);
+		kept_len = len;
+	}
+}
+
+static void keep(struct w_world *w, unsigned seq)
+{
+	kept = NULL;
+	kept_len = 0;
+	seen = 0;
+	kept_seq = seq;
+	w->capture = keep_one;
+}
+
+/* ---- IKE_SA_INIT retransmitted late (§2.1) ------------------------------------------------ */
+
+static void test_late_init_retransmit(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_stats st0, st1;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	keep(&w, 0); /* I's IKE_SA_INIT request */
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	W_EXPECT_END(&w);
+	T_CHECK(kept != NULL);
+	if (!kept)
+		goto out;
+	/* the copy arrives again after IKE_AUTH: a retransmission of an exchange long done;
+	 * neither answered (the answer is stale) nor the start of a second, half-open SA */
+	ike_stats_get(r->e, &st0);
+	w_enqueue(&w, &i->ep, &r->ep, kept, kept_len, w.now + 1, 99);
+	w_run(&w, 100);
+	W_EXPECT_END(&w);
+	ike_stats_get(r->e, &st1);
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	T_CHECK_INT(st1.dropped, st0.dropped + 1);
+	T_CHECK_INT(st1.sent, st0.sent);
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	/* still the one SA: it answers requests as before */
+	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+out:
+	free(kept);
+	w_free(&w);
+}
+
+/* A retransmission while the SA is half-open is answered with the cached response. */
+static void test_init_retransmit_half_open(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	w.dup = 1ull << 0; /* I's IKE_SA_INIT arrives twice */
+	w.drop = 1ull << 2; /* the first answer to it is lost */
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0 (twice)");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0 (dropped)");
+	W_EXPECT(&w, "I>R AUTH req 1");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	w_free(&w);
+}
+
+/* ---- hard lifetime (§1.4.1, §2.8) --------------------------------------------------------- */
+
+static void no_rekey(struct ike_engine *e, uint64_t handle)
+{
+	struct ike_sa *sa = ike_sa_by_handle(e, handle);
+
+	T_CHECK(sa && sa->children);
+	for (struct child_sa *c = sa ? sa->children : NULL; c; c = c->next)
+		c->rekey_at = 0;
+}
+
+static void test_hard_lifetime(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+	struct ike_stats st;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.child_lifetime_s = 60;
+	r->conf.child_lifetime_s = 600; /* I's runs out first */
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	W_EXPECT_END(&w);
+	T_CHECK_INT(kern_mock_at(i->km, 0)->life.hard_s, 60);
+	/* a rekey that never happens (as if every attempt had failed) */
+	no_rekey(i->e, i->sa);
+	T_CHECK(ike_sa_at(r->e, 0, &si));
+	no_rekey(r->e, si.handle);
+	w_run(&w, 59 * 1000);
+	W_EXPECT_END(&w);
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	w_run(&w, 2 * 1000);
+	/* gone from I's kernel at the hard limit whatever R thinks; R is told and removes its
+	 * half too, answering with the SPI of its own (§1.4.1) */
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	T_CHECK_INT(kern_mock_calls(i->km, KERN_MOCK_REMOVE), 1);
+	T_CHECK_INT(kern_mock_calls(r->km, KERN_MOCK_REMOVE), 1);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN");
+	/* the IKE SA stays, without Child SAs */
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.nchild, 0);
+	T_CHECK_INT(ike_sa_count(r->e), 1);
+	ike_stats_get(i->e, &st);
+	T_CHECK_INT(st.child_removed, 1);
+	w_free(&w);
+}
+
+/* ---- TS_UNACCEPTABLE (§2.9) --------------------------------------------------------------- */
+
+static void test_ts_unacceptable(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+	struct oe_sel s;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.hostkey = NULL; /* AUTH_NULL (RFC 7619) */
+	start(&w);
+	/* anonymous I asks for a Child SA for traffic of another host (198.51.100.7): AUTH_NULL
+	 * may speak only for its own address, so R cannot accept the selectors */
+	s = w_sel(i, r);
+	oe_addr_parse(&s.src.addr, "198.51.100.7", 12);
+	T_CHECK_INT(ike_initiate(i->e, &i->ep, &r->ep, NULL, &s, &i->sa), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	W_EXPECT_END(&w);
+	/* the IKE SA is authenticated both ways; the Child SA refused (§1.2: IKE SA kept) */
+	T_CHECK_STR(i->events, "ESTABLISHED");
+	T_CHECK_STR(r->events, "ESTABLISHED");
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.nchild, 0);
+	T_CHECK_INT(si.last_error, IKE_ERR_TS_UNACCEPTABLE);
+	T_CHECK(ike_sa_at(r->e, 0, &si));
+	T_CHECK_INT(si.last_error, IKE_ERR_TS_UNACCEPTABLE);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	w_free(&w);
+}
+
+/* ---- Vendor ID payloads (§3.12) ----------------------------------------------------------- */
+
+/* Re-encrypts I's kept IKE_AUTH request with two V payloads added (one first, one last) and
+ * sends it on as if I had. */
+static void send_with_vendor(struct w_world *w, struct w_node *i, struct w_node *r)
+{
+	struct ike_sa *sa = ike_sa_by_handle(i->e, i->sa);
+	struct ike_msg *m = NULL;
+	struct ike_builder b;
+	struct ike_payload v;
+	uint8_t *out = NULL;
+	size_t len = 0;
+
+	T_CHECK(sa && kept);
+	if (!sa || !kept)
+		return;
+	T_CHECK_INT(ike_msg_parse(kept, kept_len, &m), IKE_CODEC_OK);
+	T_CHECK_INT(ike_msg_decrypt(m, &sa->keys.sk_ei), IKE_CODEC_OK);
+	ike_build_init(&b, &m->hdr);
+	ike_build_begin_sk(&b);
+	memset(&v, 0, sizeof(v));
+	v.type = IKE_PL_VENDOR;
+	v.u.raw.data = (const uint8_t *)"strongSwan-ish vendor id";
+	v.u.raw.len = 24;
+	ike_build_add(&b, &v);
+	for (size_t k = 0; k < m->n_pl; k++)
+		if (m->pl[k].inner)
+			ike_build_add(&b, &m->pl[k]);
+	ike_build_add(&b, &v);
+	T_CHECK_INT(ike_build_finish(&b, &sa->keys.sk_ei, &out, &len), IKE_CODEC_OK);
+	w_enqueue(w, &i->ep, &r->ep, out, len, w->now + 1, 99);
+	free(out);
+	ike_msg_free(m);
+}
+
+static void test_vendor_ignored(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	keep(&w, 2); /* I's IKE_AUTH request */
+	w.drop = 1ull << 2;
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	send_with_vendor(&w, i, r);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1 (dropped)");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	free(kept);
+	w_free(&w);
+}
+
+int main(void)
+{
+	if (!getenv("IKE_TEST_LOG"))
+		oe_log_set_level(OE_LOG_WARN);
+	dk_hostkey_generate(DK_KT_ECDSA_P256, 0, &k_ec);
+	dk_hostkey_generate(DK_KT_ED25519, 0, &k_ed);
+	T_RUN(test_late_init_retransmit);
+	T_RUN(test_init_retransmit_half_open);
+	T_RUN(test_hard_lifetime);
+	T_RUN(test_ts_unacceptable);
+	T_RUN(test_vendor_ignored);
+	EVP_PKEY_free(k_ec);
+	EVP_PKEY_free(k_ed);
+	return t_done();
+}
