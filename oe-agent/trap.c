@@ -460,9 +460,9 @@ void oe_trap_status(struct oe_trap *t, struct oe_buf *out)
 		oe_buf_printf(out, "  ... %zu more\n", w.n - TRAP_STATUS_MAX);
 	oe_buf_printf(out, "decided pairs: %u\n", st.decided);
 	oe_buf_printf(out, "counters: trapped %llu, decisions %llu (pass %llu, drop %llu, "
-		      "reject %llu, tunnel %llu), after-decision %llu, dropped-oldest %llu, "
-		      "malformed %llu, over-limit %llu, expired %llu, re-decided %llu, "
-		      "queue-full %llu, icmp-errors %llu, inbound-cleartext-dropped %llu\n",
+		      "reject %llu, tunnel %llu)\n  after-decision %llu, dropped-oldest %llu, "
+		      "malformed %llu, over-limit %llu, expired %llu, re-decided %llu\n"
+		      "  queue-full %llu, icmp-errors %llu, inbound-cleartext-dropped %llu\n",
 		      (unsigned long long)st.trapped, (unsigned long long)st.flows,
 		      (unsigned long long)st.outcome[OE_FLOW_PASS],
 		      (unsigned long long)st.outcome[OE_FLOW_DROP],
