@@ -619,22 +619,6 @@ static void test_load_dir(void)
 	T_CHECK_STR(msgs[1], path);
 	pg_builder_free(b);
 
-	/* A missing directory (a typo in ipsecdir= or --dir) is an error, not "no rules"; so is
-	 * a file where the directory should be. */
-	b = pg_builder_new();
-	snprintf(path, sizeof(path), "%s/nonexistent", dir);
-	d = diag();
-	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOENT);
-	T_CHECK_INT(d.errors, 1);
-	snprintf(path, sizeof(path), "error: %s/nonexistent: cannot read policy directory: No such "
-				     "file or directory", dir);
-	T_CHECK_STR(msgs[0], path);
-	snprintf(path, sizeof(path), "%s/clear", dir);
-	d = diag();
-	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOTDIR);
-	T_CHECK_INT(nmsgs, 1);
-	pg_builder_free(b);
-
 	/* A FIFO must neither block the load nor pass as a file. */
 	b = pg_builder_new();
 	snprintf(path, sizeof(path), "%s/block", dir);
@@ -653,6 +637,32 @@ static void test_load_dir(void)
 		snprintf(path, sizeof(path), "%s/%s", dir, pg_group_name((enum pg_group)g));
 		unlink(path);
 	}
+	T_CHECK_INT(rmdir(dir), 0);
+}
+
+/* A missing directory (a typo in ipsecdir= or --dir) is an error, not "no rules"; so is a
+ * file where the directory should be. */
+static void test_load_dir_missing(void)
+{
+	char dir[] = "/tmp/oet-policy-XXXXXX", path[256];
+	struct pg_builder *b = pg_builder_new();
+	struct oe_diag d;
+
+	T_CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/nonexistent", dir);
+	d = diag();
+	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOENT);
+	T_CHECK_INT(d.errors, 1);
+	snprintf(path, sizeof(path), "error: %s/nonexistent: cannot read policy directory: No such "
+				     "file or directory", dir);
+	T_CHECK_STR(msgs[0], path);
+	snprintf(path, sizeof(path), "%s/clear", dir);
+	write_file(path, "10.0.0.0/8\n");
+	d = diag();
+	T_CHECK_INT(pg_builder_load_dir(b, path, 0x1f, &d), -ENOTDIR);
+	T_CHECK_INT(nmsgs, 1);
+	pg_builder_free(b);
+	unlink(path);
 	T_CHECK_INT(rmdir(dir), 0);
 }
 
@@ -694,6 +704,7 @@ int main(void)
 	T_RUN(test_ranges);
 	T_RUN(test_man_example);
 	T_RUN(test_load_dir);
+	T_RUN(test_load_dir_missing);
 	T_RUN(test_default_files);
 	return t_done();
 }
