@@ -329,12 +329,12 @@ static bool set_state(struct oe_flows *fs, struct oe_flow *f, enum oe_flow_state
 
 /* The group's rule when no tunnel comes of it (DESIGN.md §5): private-or-clear passes,
  * everything else that wanted privacy drops. */
-static void failure_rule(struct oe_flows *fs, struct oe_flow *f, const char *why)
+static bool failure_rule(struct oe_flows *fs, struct oe_flow *f, const char *why)
 {
 	char r[KERN_REASONLEN];
 
 	snprintf(r, sizeof(r), "%s: %.40s", pg_group_name(f->group), why);
-	set_state(fs, f, f->group == PG_PRIVATE_OR_CLEAR ? OE_FLOW_PASS : OE_FLOW_DROP, r);
+	return set_state(fs, f, f->group == PG_PRIVATE_OR_CLEAR ? OE_FLOW_PASS : OE_FLOW_DROP, r);
 }
 
 /* ---- decisions ---------------------------------------------------------------------------- */
@@ -554,13 +554,17 @@ uint64_t oe_flows_expire(struct oe_flows *fs, uint64_t now)
 {
 	struct oe_flow *f;
 
+	/* each step takes the head off its list; a refused transition (a bug, logged) ends
+	 * the walk rather than spinning on the same flow */
 	while ((f = fs->progress.head) && f->deadline_ms <= now)
-		failure_rule(fs, f, "timed out");
+		if (!failure_rule(fs, f, "timed out"))
+			break;
 	while ((f = fs->decided.head) && f->deadline_ms <= now) {
 		if (fs->ops.forget)
 			fs->ops.forget(fs->ops.ctx, f, false);
 		fs->st.expired++;
-		set_state(fs, f, OE_FLOW_TRAPPED, "shunt expired");
+		if (!set_state(fs, f, OE_FLOW_TRAPPED, "shunt expired"))
+			break;
 	}
 	if (fs->progress.head && fs->decided.head)
 		return fs->progress.head->deadline_ms < fs->decided.head->deadline_ms ?
