@@ -136,8 +136,8 @@ enum ike_status child_sa_install(struct ike_sa *sa, struct child_sa *c, const st
 	int err;
 
 	memset(&ck, 0, sizeof(ck));
-	if (ike_derive_child_keys(&sa->keys, encr_bits, NULL, ni, ni_len, nr, nr_len, &ck) !=
-	    IKE_CRYPTO_OK) {
+	if (ike_derive_child_keys(&sa->keys, encr_bits, c->has_pfs_g ? &c->pfs_g : NULL, ni,
+				  ni_len, nr, nr_len, &ck) != IKE_CRYPTO_OK) {
 		st = IKE_ERR_CRYPTO;
 		goto out;
 	}
@@ -159,6 +159,8 @@ enum ike_status child_sa_install(struct ike_sa *sa, struct child_sa *c, const st
 		c->expire_at = now + (uint64_t)c->k.life.hard_s * 1000;
 out:
 	ike_child_keys_wipe(&ck);
+	OPENSSL_cleanse(&c->pfs_g, sizeof(c->pfs_g));
+	c->has_pfs_g = false;
 	return st;
 }
 
@@ -185,6 +187,7 @@ void child_sa_remove(struct ike_sa *sa, struct child_sa *c)
 		}
 	if (sa->rekeying == c)
 		sa->rekeying = NULL;
+	ike_dh_free(c->pfs_dh);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }

@@ -123,6 +123,8 @@ struct ike_conf {
 	size_t nprf;
 	bool transport;		/* ask for USE_TRANSPORT_MODE as initiator; accept it as responder */
 	bool esn;		/* offer ESN first (no-ESN is always offered too) */
+	bool child_pfs;		/* our Child SA rekeys carry a KE of the IKE SA's group (PFS,
+				 * RFC 7296 §1.3.1); as responder PFS is accepted either way */
 	unsigned retransmit_ms;	/* first retransmission (500); doubled each time */
 	unsigned retransmit_tries; /* give up after this many retransmissions (5) */
 	unsigned liveness_ms;	/* idle time before an empty INFORMATIONAL (30000; 0 = off) */

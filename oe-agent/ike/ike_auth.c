@@ -269,7 +269,7 @@ static void child_offer(struct ike_sa *sa, const struct auth_parts *p)
 		return;
 	}
 	if (!ike_prop_select_esp(&sa->e->conf, &p->sa->u.sa, &aw->chosen, &aw->encr_bits,
-				 &aw->esn, &aw->peer_spi)) {
+				 &aw->esn, &aw->peer_spi, NULL)) {
 		aw->child_err = IKE_ERR_NO_PROPOSAL;
 		return;
 	}
@@ -297,7 +297,7 @@ static void child_answer(struct ike_sa *sa, const struct auth_parts *p)
 	}
 	if (!p->sa || !p->tsi || !p->tsr ||
 	    !ike_prop_check_esp(&sa->e->conf, &p->sa->u.sa, &aw->encr_bits, &aw->esn,
-				&aw->peer_spi)) {
+				&aw->peer_spi, NULL)) {
 		aw->child_err = IKE_ERR_NO_PROPOSAL;
 		return;
 	}

@@ -59,6 +59,11 @@ struct child_sa {
 	bool by_us;		 /* we initiated the exchange that created it */
 	uint8_t min_nonce[IKE_NONCE_MAX];
 	size_t min_nonce_len;
+	/* PFS (§1.3.1): our DH while our rekey with a KE is out; the new shared secret from
+	 * the rekey that makes this SA, used once by child_sa_install */
+	struct ike_dh *pfs_dh;
+	struct ike_secret pfs_g;
+	bool has_pfs_g;
 };
 
 
@@ -252,15 +257,19 @@ void ike_prop_esp(const struct ike_conf *c, struct ike_proposal *p, uint32_t spi
 bool ike_prop_select_ike(const struct ike_conf *c, const struct ike_sa_pl *offer,
 			 struct ike_proposal *chosen, uint16_t *dh, uint16_t *prf,
 			 uint16_t *encr_bits);
+/* dh: NULL where the exchange has no KE (IKE_AUTH: a DH transform must allow NONE); else the
+ * group chosen for PFS (0 = none). */
 bool ike_prop_select_esp(const struct ike_conf *c, const struct ike_sa_pl *offer,
 			 struct ike_proposal *chosen, uint16_t *encr_bits, bool *esn,
-			 uint32_t *peer_spi);
+			 uint32_t *peer_spi, uint16_t *dh);
 /* Checks a responder's answer: exactly one proposal whose transforms are among what we
  * offered. */
 bool ike_prop_check_ike(const struct ike_conf *c, const struct ike_sa_pl *answer, uint16_t *dh,
 			uint16_t *prf, uint16_t *encr_bits);
 bool ike_prop_check_esp(const struct ike_conf *c, const struct ike_sa_pl *answer,
-			uint16_t *encr_bits, bool *esn, uint32_t *peer_spi);
+			uint16_t *encr_bits, bool *esn, uint32_t *peer_spi, uint16_t *dh);
+/* Adds a DH transform (a Child SA rekey with PFS, §1.3.1) to a proposal of ours. */
+void ike_prop_add_dh(struct ike_proposal *p, uint16_t group);
 /* Whether the offer lists DH group g for the IKE proposal it would be chosen from. */
 bool ike_prop_has_dh(const struct ike_sa_pl *offer, uint16_t g);
 /* NAT_DETECTION_*_IP data (§2.23): SHA-1(SPIi | SPIr | IP | port). */

@@ -53,6 +53,11 @@ void ike_prop_esp(const struct ike_conf *c, struct ike_proposal *p, uint32_t spi
 	add_xf(p, IKE_XF_ESN, IKE_ESN_NO, 0);
 }
 
+void ike_prop_add_dh(struct ike_proposal *p, uint16_t group)
+{
+	add_xf(p, IKE_XF_DH, group, 0);
+}
+
 static bool offered(const struct ike_proposal *p, uint8_t type, uint16_t id, uint16_t key_len)
 {
 	for (size_t i = 0; i < p->n_xf; i++)
@@ -127,8 +132,27 @@ bool ike_prop_select_ike(const struct ike_conf *c, const struct ike_sa_pl *offer
 	return false;
 }
 
+/* The DH transform of an ESP proposal: in IKE_AUTH (no KE: dh NULL) only NONE (§1.2); in
+ * CREATE_CHILD_SA one of our groups (PFS, §1.3.1) in our order, else NONE or none at all. */
+static bool choose_esp_dh(const struct ike_conf *c, const struct ike_proposal *p, uint16_t *dh)
+{
+	if (!has_type(p, IKE_XF_DH)) {
+		if (dh)
+			*dh = 0;
+		return true;
+	}
+	for (size_t k = 0; dh && k < c->ndh; k++)
+		if (offered(p, IKE_XF_DH, c->dh[k], 0)) {
+			*dh = c->dh[k];
+			return true;
+		}
+	if (dh)
+		*dh = 0;
+	return offered(p, IKE_XF_DH, IKE_DH_NONE, 0);
+}
+
 static bool choose_esp(const struct ike_conf *c, const struct ike_proposal *p,
-		       uint16_t *encr_bits, bool *esn)
+		       uint16_t *encr_bits, bool *esn, uint16_t *dh)
 {
 	size_t i;
 
@@ -139,8 +163,7 @@ static bool choose_esp(const struct ike_conf *c, const struct ike_proposal *p,
 		return false;
 	if (has_type(p, IKE_XF_INTEG) && !offered(p, IKE_XF_INTEG, IKE_INTEG_NONE, 0))
 		return false;
-	/* no PFS for Child SAs: a DH transform must allow NONE */
-	if (has_type(p, IKE_XF_DH) && !offered(p, IKE_XF_DH, IKE_DH_NONE, 0))
+	if (!choose_esp_dh(c, p, dh))
 		return false;
 	if (c->esn && offered(p, IKE_XF_ESN, IKE_ESN_YES, 0))
 		*esn = true;
@@ -154,12 +177,12 @@ static bool choose_esp(const struct ike_conf *c, const struct ike_proposal *p,
 
 bool ike_prop_select_esp(const struct ike_conf *c, const struct ike_sa_pl *offer,
 			 struct ike_proposal *chosen, uint16_t *encr_bits, bool *esn,
-			 uint32_t *peer_spi)
+			 uint32_t *peer_spi, uint16_t *dh)
 {
 	for (size_t n = 0; n < offer->n_prop; n++) {
 		const struct ike_proposal *p = &offer->prop[n];
 
-		if (p->proto != IKE_PROTO_ESP || !choose_esp(c, p, encr_bits, esn))
+		if (p->proto != IKE_PROTO_ESP || !choose_esp(c, p, encr_bits, esn, dh))
 			continue;
 		*peer_spi = spi32(p);
 		memset(chosen, 0, sizeof(*chosen));
@@ -168,6 +191,8 @@ bool ike_prop_select_esp(const struct ike_conf *c, const struct ike_sa_pl *offer
 		chosen->spi_size = 4;
 		add_xf(chosen, IKE_XF_ENCR, IKE_ENCR_AES_GCM_16, *encr_bits);
 		add_xf(chosen, IKE_XF_ESN, *esn ? IKE_ESN_YES : IKE_ESN_NO, 0);
+		if (dh && *dh)
+			add_xf(chosen, IKE_XF_DH, *dh, 0);
 		return true;
 	}
 	return false;
@@ -198,9 +223,10 @@ bool ike_prop_check_ike(const struct ike_conf *c, const struct ike_sa_pl *answer
 }
 
 bool ike_prop_check_esp(const struct ike_conf *c, const struct ike_sa_pl *answer,
-			uint16_t *encr_bits, bool *esn, uint32_t *peer_spi)
+			uint16_t *encr_bits, bool *esn, uint32_t *peer_spi, uint16_t *dh)
 {
-	if (!single(answer, IKE_PROTO_ESP) || !choose_esp(c, &answer->prop[0], encr_bits, esn))
+	if (!single(answer, IKE_PROTO_ESP) ||
+	    !choose_esp(c, &answer->prop[0], encr_bits, esn, dh))
 		return false;
 	*peer_spi = spi32(&answer->prop[0]);
 	return true;

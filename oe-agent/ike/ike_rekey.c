@@ -3,7 +3,8 @@
  * same SA at once, the new SA made with the lowest of the four nonces is redundant and is
  * deleted by whoever initiated it; the other end's initiator deletes the old SA. A rekey of an
  * SA we have already replaced is answered with TEMPORARY_FAILURE (§2.25), which keeps both ends
- * consistent when the crossing messages arrive in the other order. No PFS for Child SAs. */
+ * consistent when the crossing messages arrive in the other order. Child SA rekeys may carry a
+ * KE (PFS, §1.3.1): accepted as responder, sent when configured (child_pfs). */
 #include "ike_int.h"
 
 #include <inttypes.h>
@@ -96,7 +97,8 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static void answer_error(struct ike_sa *sa, uint32_t id, uint16_t type)
+static void answer_notify(struct ike_sa *sa, uint32_t id, uint16_t type, const uint8_t *data,
+			  size_t len)
 {
 	struct ike_builder b;
 	struct ike_hdr h;
@@ -104,11 +106,39 @@ static void answer_error(struct ike_sa *sa, uint32_t id, uint16_t type)
 	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
 	ike_build_init(&b, &h);
 	ike_build_begin_sk(&b);
-	ike_build_notify(&b, type, NULL, 0);
+	ike_build_notify(&b, type, data, len);
 	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
 }
 
+static void answer_error(struct ike_sa *sa, uint32_t id, uint16_t type)
+{
+	answer_notify(sa, id, type, NULL, 0);
+}
+
+/* §1.3: the KE was not of the group we chose; the notify names the one we want. */
+static void answer_invalid_ke(struct ike_sa *sa, uint32_t id, uint16_t group)
+{
+	uint8_t want[2] = { (uint8_t)(group >> 8), (uint8_t)group };
+
+	answer_notify(sa, id, IKE_N_INVALID_KE_PAYLOAD, want, 2);
+}
+
 /* ==== Child SAs =============================================================================== */
+
+/* PFS (§1.3.1): the new shared secret for nc from the peer's KE and our nc->pfs_dh. */
+static enum ike_status pfs_derive(struct child_sa *nc, const struct ike_msg *m)
+{
+	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
+
+	if (!pke || pke->u.ke.group != ike_dh_group(nc->pfs_dh))
+		return IKE_ERR_INVALID_KE;
+	/* the peer's value is range-checked there (RFC 6989) */
+	if (ike_dh_derive(nc->pfs_dh, pke->u.ke.data, pke->u.ke.len, &nc->pfs_g) !=
+	    IKE_CRYPTO_OK)
+		return IKE_ERR_CRYPTO;
+	nc->has_pfs_g = true;
+	return IKE_OK;
+}
 
 static struct child_sa *successor(struct ike_sa *sa, uint32_t old_spi, bool by_us)
 {
@@ -128,7 +158,9 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 	if (!old || old->state != CHILD_S_INSTALLED)
 		return;
 	nc = child_sa_new(sa);
-	if (!nc || ike_nonce(sa->rekey_nonce, IKE_NONCE_LEN) != IKE_CRYPTO_OK) {
+	/* with PFS, a KE of the IKE SA's group: one the peer accepted already */
+	if (!nc || ike_nonce(sa->rekey_nonce, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
+	    (sa->e->conf.child_pfs && ike_dh_new(sa->dh, &nc->pfs_dh) != IKE_CRYPTO_OK)) {
 		if (nc)
 			child_sa_remove(sa, nc);
 		old->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
@@ -149,8 +181,12 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 	if (old->k.mode == KERN_MODE_TRANSPORT)
 		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_prop_esp(&sa->e->conf, &prop, nc->k.spi_in);
+	if (nc->pfs_dh)
+		ike_prop_add_dh(&prop, sa->dh);
 	add_sa(&b, &prop);
 	add_nonce(&b, sa->rekey_nonce, sa->rekey_nonce_len);
+	if (nc->pfs_dh)
+		add_ke(&b, nc->pfs_dh); /* a failure shows as the peer's refusal */
 	add_ts(&b, &old->k.sel);
 	child_sa_set_state(sa, old, CHILD_S_REKEYING);
 	sa->rekeying = old;
@@ -203,7 +239,7 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	const struct ike_payload *tr = ike_msg_find(m, IKE_PL_TSR, NULL);
 	uint8_t nr[IKE_NONCE_MAX];
 	size_t nr_len = 0;
-	uint16_t bits = 0, err = ike_msg_error(m);
+	uint16_t bits = 0, dh = 0, err = ike_msg_error(m);
 	uint32_t peer_spi = 0;
 	bool esn = false;
 	struct oe_sel sel;
@@ -219,11 +255,16 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 		goto fail;
 	}
 	if (!psa || !ti || !tr || !ike_nonce_copy(pn, nr, &nr_len) ||
-	    !ike_prop_check_esp(&sa->e->conf, &psa->u.sa, &bits, &esn, &peer_spi) ||
+	    !ike_prop_check_esp(&sa->e->conf, &psa->u.sa, &bits, &esn, &peer_spi, &dh) ||
+	    dh != (nc->pfs_dh ? ike_dh_group(nc->pfs_dh) : 0) ||
 	    !child_ts_check(&ti->u.ts, &tr->u.ts, &old->k.sel, &sel)) {
 		st = IKE_ERR_NO_PROPOSAL;
 		goto fail;
 	}
+	if (dh && (st = pfs_derive(nc, m)) != IKE_OK)
+		goto fail;
+	ike_dh_free(nc->pfs_dh);
+	nc->pfs_dh = NULL;
 	st = child_sa_install(sa, nc, &sel, old->k.mode == KERN_MODE_TRANSPORT, bits, esn,
 			      peer_spi, true, sa->rekey_nonce, sa->rekey_nonce_len, nr, nr_len,
 			      old);
@@ -242,6 +283,58 @@ fail:
 	return st;
 }
 
+/* Responder: the answer for the new Child SA nc (installed) replacing old. */
+static void child_accept(struct ike_sa *sa, uint32_t id, struct child_sa *nc,
+			 struct ike_proposal *chosen, const uint8_t *nr, const struct oe_sel *sel,
+			 bool transport)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+	/* TSi/TSr as the peer (the initiator of this exchange) sees them */
+	struct oe_sel theirs = *sel;
+
+	theirs.src = sel->dst;
+	theirs.dst = sel->src;
+	theirs.sport = sel->dport;
+	theirs.dport = sel->sport;
+	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	if (transport)
+		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
+	put32(chosen->spi, nc->k.spi_in);
+	add_sa(&b, chosen);
+	add_nonce(&b, nr, IKE_NONCE_LEN);
+	if (nc->pfs_dh) /* §1.3.1: KEr in the group of the chosen proposal */
+		add_ke(&b, nc->pfs_dh);
+	add_ts(&b, &theirs);
+	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
+	ike_dh_free(nc->pfs_dh);
+	nc->pfs_dh = NULL;
+}
+
+/* The Child SA a REKEY_SA notify names, if it can be rekeyed; else answers the error. */
+static struct child_sa *rekey_target(struct ike_sa *sa, uint32_t id,
+				    const struct ike_notify_pl *rk)
+{
+	struct child_sa *old = rk->spi_size == 4
+				       ? child_sa_by_spi_out(sa, (uint32_t)rk->spi[0] << 24 |
+								     (uint32_t)rk->spi[1] << 16 |
+								     (uint32_t)rk->spi[2] << 8 |
+								     rk->spi[3])
+				       : NULL;
+
+	if (!old || old->state == CHILD_S_DELETING) {
+		answer_error(sa, id, IKE_N_CHILD_SA_NOT_FOUND);
+		return NULL;
+	}
+	if (old->state == CHILD_S_REKEYED) { /* §2.25: we replaced it already */
+		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
+		return NULL;
+	}
+	return old;
+}
+
 static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 				     const struct ike_notify_pl *rk)
 {
@@ -249,32 +342,28 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 	struct child_sa *old, *nc;
 	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
 	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
+	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
 	const struct ike_payload *ti = ike_msg_find(m, IKE_PL_TSI, NULL);
 	const struct ike_payload *tr = ike_msg_find(m, IKE_PL_TSR, NULL);
 	struct ike_proposal chosen;
 	uint8_t ni[IKE_NONCE_MAX], nr[IKE_NONCE_MAX];
 	size_t ni_len = 0;
-	uint16_t bits = 0;
-	bool esn = false;
+	uint16_t bits = 0, dh = 0;
+	bool esn = false, transport;
 	struct oe_sel sel;
-	struct ike_builder b;
-	struct ike_hdr h;
 
-	old = rk->spi_size == 4 ? child_sa_by_spi_out(sa, (uint32_t)rk->spi[0] << 24 |
-						       (uint32_t)rk->spi[1] << 16 |
-						       (uint32_t)rk->spi[2] << 8 | rk->spi[3])
-				: NULL;
-	if (!old || old->state == CHILD_S_DELETING) {
-		answer_error(sa, id, IKE_N_CHILD_SA_NOT_FOUND);
+	old = rekey_target(sa, id, rk);
+	if (!old)
 		return IKE_OK;
-	}
-	if (old->state == CHILD_S_REKEYED) { /* §2.25: we replaced it already */
-		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
-		return IKE_OK;
-	}
+	transport = old->k.mode == KERN_MODE_TRANSPORT;
 	if (!psa || !ti || !tr || !ike_nonce_copy(pn, ni, &ni_len) ||
-	    !ike_prop_select_esp(&sa->e->conf, &psa->u.sa, &chosen, &bits, &esn, &peer_spi)) {
+	    !ike_prop_select_esp(&sa->e->conf, &psa->u.sa, &chosen, &bits, &esn, &peer_spi,
+				 &dh)) {
 		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
+		return IKE_OK;
+	}
+	if (dh && (!pke || pke->u.ke.group != dh)) { /* §1.3: name the group we chose */
+		answer_invalid_ke(sa, id, dh);
 		return IKE_OK;
 	}
 	if (!child_ts_narrow(&ti->u.ts, &tr->u.ts, &old->k.sel.src.addr, &old->k.sel.dst.addr,
@@ -284,8 +373,9 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 	}
 	nc = child_sa_new(sa);
 	if (!nc || ike_nonce(nr, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
-	    child_sa_install(sa, nc, &sel, old->k.mode == KERN_MODE_TRANSPORT, bits, esn,
-			     peer_spi, false, ni, ni_len, nr, IKE_NONCE_LEN, old) != IKE_OK) {
+	    (dh && (ike_dh_new(dh, &nc->pfs_dh) != IKE_CRYPTO_OK || pfs_derive(nc, m) != IKE_OK)) ||
+	    child_sa_install(sa, nc, &sel, transport, bits, esn, peer_spi, false, ni, ni_len, nr,
+			     IKE_NONCE_LEN, old) != IKE_OK) {
 		if (nc)
 			child_sa_remove(sa, nc);
 		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
@@ -293,25 +383,7 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 	}
 	nc->rekey_of = old->k.spi_in;
 	min_nonce(ni, ni_len, nr, IKE_NONCE_LEN, nc->min_nonce, &nc->min_nonce_len);
-	ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
-	ike_build_init(&b, &h);
-	ike_build_begin_sk(&b);
-	if (old->k.mode == KERN_MODE_TRANSPORT)
-		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
-	put32(chosen.spi, nc->k.spi_in);
-	add_sa(&b, &chosen);
-	add_nonce(&b, nr, IKE_NONCE_LEN);
-	{
-		/* TSi/TSr as the peer (the initiator of this exchange) sees them */
-		struct oe_sel theirs = sel;
-
-		theirs.src = sel.dst;
-		theirs.dst = sel.src;
-		theirs.sport = sel.dport;
-		theirs.dport = sel.sport;
-		add_ts(&b, &theirs);
-	}
-	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
+	child_accept(sa, id, nc, &chosen, nr, &sel, transport);
 	ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &nc->k);
 	/* the peer deletes the old SA; while our own rekey of it is out, that one decides */
 	if (old->state == CHILD_S_INSTALLED)
@@ -513,14 +585,7 @@ static enum ike_status ike_request(struct ike_sa *sa, const struct ike_msg *m)
 	     offer->num != chosen.num || offer->proto != IKE_PROTO_IKE; offer++)
 		;
 	if (pke->u.ke.group != g || offer->spi_size != 8) {
-		uint8_t want[2] = { (uint8_t)(g >> 8), (uint8_t)g };
-		struct ike_builder eb;
-
-		ike_sa_hdr(sa, &h, IKE_EXCH_CREATE_CHILD_SA, true, id);
-		ike_build_init(&eb, &h);
-		ike_build_begin_sk(&eb);
-		ike_build_notify(&eb, IKE_N_INVALID_KE_PAYLOAD, want, 2);
-		ike_sa_send_sk(sa, &eb, IKE_P_NONE, id);
+		answer_invalid_ke(sa, id, g);
 		return IKE_OK;
 	}
 	ns = ike_sa_new(sa->e, false, &sa->local, &sa->remote);

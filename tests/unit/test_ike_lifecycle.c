@@ -1,7 +1,8 @@
 /* IKEv2 exchanges on the edges of an SA's life (tests/unit/ike_world.h transcripts, virtual
  * time): an IKE_SA_INIT retransmitted after the SA is up (RFC 7296 §2.1), a Child SA reaching
  * its hard lifetime without a rekey (removal + DELETE, §1.4.1), selectors the responder cannot
- * accept (TS_UNACCEPTABLE, §2.9), Vendor ID payloads (ignored, §3.12). */
+ * accept (TS_UNACCEPTABLE, §2.9), Vendor ID payloads (ignored, §3.12), Child SA rekeys with
+ * PFS (KE in CREATE_CHILD_SA, §1.3.1) and a KE of the wrong group (INVALID_KE_PAYLOAD, §1.3). */
 #include "ike_world.h"
 #include "ike/ike_int.h"
 #include "oe_log.h"
@@ -282,6 +283,195 @@ static void test_vendor_ignored(void)
 	w_free(&w);
 }
 
+/* ---- Child SA rekey with PFS (§1.3.1) ----------------------------------------------------- */
+
+/* The kept datagram decrypted with the keys of I's IKE SA (either direction). */
+static struct ike_msg *open_kept(struct w_node *i)
+{
+	struct ike_sa *sa = ike_sa_by_handle(i->e, i->sa);
+	struct ike_msg *m = NULL;
+
+	T_CHECK(sa && kept);
+	if (!sa || !kept)
+		return NULL;
+	T_CHECK_INT(ike_msg_parse(kept, kept_len, &m), IKE_CODEC_OK);
+	if (m && ike_msg_decrypt(m, (m->hdr.flags & IKE_FLAG_I) ? &sa->keys.sk_ei
+								 : &sa->keys.sk_er) != IKE_CODEC_OK) {
+		T_CHECK(!"decrypt");
+		ike_msg_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* The group of the KE payload in the kept datagram (0: none). */
+static unsigned kept_ke_group(struct w_node *i)
+{
+	struct ike_msg *m = open_kept(i);
+	const struct ike_payload *ke = m ? ike_msg_find(m, IKE_PL_KE, NULL) : NULL;
+	unsigned g = ke ? ke->u.ke.group : 0;
+
+	ike_msg_free(m);
+	free(kept);
+	kept = NULL;
+	return g;
+}
+
+static uint64_t r_handle(struct w_node *r)
+{
+	struct ike_sa_info sr;
+
+	return ike_sa_at(r->e, 0, &sr) ? sr.handle : 0;
+}
+
+/* Both Child SAs installed and mirror images of each other. */
+static void check_pair(struct w_node *i, struct w_node *r)
+{
+	const struct kern_child_sa *a = kern_mock_at(i->km, 0), *b = kern_mock_at(r->km, 0);
+
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	T_CHECK(a && b);
+	if (!a || !b)
+		return;
+	T_CHECK_INT(a->spi_out, b->spi_in);
+	T_CHECK_INT(a->spi_in, b->spi_out);
+	T_CHECK(memcmp(a->key_out, b->key_in, a->key_len) == 0);
+	T_CHECK(memcmp(a->key_in, b->key_out, a->key_len) == 0);
+	T_CHECK(memcmp(a->salt_out, b->salt_in, 4) == 0);
+}
+
+static void test_rekey_child_pfs(void)
+{
+	for (int by_r = 0; by_r < 2; by_r++) {
+		struct w_world w;
+		struct w_node *i, *r, *x;
+		uint32_t old_spi;
+
+		setup(&w);
+		i = &w.n[0];
+		r = &w.n[1];
+		x = by_r ? r : i; /* the end that rekeys, with PFS; the other accepts it */
+		x->conf.child_pfs = true;
+		start(&w);
+		T_CHECK_INT(w_initiate(i, r), IKE_OK);
+		w_run(&w, 100);
+		handshake_transcript(&w);
+		old_spi = kern_mock_at(i->km, 0)->spi_in;
+		keep(&w, 0); /* the CREATE_CHILD_SA request */
+		T_CHECK_INT(by_r ? ike_rekey_child(r->e, r_handle(r)) : ike_rekey_child(i->e, i->sa),
+			    IKE_OK);
+		w_run(&w, 100);
+		W_EXPECT(&w, by_r ? "R>I CHILD req 0" : "I>R CHILD req 2");
+		W_EXPECT(&w, by_r ? "I>R CHILD resp 0" : "R>I CHILD resp 2");
+		W_EXPECT(&w, by_r ? "R>I INFO req 1" : "I>R INFO req 3");
+		W_EXPECT(&w, by_r ? "I>R INFO resp 1" : "R>I INFO resp 3");
+		W_EXPECT_END(&w);
+		T_CHECK_INT(kept_ke_group(i), IKE_DH_CURVE25519); /* KEi of the IKE SA's group */
+		T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_UP CHILD_DOWN");
+		T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_UP CHILD_DOWN");
+		T_CHECK(kern_mock_at(i->km, 0) && kern_mock_at(i->km, 0)->spi_in != old_spi);
+		check_pair(i, r); /* both ends derived the same keys from the new g^ir */
+		/* and the answer carried KEr */
+		keep(&w, 1); /* the answer to a second rekey */
+		T_CHECK_INT(by_r ? ike_rekey_child(r->e, r_handle(r)) : ike_rekey_child(i->e, i->sa),
+			    IKE_OK);
+		w_run(&w, 100);
+		T_CHECK_INT(kept_ke_group(i), IKE_DH_CURVE25519);
+		check_pair(i, r);
+		w_free(&w);
+	}
+}
+
+/* Rewrites the kept CREATE_CHILD_SA request of I so its proposal offers only group g (the KE
+ * stays X25519) and sends it on. */
+static void send_with_dh(struct w_world *w, struct w_node *i, struct w_node *r, uint16_t g)
+{
+	struct ike_sa *sa = ike_sa_by_handle(i->e, i->sa);
+	struct ike_msg *m = open_kept(i);
+	struct ike_builder b;
+	struct ike_proposal prop;
+	uint8_t *out = NULL;
+	size_t len = 0;
+
+	if (!m || !sa)
+		goto out;
+	ike_build_init(&b, &m->hdr);
+	ike_build_begin_sk(&b);
+	for (size_t k = 0; k < m->n_pl; k++) {
+		struct ike_payload p = m->pl[k];
+
+		if (!p.inner)
+			continue;
+		if (p.type == IKE_PL_SA) {
+			prop = p.u.sa.prop[0];
+			for (size_t t = 0; t < prop.n_xf; t++)
+				if (prop.xf[t].type == IKE_XF_DH)
+					prop.xf[t].id = g;
+			p.u.sa.prop = &prop;
+			p.u.sa.n_prop = 1;
+		}
+		ike_build_add(&b, &p);
+	}
+	T_CHECK_INT(ike_build_finish(&b, &sa->keys.sk_ei, &out, &len), IKE_CODEC_OK);
+	w_enqueue(w, &i->ep, &r->ep, out, len, w->now + 1, 99);
+out:
+	free(out);
+	ike_msg_free(m);
+	free(kept);
+	kept = NULL;
+}
+
+static void test_rekey_child_pfs_invalid_ke(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info si;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.child_pfs = true;
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	keep(&w, 0);
+	w.drop = 1ull << 4; /* I's request is rewritten in flight: P-256 offered, KE X25519 */
+	T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+	w_run(&w, 1);
+	send_with_dh(&w, i, r, IKE_DH_ECP256);
+	keep(&w, 0); /* R's answer */
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R CHILD req 2 (dropped)");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT_END(&w);
+	{
+		struct ike_msg *m = open_kept(i);
+		const struct ike_payload *n = m ? ike_msg_find(m, IKE_PL_NOTIFY, NULL) : NULL;
+
+		T_CHECK(n && n->u.n.type == IKE_N_INVALID_KE_PAYLOAD && n->u.n.len == 2 &&
+			n->u.n.data[0] == 0 && n->u.n.data[1] == IKE_DH_ECP256);
+		ike_msg_free(m);
+		free(kept);
+		kept = NULL;
+	}
+	/* nothing changed: the old Child SA stays on both ends, I tries again later */
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	T_CHECK(ike_sa_get(i->e, i->sa, &si));
+	T_CHECK_INT(si.nchild, 1);
+	check_pair(i, r);
+	w.capture = NULL;
+	w_run(&w, 11 * 1000);
+	W_EXPECT(&w, "I>R CHILD req 3");
+	W_EXPECT(&w, "R>I CHILD resp 3");
+	W_EXPECT(&w, "I>R INFO req 4");
+	W_EXPECT(&w, "R>I INFO resp 4");
+	check_pair(i, r);
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -293,6 +483,8 @@ int main(void)
 	T_RUN(test_hard_lifetime);
 	T_RUN(test_ts_unacceptable);
 	T_RUN(test_vendor_ignored);
+	T_RUN(test_rekey_child_pfs);
+	T_RUN(test_rekey_child_pfs_invalid_ke);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
