@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "agent_int.h"
+#include "bench.h"
 #include "oe_time.h"
 
 #define N_EROUTES 1000000
@@ -25,14 +26,6 @@
 static struct kern_eroute_table *table;
 static char dir[32], path[64];
 static int live_children;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void fill(void)
 {
@@ -82,7 +75,7 @@ static int full_listing(void)
 {
 	struct oe_buf msg, body;
 	bool ok = false;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int err;
 
 	oe_buf_init(&msg);
@@ -91,7 +84,7 @@ static int full_listing(void)
 	if (err || !ok)
 		return 1;
 	printf("  full exchange of 'eroute' (%d eroutes): %.0f ms, %.1f MB, %.0f MB/s\n",
-	       N_EROUTES, (now_s() - t0) * 1e3, body.len / 1e6, body.len / 1e6 / (now_s() - t0));
+	       N_EROUTES, (bench_now_s() - t0) * 1e3, body.len / 1e6, body.len / 1e6 / (bench_now_s() - t0));
 	return 0;
 }
 
@@ -130,12 +123,12 @@ static int status_latency(void)
 	 * "building the 'eroute' reply" above; requests arriving meanwhile wait for it). */
 	usleep(1500000);
 	for (int i = 0; i < N_STATUS; i++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		oe_buf_reset(&body);
 		if (oe_ctl_call(path, "status", 10000, &ok, &msg, &body) || !ok)
 			return 1;
-		lat[i] = (now_s() - t0) * 1e6;
+		lat[i] = (bench_now_s() - t0) * 1e6;
 	}
 	qsort(lat, N_STATUS, sizeof(lat[0]), cmp_double);
 	printf("  'status' while a slow client reads a full listing: median %.0f us, p99 %.0f us, "
@@ -173,13 +166,13 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/ctl", dir);
-	t0 = now_s();
+	t0 = bench_now_s();
 	fill();
-	printf("ctl: %d eroutes added in %.0f ms\n", N_EROUTES, (now_s() - t0) * 1e3);
+	printf("ctl: %d eroutes added in %.0f ms\n", N_EROUTES, (bench_now_s() - t0) * 1e3);
 	oe_buf_init(&b);
-	t0 = now_s();
+	t0 = bench_now_s();
 	kern_eroute_format(table, &b);
-	printf("  building the 'eroute' reply: %.0f ms, %.1f MB\n", (now_s() - t0) * 1e3,
+	printf("  building the 'eroute' reply: %.0f ms, %.1f MB\n", (bench_now_s() - t0) * 1e3,
 	       b.len / 1e6);
 	oe_buf_free(&b);
 	if (oe_loop_new(&l) || oe_ctl_server_new(path, &s) ||

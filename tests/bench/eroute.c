@@ -10,25 +10,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 #define N 1000000
 #define NLOOK 2000000
 
 static uint64_t rng = 0x0e5eed2026ull;
 
-static uint64_t rnd(void) /* xorshift64* */
+static uint64_t rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return bench_rnd(&rng);
 }
 
 /* Lengths as policy files have them: mostly /24 and /32, some wider. */
@@ -60,12 +51,12 @@ static struct oe_sel rnd_sel(const struct oe_addr *me)
 static double bench_lookups(struct kern_eroute_table *t, const struct oe_addr *me,
 			    const struct oe_addr *dsts, size_t n, size_t *found)
 {
-	double t0 = now_s();
+	double t0 = bench_now_s();
 
 	*found = 0;
 	for (size_t i = 0; i < NLOOK; i++)
 		*found += kern_eroute_lookup(t, me, &dsts[i % n], 6, 40000, 443) != NULL;
-	return NLOOK / (now_s() - t0);
+	return NLOOK / (bench_now_s() - t0);
 }
 
 /* N distinct selectors (wide random prefixes collide), deduplicated in a scratch table. */
@@ -91,7 +82,7 @@ static int make_selectors(struct oe_sel *sels, const struct oe_addr *me)
 static int bench_add(struct kern_eroute_table *t, const struct oe_sel *sels)
 {
 	struct kern_eroute e;
-	double t0 = now_s(), t1;
+	double t0 = bench_now_s(), t1;
 
 	memset(&e, 0, sizeof(e));
 	for (size_t i = 0; i < N; i++) {
@@ -102,7 +93,7 @@ static int bench_add(struct kern_eroute_table *t, const struct oe_sel *sels)
 		if (kern_eroute_add(t, &e) < 0)
 			return -1;
 	}
-	t1 = now_s();
+	t1 = bench_now_s();
 	printf("add:     %zu distinct selectors in %.3f s, %.2f M adds/s\n", kern_eroute_count(t),
 	       t1 - t0, N / (t1 - t0) / 1e6);
 	return 0;
@@ -133,29 +124,29 @@ static void bench_all_lookups(struct kern_eroute_table *t, const struct oe_sel *
 static void bench_get_list_del(struct kern_eroute_table *t, const struct oe_sel *sels)
 {
 	struct oe_buf b;
-	double t0 = now_s(), t1;
+	double t0 = bench_now_s(), t1;
 	size_t n = 0;
 
 	for (size_t i = 0; i < N; i++)
 		n += kern_eroute_get(t, &sels[i]) != NULL;
-	t1 = now_s();
+	t1 = bench_now_s();
 	printf("get:     %.2f M exact gets/s (%zu found)\n", N / (t1 - t0) / 1e6, n);
 	oe_buf_init(&b);
-	t0 = now_s();
+	t0 = bench_now_s();
 	kern_eroute_format(t, &b);
-	t1 = now_s();
+	t1 = bench_now_s();
 	printf("listing: %zu entries, %zu bytes in %.3f s\n", kern_eroute_count(t), b.len, t1 - t0);
 	oe_buf_reset(&b);
-	t0 = now_s();
+	t0 = bench_now_s();
 	kern_eroute_format_json(t, 0, &b);
-	t1 = now_s();
+	t1 = bench_now_s();
 	printf("json:    %zu bytes in %.3f s\n", b.len, t1 - t0);
 	oe_buf_free(&b);
-	t0 = now_s();
+	t0 = bench_now_s();
 	n = 0;
 	for (size_t i = 0; i < N; i++)
 		n += kern_eroute_del(t, &sels[i]) == 0;
-	t1 = now_s();
+	t1 = bench_now_s();
 	printf("del:     %zu deleted in %.3f s, %.2f M dels/s; %zu left\n", n, t1 - t0,
 	       n / (t1 - t0) / 1e6, kern_eroute_count(t));
 }

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
 #include "policy.h"
 
 #define N_V4 1000000
@@ -23,27 +24,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64*: fast, fixed seed, same sequence on every run. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long maxrss_kb(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
+	return bench_rnd(&rng_state);
 }
 
 static size_t heap_in_use(void)
@@ -167,7 +148,7 @@ static struct pg_policy *v4_build(const struct pfx4 *pf)
 	size_t h0, h1;
 	long r0, r1;
 
-	t0 = now();
+	t0 = bench_now_s();
 	for (int g = 0; g < PG_NGROUPS; g++) {
 		size_t len;
 		char *text = v4_text(pf, N_V4, g, false, &len);
@@ -177,12 +158,12 @@ static struct pg_policy *v4_build(const struct pfx4 *pf)
 			abort();
 		free(text);
 	}
-	t1 = now();
+	t1 = bench_now_s();
 	h0 = heap_in_use();
-	r0 = maxrss_kb();
+	r0 = bench_maxrss_kb();
 	p = pg_compile(b, &d);
-	t2 = now();
-	r1 = maxrss_kb();
+	t2 = bench_now_s();
+	r1 = bench_maxrss_kb();
 	h1 = heap_in_use();
 	pg_builder_free(b);
 	printf("ipv4: parse %d lines (5 group files):      %7.3f s\n", N_V4, t1 - t0);
@@ -201,7 +182,7 @@ static struct pg_policy *v4_build(const struct pfx4 *pf)
 static double lookups(const struct pg_policy *p, const struct pg_key *k, size_t n, int mode,
 		      uint64_t *sum)
 {
-	double t0 = now();
+	double t0 = bench_now_s();
 	uint64_t s = 0;
 
 	for (int pass = 0; pass < PASSES; pass++) {
@@ -219,7 +200,7 @@ static double lookups(const struct pg_policy *p, const struct pg_key *k, size_t 
 		}
 	}
 	*sum = s;
-	return (double)(n * PASSES) / (now() - t0);
+	return (double)(n * PASSES) / (bench_now_s() - t0);
 }
 
 /* The same prefixes with every tenth one a "tcp 0 PORT" rule, and tcp keys to ports 22, 80,
@@ -243,9 +224,9 @@ static void bench_v4_ports(const struct pfx4 *pf, const struct pg_key *keys)
 			abort();
 		free(text);
 	}
-	t0 = now();
+	t0 = bench_now_s();
 	p = pg_compile(b, &d);
-	t1 = now();
+	t1 = bench_now_s();
 	pg_builder_free(b);
 	for (size_t i = 0; i < N_KEYS; i++) {
 		k[i] = keys[i];
@@ -288,11 +269,11 @@ static void bench_v4(void)
 	printf("ipv4: table: %s\n",
 	       pg_policy_bytes(p) > (64u << 20) ? "DIR-24-8" : "DIR-16-8-8 or smaller");
 
-	t0 = now();
+	t0 = bench_now_s();
 	t.root = tnode_new(&t);
 	for (size_t i = 0; i < N_V4; i++)
 		trie_insert(&t, pf[i].addr, pf[i].len, pf[i].group);
-	t1 = now();
+	t1 = bench_now_s();
 	printf(
 	    "trie: build:                               %7.3f s, %7.1f MB (%zu nodes of %zu B)\n",
 	    t1 - t0, (double)t.bytes / 1e6, (t.npools - 1) * TPOOL + t.used, sizeof(struct tnode));
@@ -304,11 +285,11 @@ static void bench_v4(void)
 	r_group = lookups(p, keys, N_KEYS, 0, &s_group);
 	r_ptr = lookups(p, keys, N_KEYS, 1, &s_ptr);
 	r_rule = lookups(p, keys, N_KEYS, 2, &s_rule);
-	t0 = now();
+	t0 = bench_now_s();
 	for (int pass = 0; pass < PASSES; pass++)
 		for (size_t i = 0; i < N_KEYS; i++)
 			s_trie += (uint64_t)trie_lookup(&t, addrs[i]);
-	r_trie = (double)N_KEYS * PASSES / (now() - t0);
+	r_trie = (double)N_KEYS * PASSES / (bench_now_s() - t0);
 	printf("ipv4: %d random addresses x %d passes:\n", N_KEYS, PASSES);
 	printf("  pg_lookup_group:                    %7.2f M lookups/s  %5.1fx trie\n",
 	       r_group / 1e6, r_group / r_trie);
@@ -367,9 +348,9 @@ static void bench_v6(void)
 			abort();
 	}
 	h0 = heap_in_use();
-	t0 = now();
+	t0 = bench_now_s();
 	p = pg_compile(b, &d);
-	t1 = now();
+	t1 = bench_now_s();
 	h1 = heap_in_use();
 	pg_builder_free(b);
 	printf("ipv6: %d random prefixes in 2000::/3, 50%% /48, 40%% /20../64, 10%% /65../128\n",
