@@ -32,6 +32,7 @@ struct oe_flows {
 	size_t nmixed;
 	struct oe_flow_stats st;
 	const struct oe_flow *delivering; /* the flow whose lookup answer is being handled */
+	const struct oe_flow *concluding; /* the flow whose negotiation result is handled */
 	const struct oe_flow_pkt *cur;	  /* the packet being handled (its bytes for ICMP) */
 };
 
@@ -294,6 +295,9 @@ static bool set_state(struct oe_flows *fs, struct oe_flow *f, enum oe_flow_state
 		if (fs->delivering != f && fs->ops.lookup_cancel)
 			fs->ops.lookup_cancel(fs->ops.ctx, f);
 	}
+	if (f->state == OE_FLOW_HOLD_NEGOTIATING && fs->concluding != f &&
+	    fs->ops.negotiate_cancel)
+		fs->ops.negotiate_cancel(fs->ops.ctx, f);
 	if (to == OE_FLOW_TRAPPED) { /* expiry or re-decision: the pair traps again */
 		flow_free(fs, f);
 		return true;
@@ -384,19 +388,24 @@ static void lookup_result(struct oe_flows *fs, struct oe_flow *f, const struct d
 	if (!set_state(fs, f, OE_FLOW_HOLD_NEGOTIATING, "key found"))
 		return;
 	err = fs->ops.negotiate ? fs->ops.negotiate(fs->ops.ctx, f, res) : -ENOSYS;
-	if (err < 0 && f->state == OE_FLOW_HOLD_NEGOTIATING)
+	if (err < 0 && f->state == OE_FLOW_HOLD_NEGOTIATING) {
+		fs->concluding = f; /* failed at once: nothing to cancel */
 		failure_rule(fs, f, err == -ENOSYS ? "negotiation not available" :
 						     "negotiation failed");
+		fs->concluding = NULL;
+	}
 }
 
 void oe_flows_negotiated(struct oe_flows *fs, struct oe_flow *f, bool ok, const char *why)
 {
 	if (f->state != OE_FLOW_HOLD_NEGOTIATING)
 		return;
+	fs->concluding = f;
 	if (ok)
 		set_state(fs, f, OE_FLOW_TUNNEL, why ? why : "negotiated");
 	else
 		failure_rule(fs, f, why ? why : "negotiation failed");
+	fs->concluding = NULL;
 }
 
 static enum pg_group group_of(const struct oe_flows *fs, const struct kern_pkt *h)

@@ -82,6 +82,9 @@ struct oe_flow_ops {
 	 * itself) or re-decided after a reload (withdraw true: delete it now). */
 	void (*forget)(void *ctx, const struct oe_flow *f, bool withdraw);
 	uint64_t (*now_ms)(void *ctx);
+	/* f leaves HOLD(negotiating) without oe_flows_negotiated() (timeout, shutdown): the
+	 * negotiation must forget f. May be NULL. */
+	void (*negotiate_cancel)(void *ctx, struct oe_flow *f);
 };
 
 struct oe_flow_stats {
@@ -139,6 +142,16 @@ int oe_trap_start(struct oe_loop *l, const struct oe_conf *c, const struct pg_po
 void oe_trap_stop(struct oe_trap *t);
 /* A new config and policy: new range sets, changed shunts re-decided. 0 or -errno. */
 int oe_trap_reload(struct oe_trap *t, const struct oe_conf *c, const struct pg_policy *p);
+/* The negotiation step, for the IKE issue to fill: called for a flow entering
+ * HOLD(negotiating) with the keys found (borrowed for the call). Returns 0 when started (then
+ * report the outcome with oe_trap_negotiated(), unless cancel(arg, f) came first: f is then
+ * decided otherwise and must be forgotten) or -errno when it failed at once (the group's
+ * failure rule applies). Without a negotiator every negotiation fails at once. */
+typedef int (*oe_negotiate_fn)(void *arg, struct oe_flow *f, const struct dk_result *keys);
+void oe_trap_set_negotiator(struct oe_trap *t, oe_negotiate_fn fn,
+			    void (*cancel)(void *arg, struct oe_flow *f), void *arg);
+/* A negotiation's outcome: ok -> TUNNEL (held packets released), else the failure rule. */
+void oe_trap_negotiated(struct oe_trap *t, struct oe_flow *f, bool ok, const char *why);
 /* Adds the per-pair shunts, with live kernel counts, to the listing table t. */
 void oe_trap_eroutes(struct oe_trap *t, struct kern_eroute_table *out);
 /* Appends the trap section of `ipsec status`. */

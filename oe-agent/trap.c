@@ -27,6 +27,9 @@ struct oe_trap {
 	uint64_t shunt_life_s;
 	uint16_t queue;
 	uint64_t icmp_errors;
+	oe_negotiate_fn negotiate; /* the IKE issue's; NULL: negotiations fail at once */
+	void (*negotiate_cancel)(void *arg, struct oe_flow *f);
+	void *negotiate_arg;
 };
 
 static void resched(struct oe_trap *t);
@@ -184,6 +187,36 @@ static void op_forget(void *ctx, const struct oe_flow *f, bool withdraw)
 		kern_shunt_del(t->rules, shunt_of(f->state), &se);
 }
 
+static int op_negotiate(void *ctx, struct oe_flow *f, const struct dk_result *keys)
+{
+	struct oe_trap *t = ctx;
+
+	return t->negotiate ? t->negotiate(t->negotiate_arg, f, keys) : -ENOSYS;
+}
+
+static void op_negotiate_cancel(void *ctx, struct oe_flow *f)
+{
+	struct oe_trap *t = ctx;
+
+	if (t->negotiate_cancel)
+		t->negotiate_cancel(t->negotiate_arg, f);
+}
+
+void oe_trap_set_negotiator(struct oe_trap *t, oe_negotiate_fn fn,
+			    void (*cancel)(void *arg, struct oe_flow *f), void *arg)
+{
+	t->negotiate = fn;
+	t->negotiate_cancel = cancel;
+	t->negotiate_arg = arg;
+}
+
+void oe_trap_negotiated(struct oe_trap *t, struct oe_flow *f, bool ok, const char *why)
+{
+	oe_flows_negotiated(t->flows, f, ok, why);
+	flush(t);
+	resched(t);
+}
+
 static uint64_t op_now(void *ctx)
 {
 	return oe_now_ms();
@@ -305,8 +338,8 @@ static int start_kernel(struct oe_trap *t, const struct oe_conf *c, const struct
 int oe_trap_start(struct oe_loop *l, const struct oe_conf *c, const struct pg_policy *p,
 		  struct oe_trap **out)
 {
-	struct oe_flow_ops ops = { NULL, op_verdict, op_lookup, op_lookup_cancel, NULL,
-				   op_decided, op_forget, op_now };
+	struct oe_flow_ops ops = { NULL, op_verdict, op_lookup, op_lookup_cancel, op_negotiate,
+				   op_decided, op_forget, op_now, op_negotiate_cancel };
 	struct oe_diag d = { log_diag, NULL, 0, 0 };
 	struct oe_flow_limits lim;
 	struct oe_trap *t = calloc(1, sizeof(*t));

@@ -15,7 +15,7 @@ struct fake {
 	enum oe_flow_verdict v[MAXV];
 	int nv;
 	struct oe_flow *lookups[64];
-	int nlookups, ncancel, ndecided, nforget, nwithdraw, nneg;
+	int nlookups, ncancel, ndecided, nforget, nwithdraw, nneg, nnegcancel;
 	int neg_result; /* what negotiate returns */
 	int reject_nohead; /* REJECT verdicts without the packet's bytes */
 	const struct dk_result *sync; /* delivered from inside lookup() when set */
@@ -60,6 +60,11 @@ static int f_negotiate(void *ctx, struct oe_flow *f, const struct dk_result *key
 	return fk->neg_result;
 }
 
+static void f_neg_cancel(void *ctx, struct oe_flow *f)
+{
+	((struct fake *)ctx)->nnegcancel++;
+}
+
 static void f_decided(void *ctx, const struct oe_flow *f)
 {
 	((struct fake *)ctx)->ndecided++;
@@ -97,7 +102,7 @@ static struct oe_flows *setup(struct fake *fk, const struct pg_policy *p,
 			      const struct oe_flow_limits *lim)
 {
 	struct oe_flow_ops ops = { fk, f_verdict, f_lookup, f_cancel, f_negotiate, f_decided,
-				   f_forget, f_now };
+				   f_forget, f_now, f_neg_cancel };
 	struct oe_flow_limits d;
 
 	memset(fk, 0, sizeof(*fk));
@@ -239,6 +244,13 @@ static void test_key_found_negotiation(void)
 	oe_flows_negotiated(fs, fk.lookups[2], true, "test");
 	T_CHECK_INT(fk.nv, 3);
 	T_CHECK_INT(fk.v[2], OE_FV_ACCEPT);
+	T_CHECK_INT(fk.nnegcancel, 0);
+	/* a negotiation still running at the hold timeout is cancelled; private drops */
+	pkt(fs, 4, "192.0.2.1", "192.0.2.4", 1, 0);
+	oe_flows_lookup_done(fs, fk.lookups[3], &r);
+	oe_flows_expire(fs, fk.now + 3600 * 1000);
+	T_CHECK_INT(fk.nnegcancel, 1);
+	T_CHECK_INT(fk.v[fk.nv - 1], OE_FV_DROP);
 	oe_flows_free(fs);
 	pg_policy_free(p);
 }
