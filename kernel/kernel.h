@@ -323,4 +323,82 @@ int kern_nfq_flush(struct kern_nfq *q);
 uint64_t kern_nfq_kernel_drops(const struct kern_nfq *q);
 /* ==== end of trap path ======================================================================= */
 
+/* ==== uesp: userspace ESP (kern_esp.c, kern_esp_pkt.c, kern_esp_replay.c, kern_esp_mtu.c) ====
+ * RFC 4303 ESP with AES-GCM-16 (RFC 4106), tunnel and transport mode, raw (IP protocol 50)
+ * or UDP-encapsulated (RFC 3948). Pure packet-in, packet-out code: the datapath (NFQUEUE or
+ * TUN) looks the SA up by SPI and calls these. Not thread-safe per SA. */
+#define KERN_ESP_REPLAY_WINDOW 1024 /* anti-replay window, packets (RFC 4303 §3.4.3: >= 32) */
+/* Most bytes encryption adds: outer IPv6 header, UDP, ESP header, IV, 3 pad, trailer, ICV. */
+#define KERN_ESP_OVERHEAD_MAX (40 + 8 + 8 + 8 + 3 + 2 + 16)
+
+enum kern_esp_status {
+	KERN_ESP_OK = 0,
+	KERN_ESP_TRUNCATED,	/* shorter than its headers say */
+	KERN_ESP_NOT_ESP,	/* not ESP: another protocol, or IKE behind the non-ESP marker */
+	KERN_ESP_OUTER,		/* malformed or unsupported outer header (fragment, ext. header) */
+	KERN_ESP_SPI,		/* SPI is not this SA's */
+	KERN_ESP_REPLAY,	/* sequence number already received */
+	KERN_ESP_TOO_OLD,	/* sequence number left of the replay window */
+	KERN_ESP_ICV,		/* integrity check failed */
+	KERN_ESP_PADDING,	/* pad length or pad bytes wrong (RFC 4303 §2.4) */
+	KERN_ESP_NEXT_HDR,	/* next header does not fit the SA's mode */
+	KERN_ESP_INNER,		/* decrypted inner packet malformed */
+	KERN_ESP_SELECTOR,	/* inner addresses outside the SA's selectors */
+	KERN_ESP_SEQ_OVERFLOW,	/* outbound sequence numbers exhausted: rekey (§3.3.3) */
+	KERN_ESP_NOSPACE,	/* output buffer too small */
+	KERN_ESP_CRYPTO,	/* libcrypto failed */
+	KERN_ESP_NSTATUS
+};
+const char *kern_esp_strerror(enum kern_esp_status s);
+
+struct kern_esp_stats {
+	uint64_t packets_in, bytes_in;	 /* accepted, inner bytes */
+	uint64_t packets_out, bytes_out; /* sent, inner bytes */
+	uint64_t drops[KERN_ESP_NSTATUS]; /* per reason; [KERN_ESP_OK] unused */
+};
+
+struct kern_esp_sa;
+/* Builds the context of both directions of sa (AES-GCM-16 only, key_len 16 or 32). The key
+ * material is copied into libcrypto's contexts; sa is borrowed. Returns 0 or -EINVAL/-ENOMEM. */
+int kern_esp_sa_new(const struct kern_child_sa *sa, struct kern_esp_sa **out);
+void kern_esp_sa_free(struct kern_esp_sa *e); /* wipes the keys; NULL is fine */
+void kern_esp_stats_get(const struct kern_esp_sa *e, struct kern_esp_stats *out);
+
+/* Outbound: the outer packet for inner IP packet in (n bytes) into out. Tunnel mode wraps
+ * in (local -> remote, next header 4 or 41); transport mode inserts ESP after the IP header
+ * (IPv4 options kept, IPv6 extension headers not supported). Needs cap >= n +
+ * KERN_ESP_OVERHEAD_MAX. */
+enum kern_esp_status kern_esp_encrypt(struct kern_esp_sa *e, const uint8_t *in, size_t n,
+				      uint8_t *out, size_t cap, size_t *out_len);
+/* The SPI of an outer packet (raw ESP, or UDP to port 4500 without the non-ESP marker), for
+ * the caller's SA lookup. KERN_ESP_NOT_ESP for anything else, IKE on 4500 included. */
+enum kern_esp_status kern_esp_peek_spi(const uint8_t *pkt, size_t n, uint32_t *spi);
+/* Inbound: checks and decrypts outer packet pkt into the original inner packet at out
+ * (cap >= n). The replay window moves only once the ICV verified. Counts drops by reason. */
+enum kern_esp_status kern_esp_decrypt(struct kern_esp_sa *e, const uint8_t *pkt, size_t n,
+				      uint8_t *out, size_t cap, size_t *out_len);
+
+/* -- packets too big once encapsulated (kern_esp_mtu.c) -- */
+enum kern_esp_mtu_action {
+	KERN_ESP_MTU_FITS,	/* the outer packet fits pmtu */
+	KERN_ESP_MTU_ICMP,	/* DF set or IPv6: drop and tell the sender *inner_mtu */
+	KERN_ESP_MTU_FRAGMENT,	/* encrypt, then fragment the outer packet */
+};
+/* What to do with inner packet in (n bytes) on a path of MTU pmtu; *inner_mtu is the largest
+ * inner packet that fits (for the ICMP error). */
+enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const uint8_t *in,
+					    size_t n, unsigned pmtu, unsigned *inner_mtu);
+/* Builds ICMP fragmentation needed (RFC 792, RFC 1191 §4) or ICMPv6 packet too big (RFC 4443
+ * §3.2) about pkt, from pkt's destination back to its source, carrying mtu. Returns the
+ * length written to out (cap >= 1280 is enough), or 0 if pkt does not parse. */
+size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out,
+			     size_t cap);
+/* Splits IP packet pkt into fragments of at most mtu bytes (IPv4: RFC 791; IPv6: the fragment
+ * header of RFC 8200 §4.5 after the fixed header) with identification id, calling emit for
+ * each in order. Returns the number of fragments, or -EINVAL (unparsable, IPv4 DF, mtu too
+ * small) / -EMSGSIZE. */
+int kern_esp_fragment(const uint8_t *pkt, size_t n, unsigned mtu, uint32_t id,
+		      void (*emit)(void *arg, const uint8_t *frag, size_t len), void *arg);
+/* ==== end of uesp =========================================================================== */
+
 #endif
