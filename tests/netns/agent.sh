@@ -2,7 +2,7 @@
 # End-to-end test of oe-agent and `ipsec` in a network namespace (root only).
 #
 #   +-------------------------------+            +---------------------------+
-#   | oet-agent-$$                  |    veth    | oet-agentp-$$             |
+#   | oet-agent-$$-a                |  LAN (lib) | oet-agent-$$-b            |
 #   |   oe-agent -f --config T/conf | 192.0.2.1  | 192.0.2.2                 |
 #   |   ipsec eroute/status/...     |------------| 2001:db8::2               |
 #   |                               | 2001:db8::1|                           |
@@ -13,61 +13,20 @@
 # Prints "ok - ..." / "not ok - ..." per check.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-B=${B:-build}
-AGENT=$PWD/$B/oe-agent
-IPSEC=$PWD/$B/ipsec
-NS=oet-agent-$$
-PEER=oet-agentp-$$
-T=$(mktemp -d /tmp/oet-agent.XXXXXX)
+. tests/netns/lib.sh # namespaces, reporting, bounded waits, clean-up of what we started
+AGENT=$NT_AGENT
+IPSEC=$NT_IPSEC
+nt_init agent
+T=$NT_DIR
+NS=$(ns a)
 PID=
-
-cleanup() {
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "$PEER" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - agent: $1"; }
-nok() { echo "not ok - agent: $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'; }
-check() { # check NAME CMD...: ok when CMD succeeds
-	local name=$1
-	shift
-	if out=$("$@" 2>&1); then ok "$name"; else nok "$name" "$out"; fi
-}
-in_ns() { timeout 30 ip netns exec "$NS" "$@"; }
-ipsec() { in_ns "$IPSEC" --config "$T/ipsec.conf" "$@"; }
-# wait_for SECONDS CMD...: polls CMD every 0.1 s
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while [ $SECONDS -le $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-if [ "$(id -u)" != 0 ]; then
-	echo "not ok - agent: must run as root"
-	exit 1
-fi
-for b in "$AGENT" "$IPSEC"; do
-	[ -x "$b" ] || { echo "not ok - agent: $b not built"; exit 1; }
-done
+# ipsec ARGS...: the ipsec command in the agent's namespace with the test config
+ipsec() { in_ns a "$IPSEC" --config "$T/ipsec.conf" "$@"; }
 
 # --- network ----------------------------------------------------------------------------------
-ip netns add "$NS" && ip netns add "$PEER" || { echo "not ok - agent: netns"; exit 1; }
-ip -n "$NS" link add veth0 type veth peer name veth1 netns "$PEER"
-ip -n "$NS" link set lo up
-ip -n "$PEER" link set lo up
-ip -n "$NS" addr add 192.0.2.1/24 dev veth0
-ip -n "$NS" addr add 2001:db8::1/64 dev veth0 nodad
-ip -n "$PEER" addr add 192.0.2.2/24 dev veth1
-ip -n "$PEER" addr add 2001:db8::2/64 dev veth1 nodad
-ip -n "$NS" link set veth0 up
-ip -n "$PEER" link set veth1 up
+net_lan
+net_host a 192.0.2.1 2001:db8::1
+net_host b 192.0.2.2 2001:db8::2
 
 # --- config and policy ------------------------------------------------------------------------
 mkdir -p "$T/policies"
@@ -115,15 +74,15 @@ want="192.0.2.7 private-or-clear $T/policies/private-or-clear:2
 127.0.0.1 clear implicit (loopback)"
 if [ "$out" = "$want" ]; then ok "ipsec policy without an agent"; else
 	nok "ipsec policy without an agent" "$out"; fi
-out=$(in_ns "$IPSEC" --config "$T/ipsec.conf" status 2>&1)
+out=$(ipsec status 2>&1)
 rc=$?
 if [ $rc -eq 1 ] && [ "$out" = "ipsec: cannot reach oe-agent at $T/run/ctl: No such file or directory (is it running?)" ]; then
 	ok "ipsec status without an agent says so"
 else nok "ipsec status without an agent says so" "rc=$rc $out"; fi
 
 # --- start ----------------------------------------------------------------------------------------
-ip netns exec "$NS" "$AGENT" -f --config "$T/ipsec.conf" 2>"$T/agent.log" &
-PID=$!
+nt_bg ip netns exec "$NS" "$AGENT" -f --config "$T/ipsec.conf" 2>"$T/agent.log"
+PID=$NT_BG
 if wait_for 10 test -S "$T/run/ctl" && wait_for 5 ipsec status; then ok "agent starts"; else
 	nok "agent starts" "$(cat "$T/agent.log")"; fi
 check "pid file holds the agent's pid" test "$(cat "$T/run/pid" 2>/dev/null)" = "$PID"
@@ -198,7 +157,7 @@ if wait_for 5 sh -c "! '$IPSEC' --config '$T/ipsec.conf' eroute | grep -q 203.0.
 # --- hostile control clients ------------------------------------------------------------------
 # raw_client PAYLOAD_PYTHON_EXPR: sends the bytes, prints the reply (or EOF) within 8 s
 raw_client() {
-	in_ns python3 - "$T/run/ctl" "$1" <<'EOF'
+	in_ns a python3 - "$T/run/ctl" "$1" <<'EOF'
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(8)
@@ -241,7 +200,7 @@ esac
 if command -v setpriv >/dev/null; then
 	chmod 0755 "$T" "$T/run"
 	chmod 0777 "$T/run/ctl"
-	out=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c "
+	out=$(in_ns a setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c "
 import socket
 s = socket.socket(socket.AF_UNIX); s.settimeout(8); s.connect('$T/run/ctl')
 s.sendall(b'\0\0\0\x06status'); print(s.recv(200).decode().split(chr(10))[0])" 2>&1)
@@ -258,7 +217,7 @@ check "the agent still answers after hostile clients" ipsec status
 if kill -0 "$PID" 2>/dev/null; then ok "the agent survived"; else nok "the agent survived"; fi
 
 # --- pid file lock ------------------------------------------------------------------------------
-out=$(in_ns "$AGENT" -f --config "$T/ipsec.conf" 2>&1)
+out=$(in_ns a "$AGENT" -f --config "$T/ipsec.conf" 2>&1)
 rc=$?
 if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q "already running, pid $PID"; then
 	ok "a second agent with the same pid file refuses to start"
@@ -283,9 +242,10 @@ if [ "$out" = "203.0.113.200 block $T/policies/block:1" ]; then
 
 # --- a stale pid file is replaced; daemon mode ---------------------------------------------------
 echo 999999 >"$T/run/pid"
-if in_ns "$AGENT" --config "$T/ipsec.conf" 2>"$T/daemon.err" && wait_for 5 ipsec status; then
+if in_ns a "$AGENT" --config "$T/ipsec.conf" 2>"$T/daemon.err" && wait_for 5 ipsec status; then
 	ok "daemon mode starts over a stale pid file"
 	dpid=$(cat "$T/run/pid")
+	NT_PIDS+=("$dpid") # killed at exit should a check below fail
 	[ "$dpid" != 999999 ] && kill -0 "$dpid" 2>/dev/null && ok "daemon pid file is current" ||
 		nok "daemon pid file is current" "$dpid"
 	kill -TERM "$dpid"
