@@ -20,13 +20,14 @@ net_lan
 net_host a 192.0.2.1 2001:db8::1
 net_host b 192.0.2.2 2001:db8::2
 net_addr b 192.0.2.10 192.0.2.20 192.0.2.30 192.0.2.31 192.0.2.32
-net_addr b 2001:db8::20
+net_addr b 2001:db8::20 2001:db8::22
 
 # no DNS server at .53: lookups time out quickly and private-or-clear passes
 agent_conf a nameservers=192.0.2.53 dnssec-rootkey-file=none dns-timeout=200ms \
 	dns-lookup-timeout=1s
-printf '192.0.2.10\n198.51.100.128/25 tcp 0 22\n192.0.2.32\n' | agent_policy a clear
-printf '192.0.2.20\n2001:db8::20\n198.51.100.0/24\n192.0.2.32 tcp 0 22\n' | agent_policy a block
+printf '192.0.2.10\n198.51.100.128/25 tcp 0 22\n192.0.2.32\n2001:db8::22\n' | agent_policy a clear
+printf '192.0.2.20\n2001:db8::20\n198.51.100.0/24\n192.0.2.32 tcp 0 22\n192.0.2.32 icmp 0 0\n2001:db8::22 ipv6-icmp 0 0\n' |
+	agent_policy a block
 printf '192.0.2.0/24\n' | agent_policy a private-or-clear
 printf '203.0.113.0/24\n' | agent_policy a private
 
@@ -115,6 +116,18 @@ then ok "ports decide: the passp4 set holds the 5-tuple"
 else nok "ports decide: the passp4 set holds the 5-tuple" "$(in_ns a nft list set inet oe_agent passp4)"; fi
 if in_set clear4 192.0.2.32; then nok "ports decide: 192.0.2.32 is not in clear4"
 else ok "ports decide: 192.0.2.32 is not in clear4 (it must trap)"; fi
+
+# ICMP blocked where port rules decide: the flow is keyed by protocol and the agent itself
+# answers with ICMP administratively prohibited (raw socket, kern_icmp.c)
+for d in 192.0.2.32 2001:db8::22; do
+	out=$(ping_out a $d 2 1)
+	if printf '%s\n' "$out" | grep -Eq 'Packet filtered|Administratively prohibited'; then
+		ok "the agent's own ICMP error: ping $d (icmp blocked by a protocol rule) is refused"
+	else nok "the agent's own ICMP error: ping $d is refused" "$out"; fi
+done
+if agent_ipsec a eroute | grep -Eq '192\.0\.2\.32/32 +=> %reject:1$'; then
+	ok "ipsec eroute shows the per-protocol %reject shunt"
+else nok "ipsec eroute shows the per-protocol %reject shunt" "$(agent_ipsec a eroute 2>&1)"; fi
 
 # IPv6 neighbour discovery with a private peer is never trapped nor dropped (RFC 4301 §4.4.1.1)
 printf '2001:db8::2\n' >>"$NT_DIR/a/policies/private"
