@@ -195,7 +195,7 @@ struct ike_stats {
 	uint64_t dropped;		/* datagrams that changed nothing (malformed, unknown SA,
 					 * out of window, failed ICV, …) */
 	uint64_t established, failed, deleted; /* IKE SAs */
-	uint64_t cookies_sent, invalid_ke_sent;
+	uint64_t cookies_sent, invalid_ke_sent, invalid_spi_sent;
 	uint64_t child_installed, child_removed;
 };
 void ike_stats_get(const struct ike_engine *e, struct ike_stats *out);

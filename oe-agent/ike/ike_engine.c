@@ -234,6 +234,58 @@ enum ike_status ike_status_of_notify(uint16_t type)
 	}
 }
 
+void ike_answer_plain(struct ike_engine *e, const struct ike_msg *m,
+		      const struct ike_endpoint *from, const struct ike_endpoint *to,
+		      uint16_t type, const void *data, size_t len)
+{
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *msg = NULL;
+	size_t n = 0;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.spi_i, m->hdr.spi_i, 8);
+	memcpy(h.spi_r, m->hdr.spi_r, 8); /* zero in an IKE_SA_INIT request */
+	h.version = IKE_VERSION;
+	h.exch = m->hdr.exch;
+	h.flags = IKE_FLAG_R | ((m->hdr.flags & IKE_FLAG_I) ? 0 : IKE_FLAG_I);
+	h.msgid = m->hdr.msgid;
+	ike_build_init(&b, &h);
+	ike_build_notify(&b, type, data, len);
+	if (ike_build_finish(&b, NULL, &msg, &n) != IKE_CODEC_OK) {
+		ike_build_free(&b);
+		return;
+	}
+	e->stats.sent++;
+	e->stats.cookies_sent += type == IKE_N_COOKIE;
+	e->stats.invalid_ke_sent += type == IKE_N_INVALID_KE_PAYLOAD;
+	e->stats.invalid_spi_sent += type == IKE_N_INVALID_IKE_SPI;
+	e->ops.send(e->ops.arg, to, from, msg, n);
+	free(msg);
+}
+
+/* A request for an IKE SA we do not know (§2.21.4: we MAY say so, unprotected). It tells a
+ * peer whose SA we lost (a restart) sooner than its liveness checks would, but anyone can
+ * provoke an unauthenticated answer, so at most IKE_INVALID_SPI_PER_S go out per second;
+ * responses are never answered. */
+#define IKE_INVALID_SPI_PER_S 10
+static void answer_unknown_spi(struct ike_engine *e, const struct ike_msg *m,
+			       const struct ike_endpoint *from, const struct ike_endpoint *to)
+{
+	uint64_t second = ike_now(e) / 1000;
+
+	if (m->hdr.flags & IKE_FLAG_R)
+		return;
+	if (second != e->ispi_second) {
+		e->ispi_second = second;
+		e->ispi_sent = 0;
+	}
+	if (e->ispi_sent >= IKE_INVALID_SPI_PER_S)
+		return;
+	e->ispi_sent++;
+	ike_answer_plain(e, m, from, to, IKE_N_INVALID_IKE_SPI, NULL, 0);
+}
+
 void ike_sa_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi)
 {
 	switch (what) {
@@ -493,6 +545,7 @@ enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len
 		     (from_initiator ? sa->spi_i : sa->spi_r) &&
 	     m->hdr.exch != IKE_EXCH_SA_INIT)) {
 		st = IKE_ERR_UNKNOWN_SA;
+		answer_unknown_spi(e, m, from, to);
 		goto out;
 	}
 	st = receive_on_sa(sa, m, msg, len);

@@ -171,6 +171,8 @@ struct ike_engine {
 	struct ike_sa *touched;	 /* SAs whose deadlines may have changed */
 	struct ike_stats stats;
 	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
+	uint64_t ispi_second;	 /* INVALID_IKE_SPI answers: the second they were counted in */
+	unsigned ispi_sent;	 /* and how many went out in it */
 };
 
 /* ike_sa.c */
@@ -234,6 +236,11 @@ void ike_sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exch, bool r
  * ID) or a response to message id. Frees the builder's buffer on failure. */
 enum ike_status ike_sa_send_sk(struct ike_sa *sa, struct ike_builder *b, enum ike_pending what,
 			       uint32_t id);
+/* An unprotected answer to request m outside any IKE SA (§1.5, §2.6, §2.21.4): its SPIs,
+ * exchange type and message ID, one notify; sent back to where m came from. */
+void ike_answer_plain(struct ike_engine *e, const struct ike_msg *m,
+		      const struct ike_endpoint *from, const struct ike_endpoint *to,
+		      uint16_t type, const void *data, size_t len);
 /* Starts a request of ours now (the window must be free). */
 void ike_sa_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi);
 /* Our identity on sa (configured, our address, or ID_NULL without a host key). */

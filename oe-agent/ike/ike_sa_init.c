@@ -273,33 +273,6 @@ done:
 /* ---- responder ------------------------------------------------------------------------------ */
 
 /* An answer that creates no state: NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD or COOKIE. */
-static void answer_stateless(struct ike_engine *e, const struct ike_msg *m,
-			     const struct ike_endpoint *from, const struct ike_endpoint *to,
-			     uint16_t type, const void *data, size_t len)
-{
-	struct ike_builder b;
-	struct ike_hdr h;
-	uint8_t *msg = NULL;
-	size_t n = 0;
-
-	memset(&h, 0, sizeof(h));
-	memcpy(h.spi_i, m->hdr.spi_i, 8);
-	h.version = IKE_VERSION;
-	h.exch = IKE_EXCH_SA_INIT;
-	h.flags = IKE_FLAG_R;
-	ike_build_init(&b, &h);
-	ike_build_notify(&b, type, data, len);
-	if (ike_build_finish(&b, NULL, &msg, &n) != IKE_CODEC_OK) {
-		ike_build_free(&b);
-		return;
-	}
-	e->stats.sent++;
-	e->stats.cookies_sent += type == IKE_N_COOKIE;
-	e->stats.invalid_ke_sent += type == IKE_N_INVALID_KE_PAYLOAD;
-	e->ops.send(e->ops.arg, to, from, msg, n);
-	free(msg);
-}
-
 /* §2.6: Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>). */
 static void make_cookie(const struct ike_engine *e, const struct ike_payload *ni,
 			const struct ike_endpoint *from, const uint8_t spi_i[8], uint8_t out[36])
@@ -342,7 +315,7 @@ static enum ike_status negotiate(struct ike_engine *e, const struct ike_msg *m,
 	uint8_t want[2];
 
 	if (!ike_prop_select_ike(&e->conf, &psa->u.sa, chosen, dh, prf, bits)) {
-		answer_stateless(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		ike_answer_plain(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return IKE_ERR_NO_PROPOSAL;
 	}
 	if (g == *dh)
@@ -358,7 +331,7 @@ static enum ike_status negotiate(struct ike_engine *e, const struct ike_msg *m,
 		}
 	want[0] = (uint8_t)(*dh >> 8);
 	want[1] = (uint8_t)*dh;
-	answer_stateless(e, m, from, to, IKE_N_INVALID_KE_PAYLOAD, want, 2);
+	ike_answer_plain(e, m, from, to, IKE_N_INVALID_KE_PAYLOAD, want, 2);
 	return IKE_ERR_INVALID_KE;
 }
 
@@ -419,13 +392,13 @@ static enum ike_status admit(struct ike_engine *e, const struct ike_msg *m,
 	if (g == PG_CLEAR || g == PG_BLOCK || !e->conf.hostkey) {
 		oe_info(IKE, "IKE_SA_INIT from %s refused: %s", oe_addr_str(&from->addr, a),
 			e->conf.hostkey ? pg_group_name(g) : "no host key");
-		answer_stateless(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		ike_answer_plain(e, m, from, to, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return IKE_ERR_POLICY;
 	}
 	if (e->half_open >= e->conf.cookie_threshold && !cookie_ok(e, m, ni, from, ck)) {
 		oe_debug(IKE, "IKE_SA_INIT from %s: %zu half-open SAs, asking for a COOKIE",
 			 oe_addr_str(&from->addr, a), e->half_open);
-		answer_stateless(e, m, from, to, IKE_N_COOKIE, ck, sizeof(ck));
+		ike_answer_plain(e, m, from, to, IKE_N_COOKIE, ck, sizeof(ck));
 		return IKE_ERR_COOKIE;
 	}
 	return IKE_OK;

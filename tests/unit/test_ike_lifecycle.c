@@ -2,7 +2,8 @@
  * time): an IKE_SA_INIT retransmitted after the SA is up (RFC 7296 §2.1), a Child SA reaching
  * its hard lifetime without a rekey (removal + DELETE, §1.4.1), selectors the responder cannot
  * accept (TS_UNACCEPTABLE, §2.9), Vendor ID payloads (ignored, §3.12), Child SA rekeys with
- * PFS (KE in CREATE_CHILD_SA, §1.3.1) and a KE of the wrong group (INVALID_KE_PAYLOAD, §1.3). */
+ * PFS (KE in CREATE_CHILD_SA, §1.3.1) and a KE of the wrong group (INVALID_KE_PAYLOAD, §1.3),
+ * requests for an IKE SA the responder lost (INVALID_IKE_SPI, §2.21.4, rate-limited). */
 #include "ike_world.h"
 #include "ike/ike_int.h"
 #include "oe_log.h"
@@ -472,6 +473,60 @@ static void test_rekey_child_pfs_invalid_ke(void)
 	w_free(&w);
 }
 
+/* ---- INVALID_IKE_SPI (§1.5, §2.21.4) ------------------------------------------------------ */
+
+static void test_invalid_ike_spi(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_stats si, sr;
+	unsigned answers = 0;
+
+	setup(&w);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	/* R restarts and forgets the SA; I's next liveness check reaches a stranger, which says
+	 * so without protection; I cannot trust that (anyone could send it), drops it and
+	 * keeps checking until its own give-up time */
+	w_stop(r);
+	T_CHECK_INT(w_start(r), 0);
+	keep(&w, 0);
+	w_run(&w, 30 * 1000 + 100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2 N(INVALID_IKE_SPI)");
+	W_EXPECT_END(&w);
+	ike_stats_get(i->e, &si);
+	ike_stats_get(r->e, &sr);
+	T_CHECK_INT(sr.invalid_spi_sent, 1);
+	T_CHECK_INT(si.dropped, 1);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	/* a flood of such requests in one second gets 10 answers */
+	T_CHECK(kept != NULL);
+	if (kept) {
+		w.capture = NULL;
+		w_stop(i); /* no retransmissions of I's own in the count (I shows as ?) */
+		w_run(&w, 1000 - w.now % 1000); /* at the start of a second */
+		w.rd = w.nlines;
+		ike_stats_get(r->e, &sr);
+		for (int k = 0; k < 15; k++)
+			w_enqueue(&w, &i->ep, &r->ep, kept, kept_len, w.now + 1, 99);
+		w_run(&w, 10);
+		while (w.rd < w.nlines)
+			answers += strcmp(w.lines[w.rd++], "R>? INFO resp 2 N(INVALID_IKE_SPI)") == 0;
+		T_CHECK_INT(answers, 10);
+		ike_stats_get(r->e, &si); /* R's again */
+		T_CHECK_INT(si.invalid_spi_sent - sr.invalid_spi_sent, 10);
+	}
+	free(kept);
+	kept = NULL;
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -485,6 +540,7 @@ int main(void)
 	T_RUN(test_vendor_ignored);
 	T_RUN(test_rekey_child_pfs);
 	T_RUN(test_rekey_child_pfs_invalid_ke);
+	T_RUN(test_invalid_ike_spi);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
