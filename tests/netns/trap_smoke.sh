@@ -65,6 +65,24 @@ for c in "clear4 192.0.2.30" "block4 192.0.2.30" "clear4 198.51.100.200" \
 	if in_set "$1" "$2"; then nok "range set $1 lacks $2"; else ok "range set $1 lacks $2"; fi
 done
 
+# random addresses: what the kernel's sets say agrees with `ipsec policy` (the matcher)
+bad=
+for i in $(seq 60); do
+	a=$(printf '%s.%d' "$(shuf -n1 -e 192.0.2 198.51.100 203.0.113 10.9.8)" $((RANDOM % 256)))
+	g=$(agent_ipsec a policy "$a" | awk '{ print $2 }')
+	k=trap
+	in_set clear4 "$a" && k=clear
+	in_set block4 "$a" && k="${k/trap/}block"
+	in_set priv4 "$a" && k="${k/trap/}private"
+	case "$k/$g" in
+	clear/clear | clear/clear-or-private | block/block | private/private) ;;
+	trap/private-or-clear | trap/clear | trap/block) ;; # trapped: the matcher decides
+	*) bad="$bad $a:$k/$g" ;;
+	esac
+done
+if [ -z "$bad" ]; then ok "60 random addresses: the kernel sets agree with ipsec policy"
+else nok "60 random addresses: the kernel sets agree with ipsec policy" "$bad"; fi
+
 check "clear: ping 192.0.2.10" ping_ok a 192.0.2.10 1 3
 out=$(ping_out a 192.0.2.20 1 2)
 if printf '%s\n' "$out" | grep -Eq 'Packet filtered|Administratively prohibited'; then
