@@ -259,6 +259,22 @@ void child_ts_of_sel(const struct oe_sel *sel, struct ike_ts *tsi, struct ike_ts
 	ts_host(tsr, r, sel->proto, initiator ? sel->dport : sel->sport);
 }
 
+void child_add_ts(struct ike_builder *b, const struct oe_sel *sel, bool initiator)
+{
+	struct ike_payload p;
+	struct ike_ts tsi, tsr;
+
+	child_ts_of_sel(sel, &tsi, &tsr, initiator);
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_TSI;
+	p.u.ts.ts = &tsi;
+	p.u.ts.n = 1;
+	ike_build_add(b, &p);
+	p.type = IKE_PL_TSR;
+	p.u.ts.ts = &tsr;
+	ike_build_add(b, &p);
+}
+
 static bool ts_has(const struct ike_ts *ts, const struct oe_addr *a)
 {
 	return ts->start.af == a->af && oe_addr_cmp(&ts->start, a) <= 0 &&

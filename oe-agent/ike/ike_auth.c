@@ -142,23 +142,8 @@ static void add_auth(struct ike_builder *b, uint8_t method, const uint8_t *data,
 static void add_child(struct ike_builder *b, const struct ike_proposal *prop,
 		      const struct oe_sel *sel, bool initiator)
 {
-	struct ike_payload p;
-	struct ike_ts tsi, tsr;
-
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_SA;
-	p.u.sa.prop = prop;
-	p.u.sa.n_prop = 1;
-	ike_build_add(b, &p);
-	child_ts_of_sel(sel, &tsi, &tsr, initiator);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_TSI;
-	p.u.ts.ts = &tsi;
-	p.u.ts.n = 1;
-	ike_build_add(b, &p);
-	p.type = IKE_PL_TSR;
-	p.u.ts.ts = &tsr;
-	ike_build_add(b, &p);
+	ike_add_sa(b, prop);
+	child_add_ts(b, sel, initiator);
 }
 
 /* ---- initiator ------------------------------------------------------------------------------ */

@@ -234,6 +234,40 @@ enum ike_status ike_status_of_notify(uint16_t type)
 	}
 }
 
+void ike_add_sa(struct ike_builder *b, const struct ike_proposal *prop)
+{
+	struct ike_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_SA;
+	p.u.sa.prop = prop;
+	p.u.sa.n_prop = 1;
+	ike_build_add(b, &p);
+}
+
+void ike_add_ke(struct ike_builder *b, uint16_t group, const uint8_t *pub, size_t len)
+{
+	struct ike_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_KE;
+	p.u.ke.group = group;
+	p.u.ke.data = pub;
+	p.u.ke.len = len;
+	ike_build_add(b, &p);
+}
+
+void ike_add_nonce(struct ike_builder *b, const uint8_t *n, size_t len)
+{
+	struct ike_payload p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = IKE_PL_NONCE;
+	p.u.nonce.data = n;
+	p.u.nonce.len = len;
+	ike_build_add(b, &p);
+}
+
 void ike_answer_plain(struct ike_engine *e, const struct ike_msg *m,
 		      const struct ike_endpoint *from, const struct ike_endpoint *to,
 		      uint16_t type, const void *data, size_t len)

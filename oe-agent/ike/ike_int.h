@@ -236,6 +236,10 @@ void ike_sa_hdr(const struct ike_sa *sa, struct ike_hdr *h, uint8_t exch, bool r
  * ID) or a response to message id. Frees the builder's buffer on failure. */
 enum ike_status ike_sa_send_sk(struct ike_sa *sa, struct ike_builder *b, enum ike_pending what,
 			       uint32_t id);
+/* The payloads every exchange builds: SA with one proposal, KE, Ni/Nr (copied by the builder). */
+void ike_add_sa(struct ike_builder *b, const struct ike_proposal *prop);
+void ike_add_ke(struct ike_builder *b, uint16_t group, const uint8_t *pub, size_t len);
+void ike_add_nonce(struct ike_builder *b, const uint8_t *n, size_t len);
 /* An unprotected answer to request m outside any IKE SA (§1.5, §2.6, §2.21.4): its SPIs,
  * exchange type and message ID, one notify; sent back to where m came from. */
 void ike_answer_plain(struct ike_engine *e, const struct ike_msg *m,
@@ -322,6 +326,8 @@ bool child_sa_traffic(struct ike_sa *sa);
 /* TS payload contents for a host pair (one selector each). */
 void child_ts_of_sel(const struct oe_sel *sel, struct ike_ts *tsi, struct ike_ts *tsr,
 		     bool initiator);
+/* TSi and TSr for sel, as the initiator (or responder) of the exchange states them. */
+void child_add_ts(struct ike_builder *b, const struct oe_sel *sel, bool initiator);
 /* Responder: narrows the offered TSi/TSr to the host pair (RFC 7296 §2.9): our address in
  * TSr, the initiator's host (want_peer, or any single host when want_peer is NULL) in TSi.
  * Fills sel (src = ours). False = TS_UNACCEPTABLE. */

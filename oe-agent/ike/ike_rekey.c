@@ -34,58 +34,14 @@ static void min_nonce(const uint8_t *ni, size_t nil, const uint8_t *nr, size_t n
 	memcpy(out, i ? ni : nr, *len);
 }
 
-static void add_sa(struct ike_builder *b, const struct ike_proposal *prop)
-{
-	struct ike_payload p;
-
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_SA;
-	p.u.sa.prop = prop;
-	p.u.sa.n_prop = 1;
-	ike_build_add(b, &p);
-}
-
-static void add_nonce(struct ike_builder *b, const uint8_t *n, size_t len)
-{
-	struct ike_payload p;
-
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_NONCE;
-	p.u.nonce.data = n;
-	p.u.nonce.len = len;
-	ike_build_add(b, &p);
-}
-
-static void add_ts(struct ike_builder *b, const struct oe_sel *sel)
-{
-	struct ike_payload p;
-	struct ike_ts tsi, tsr;
-
-	child_ts_of_sel(sel, &tsi, &tsr, true); /* TSi: the initiator of this exchange */
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_TSI;
-	p.u.ts.ts = &tsi;
-	p.u.ts.n = 1;
-	ike_build_add(b, &p);
-	p.type = IKE_PL_TSR;
-	p.u.ts.ts = &tsr;
-	ike_build_add(b, &p);
-}
-
 static enum ike_status add_ke(struct ike_builder *b, const struct ike_dh *dh)
 {
-	struct ike_payload p;
 	uint8_t pub[256];
 	size_t len = 0;
 
 	if (ike_dh_public(dh, pub, sizeof(pub), &len) != IKE_CRYPTO_OK)
 		return IKE_ERR_CRYPTO;
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_KE;
-	p.u.ke.group = (uint16_t)ike_dh_group(dh);
-	p.u.ke.data = pub;
-	p.u.ke.len = len;
-	ike_build_add(b, &p);
+	ike_add_ke(b, (uint16_t)ike_dh_group(dh), pub, len);
 	return IKE_OK;
 }
 
@@ -183,11 +139,11 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 	ike_prop_esp(&sa->e->conf, &prop, nc->k.spi_in);
 	if (nc->pfs_dh)
 		ike_prop_add_dh(&prop, sa->dh);
-	add_sa(&b, &prop);
-	add_nonce(&b, sa->rekey_nonce, sa->rekey_nonce_len);
+	ike_add_sa(&b, &prop);
+	ike_add_nonce(&b, sa->rekey_nonce, sa->rekey_nonce_len);
 	if (nc->pfs_dh)
 		add_ke(&b, nc->pfs_dh); /* a failure shows as the peer's refusal */
-	add_ts(&b, &old->k.sel);
+	child_add_ts(&b, &old->k.sel, true);
 	child_sa_set_state(sa, old, CHILD_S_REKEYING);
 	sa->rekeying = old;
 	sa->pending_spi = spi;
@@ -303,11 +259,11 @@ static void child_accept(struct ike_sa *sa, uint32_t id, struct child_sa *nc,
 	if (transport)
 		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
 	put32(chosen->spi, nc->k.spi_in);
-	add_sa(&b, chosen);
-	add_nonce(&b, nr, IKE_NONCE_LEN);
+	ike_add_sa(&b, chosen);
+	ike_add_nonce(&b, nr, IKE_NONCE_LEN);
 	if (nc->pfs_dh) /* §1.3.1: KEr in the group of the chosen proposal */
 		add_ke(&b, nc->pfs_dh);
-	add_ts(&b, &theirs);
+	child_add_ts(&b, &theirs, true);
 	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
 	ike_dh_free(nc->pfs_dh);
 	nc->pfs_dh = NULL;
@@ -476,8 +432,8 @@ static void start_ike(struct ike_sa *sa)
 	ike_build_init(&b, &h);
 	ike_build_begin_sk(&b);
 	ike_prop_ike(&sa->e->conf, &prop, spi);
-	add_sa(&b, &prop);
-	add_nonce(&b, ns->ni, ns->ni_len);
+	ike_add_sa(&b, &prop);
+	ike_add_nonce(&b, ns->ni, ns->ni_len);
 	if (add_ke(&b, ns->dhs) != IKE_OK) {
 		ike_build_free(&b);
 		ike_sa_kill(ns, IKE_ERR_CRYPTO);
@@ -612,8 +568,8 @@ static enum ike_status ike_request(struct ike_sa *sa, const struct ike_msg *m)
 	chosen.spi_size = 8;
 	ike_spi_put(spi, ns->spi_r);
 	memcpy(chosen.spi, spi, 8);
-	add_sa(&b, &chosen);
-	add_nonce(&b, ns->nr, ns->nr_len);
+	ike_add_sa(&b, &chosen);
+	ike_add_nonce(&b, ns->nr, ns->nr_len);
 	add_ke(&b, dh);
 	ike_dh_free(dh);
 	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);

@@ -15,11 +15,6 @@
 
 #define MAX_INIT_TRIES 3 /* COOKIE / INVALID_KE restarts before giving up */
 
-static void add_pl(struct ike_builder *b, const struct ike_payload *p)
-{
-	ike_build_add(b, p);
-}
-
 static void add_natd(struct ike_builder *b, const uint8_t spi_i[8], const uint8_t spi_r[8],
 		     const struct ike_endpoint *src, const struct ike_endpoint *dst)
 {
@@ -123,7 +118,6 @@ enum ike_status ike_init_start(struct ike_sa *sa)
 	struct ike_proposal prop;
 	struct ike_builder b;
 	struct ike_hdr h;
-	struct ike_payload p;
 	uint8_t pub[256], *msg = NULL;
 	size_t pub_len = 0, len = 0;
 
@@ -143,22 +137,9 @@ enum ike_status ike_init_start(struct ike_sa *sa)
 	if (sa->cookie_len) /* §2.6: the COOKIE notify comes first */
 		ike_build_notify(&b, IKE_N_COOKIE, sa->cookie, sa->cookie_len);
 	ike_prop_ike(&e->conf, &prop, NULL);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_SA;
-	p.u.sa.prop = &prop;
-	p.u.sa.n_prop = 1;
-	add_pl(&b, &p);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_KE;
-	p.u.ke.group = sa->dh;
-	p.u.ke.data = pub;
-	p.u.ke.len = pub_len;
-	add_pl(&b, &p);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_NONCE;
-	p.u.nonce.data = sa->ni;
-	p.u.nonce.len = sa->ni_len;
-	add_pl(&b, &p);
+	ike_add_sa(&b, &prop);
+	ike_add_ke(&b, sa->dh, pub, pub_len);
+	ike_add_nonce(&b, sa->ni, sa->ni_len);
 	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
 	add_sighash(&b);
 	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
@@ -340,28 +321,14 @@ static enum ike_status respond(struct ike_sa *sa, const struct ike_proposal *cho
 {
 	struct ike_builder b;
 	struct ike_hdr h;
-	struct ike_payload p;
 	uint8_t *msg = NULL;
 	size_t len = 0;
 
 	ike_sa_hdr(sa, &h, IKE_EXCH_SA_INIT, true, 0);
 	ike_build_init(&b, &h);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_SA;
-	p.u.sa.prop = chosen;
-	p.u.sa.n_prop = 1;
-	add_pl(&b, &p);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_KE;
-	p.u.ke.group = sa->dh;
-	p.u.ke.data = pub;
-	p.u.ke.len = pub_len;
-	add_pl(&b, &p);
-	memset(&p, 0, sizeof(p));
-	p.type = IKE_PL_NONCE;
-	p.u.nonce.data = sa->nr;
-	p.u.nonce.len = sa->nr_len;
-	add_pl(&b, &p);
+	ike_add_sa(&b, chosen);
+	ike_add_ke(&b, sa->dh, pub, pub_len);
+	ike_add_nonce(&b, sa->nr, sa->nr_len);
 	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
 	add_sighash(&b);
 	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
