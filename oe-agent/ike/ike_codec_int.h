@@ -297,7 +297,8 @@ struct ike_cp_attr {
 
 struct ike_cp_pl {
 	uint8_t cfg_type;  /* enum ike_cfg_type */
-	uint8_t n_attr;
+	uint8_t n_attr;    /* kept: the first IKE_MAX_CP_ATTRS */
+	bool more;         /* parser: further attributes were checked but not kept */
 	struct ike_cp_attr attr[IKE_MAX_CP_ATTRS];
 };
 

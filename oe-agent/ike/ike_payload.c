@@ -391,11 +391,16 @@ static enum ike_codec_status decode_cp(struct oe_cur c, struct ike_cp_pl *cp)
 	(void)(oe_cur_u8(&c, &cp->cfg_type) && oe_cur_skip(&c, 3));
 	cp->n_attr = 0;
 	while (c.len > 0) {
-		struct ike_cp_attr *a;
+		struct ike_cp_attr *a, spare;
 
-		if (cp->n_attr == IKE_MAX_CP_ATTRS)
-			return IKE_CODEC_TOO_MANY;
-		a = &cp->attr[cp->n_attr++];
+		/* a long request is still a CP request: we refuse every one (§3.15.4) and need
+		 * none of its attributes, so the message is not dropped for them */
+		if (cp->n_attr == IKE_MAX_CP_ATTRS) {
+			a = &spare;
+			cp->more = true;
+		} else {
+			a = &cp->attr[cp->n_attr++];
+		}
 		if (!oe_cur_u16(&c, &a->type) || !oe_cur_u16(&c, &a->len))
 			return IKE_CODEC_BAD_CP;
 		a->type &= 0x7fff;

@@ -677,6 +677,26 @@ static void test_validate_small(void)
 	T_CHECK_INT(parse1(IKE_PL_CERTREQ, b, 3), IKE_CODEC_OK);
 }
 
+/* A CP request longer than the attributes we keep still parses (we refuse CP anyway, RFC 7296
+ * §3.15.4): the first IKE_MAX_CP_ATTRS kept, the rest checked; a bad one past them is BAD_CP. */
+static void test_cp_many_attrs(void)
+{
+	uint8_t b[4 + 4 * 40], buf[2048];
+	struct ike_msg *m = NULL;
+	size_t n;
+
+	memset(b, 0, sizeof(b));
+	b[0] = IKE_CFG_REQUEST;
+	for (unsigned i = 0; i < 40; i++)
+		b[4 + 4 * i + 1] = (uint8_t)(1 + i % 20); /* attribute type, length 0 */
+	n = mk1(buf, IKE_PL_CP, false, b, sizeof(b));
+	T_CHECK_INT(ike_msg_parse(buf, n, &m), IKE_CODEC_OK);
+	T_CHECK(m && m->n_pl == 1 && m->pl[0].u.cp.n_attr == IKE_MAX_CP_ATTRS && m->pl[0].u.cp.more);
+	ike_msg_free(m);
+	b[4 + 4 * 39 + 3] = 8; /* the last one claims 8 octets it does not have */
+	T_CHECK_INT(parse1(IKE_PL_CP, b, sizeof(b)), IKE_CODEC_BAD_CP);
+}
+
 /* TS: count | rsv(3) | type | proto | len(2) | sport | eport | start | end */
 static size_t ts4(uint8_t *o, uint8_t count, uint8_t type, uint16_t len, const char *a,
 		  const char *z)
@@ -781,6 +801,7 @@ int main(void)
 	T_RUN(test_validate_transforms);
 	T_RUN(test_transform_cap);
 	T_RUN(test_validate_small);
+	T_RUN(test_cp_many_attrs);
 	T_RUN(test_validate_ts);
 	T_RUN(test_builder_and_names);
 	return t_done();
