@@ -318,6 +318,10 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 		answer_error(sa, id, IKE_N_NO_PROPOSAL_CHOSEN);
 		return IKE_OK;
 	}
+	/* no KE but NONE allowed too: without PFS (the choice as if the exchange had no KE) */
+	if (dh && !pke && ike_prop_select_esp(&sa->e->conf, &psa->u.sa, &chosen, &bits, &esn,
+					      &peer_spi, NULL))
+		dh = 0;
 	if (dh && (!pke || pke->u.ke.group != dh)) { /* §1.3: name the group we chose */
 		answer_invalid_ke(sa, id, dh);
 		return IKE_OK;

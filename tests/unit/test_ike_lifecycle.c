@@ -396,6 +396,36 @@ static void test_invalid_ike_spi(void)
 	w_free(&w);
 }
 
+/* The DH transform of an ESP proposal: IKE_AUTH (no KE) needs NONE allowed; CREATE_CHILD_SA
+ * takes one of our groups, else NONE; a group we lack alone is no proposal. */
+static void test_esp_dh_choice(void)
+{
+	struct ike_conf c;
+	struct ike_proposal p, chosen;
+	struct ike_sa_pl offer = { &p, 1 };
+	uint16_t bits = 0, dh = 99;
+	uint32_t spi = 0;
+	bool esn = false;
+
+	ike_conf_default(&c);
+	ike_prop_esp(&c, &p, 0x01020304);
+	T_CHECK(ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, &dh));
+	T_CHECK_INT(dh, 0); /* no DH transform: no PFS */
+	ike_prop_add_dh(&p, IKE_DH_ECP256);
+	T_CHECK(!ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, NULL));
+	T_CHECK(ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, &dh));
+	T_CHECK_INT(dh, IKE_DH_ECP256);
+	T_CHECK_INT(chosen.n_xf, 3); /* ENCR, ESN, DH */
+	chosen.spi[3] = 7; /* as the responder fills it in */
+	T_CHECK(ike_prop_check_esp(&c, &(struct ike_sa_pl){ &chosen, 1 }, &bits, &esn, &spi, &dh));
+	T_CHECK_INT(dh, IKE_DH_ECP256);
+	ike_prop_add_dh(&p, IKE_DH_NONE);
+	T_CHECK(ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, NULL));
+	ike_prop_esp(&c, &p, 0x01020304);
+	ike_prop_add_dh(&p, 2); /* MODP-1024: not ours */
+	T_CHECK(!ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, &dh));
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -410,6 +440,7 @@ int main(void)
 	T_RUN(test_rekey_child_pfs);
 	T_RUN(test_rekey_child_pfs_invalid_ke);
 	T_RUN(test_invalid_ike_spi);
+	T_RUN(test_esp_dh_choice);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
