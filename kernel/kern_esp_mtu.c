@@ -29,15 +29,15 @@ static size_t outer_len(const struct kern_esp_sa *e, size_t ihl, size_t n)
 enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const uint8_t *in,
 					    size_t n, unsigned pmtu, unsigned *inner_mtu)
 {
-	struct kern_pkt k;
 	size_t ihl, fixed, avail;
 	bool v4, df;
 
 	*inner_mtu = 0;
-	if (kern_pkt_parse(in, n, &k) != KERN_PKT_OK)
-		return KERN_ESP_MTU_FITS; /* not ours to judge: kern_esp_encrypt rejects it */
-	v4 = in[0] >> 4 == 4;
+	/* only the IP header matters here; kern_esp_encrypt rejects what has none */
+	v4 = n >= V4_HDR && in[0] >> 4 == 4;
 	ihl = v4 ? (size_t)(in[0] & 15) * 4 : V6_HDR;
+	if ((v4 && (ihl < V4_HDR || ihl > n)) || (!v4 && (n < V6_HDR || in[0] >> 4 != 6)))
+		return KERN_ESP_MTU_FRAGMENT;
 	df = v4 ? (in[6] & 0x40) != 0 : true;
 	/* the largest inner packet m with outer_len(m) <= pmtu: the payload plus trailer must
 	 * fit the room left, rounded down to the 4-octet alignment */
@@ -59,12 +59,10 @@ enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const u
 
 size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out, size_t cap)
 {
-	struct kern_pkt k;
 	size_t q, len;
 
-	if (kern_pkt_parse(pkt, n, &k) != KERN_PKT_OK)
-		return 0;
-	if (k.src.af == AF_INET) {
+	/* only the addresses are needed: any packet we could encrypt gets its answer */
+	if (n >= V4_HDR && pkt[0] >> 4 == 4 && (pkt[0] & 15) >= 5) {
 		/* RFC 792 type 3 code 4 with RFC 1191 §4's next-hop MTU; quote the header and up
 		 * to 548 octets so the error stays within 576 (RFC 1812 §4.3.2.3) */
 		q = n < 548 ? n : 548;
@@ -76,8 +74,8 @@ size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t
 		esp_put16(out + 2, (uint16_t)len);
 		out[8] = 64;
 		out[9] = IPPROTO_ICMP;
-		memcpy(out + 12, k.dst.b, 4);
-		memcpy(out + 16, k.src.b, 4);
+		memcpy(out + 12, pkt + 16, 4);
+		memcpy(out + 16, pkt + 12, 4);
 		esp_put16(out + 10, esp_sum_fold(esp_sum_add(0, out, V4_HDR)));
 		out[20] = 3;
 		out[21] = 4;
@@ -86,6 +84,8 @@ size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t
 		esp_put16(out + 22, esp_sum_fold(esp_sum_add(0, out + 20, 8 + q)));
 		return len;
 	}
+	if (n < V6_HDR || pkt[0] >> 4 != 6)
+		return 0;
 	/* RFC 4443 §3.2: type 2 code 0, the MTU, as much of the packet as fits in 1280 */
 	q = n < V6_MIN_MTU - 48 ? n : V6_MIN_MTU - 48;
 	len = V6_HDR + 8 + q;
@@ -96,8 +96,8 @@ size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t
 	esp_put16(out + 4, (uint16_t)(8 + q));
 	out[6] = IPPROTO_ICMPV6;
 	out[7] = 64;
-	memcpy(out + 8, k.dst.b, 16);
-	memcpy(out + 24, k.src.b, 16);
+	memcpy(out + 8, pkt + 24, 16);
+	memcpy(out + 24, pkt + 8, 16);
 	out[40] = 2;
 	esp_put32(out + 44, mtu);
 	memcpy(out + 48, pkt, q);

@@ -385,12 +385,12 @@ enum kern_esp_mtu_action {
 	KERN_ESP_MTU_FRAGMENT,	/* encrypt, then fragment the outer packet */
 };
 /* What to do with inner packet in (n bytes) on a path of MTU pmtu; *inner_mtu is the largest
- * inner packet that fits (for the ICMP error). */
+ * inner packet that fits (for the ICMP error). Without an IP header: FRAGMENT, *inner_mtu 0. */
 enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const uint8_t *in,
 					    size_t n, unsigned pmtu, unsigned *inner_mtu);
 /* Builds ICMP fragmentation needed (RFC 792, RFC 1191 §4) or ICMPv6 packet too big (RFC 4443
  * §3.2) about pkt, from pkt's destination back to its source, carrying mtu. Returns the
- * length written to out (cap >= 1280 is enough), or 0 if pkt does not parse. */
+ * length written to out (cap >= 1280 is enough), or 0 without an IPv4/IPv6 header. */
 size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out,
 			     size_t cap);
 /* Splits IP packet pkt into fragments of at most mtu bytes (IPv4: RFC 791; IPv6: the fragment
