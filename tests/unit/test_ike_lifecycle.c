@@ -3,7 +3,9 @@
  * its hard lifetime without a rekey (removal + DELETE, §1.4.1), selectors the responder cannot
  * accept (TS_UNACCEPTABLE, §2.9), Vendor ID payloads (ignored, §3.12), Child SA rekeys with
  * PFS (KE in CREATE_CHILD_SA, §1.3.1) and a KE of the wrong group (INVALID_KE_PAYLOAD, §1.3),
- * requests for an IKE SA the responder lost (INVALID_IKE_SPI, §2.21.4, rate-limited). */
+ * requests for an IKE SA the responder lost (INVALID_IKE_SPI, §2.21.4, rate-limited), and the
+ * other transforms (AES-GCM-16 with 128-bit keys, PRF-HMAC-SHA2-512) through handshake and
+ * rekeys. */
 #include "ike_world_t.h"
 #include "oe_log.h"
 
@@ -426,6 +428,53 @@ static void test_esp_dh_choice(void)
 	T_CHECK(!ike_prop_select_esp(&c, &offer, &chosen, &bits, &esn, &spi, &dh));
 }
 
+/* ---- AES-GCM-16/128 and PRF-HMAC-SHA2-512 (§3.3.2) ---------------------------------------- */
+
+static void test_aes128_sha512(void)
+{
+	for (int side = 0; side < 2; side++) {
+		struct w_world w;
+		struct w_node *i, *r, *x;
+		struct ike_sa_info si, sr;
+
+		setup(&w, k_ec, k_ed);
+		i = &w.n[0];
+		r = &w.n[1];
+		x = side ? r : i; /* the one that only takes these; the other has the defaults */
+		x->conf.encr_bits[0] = 128;
+		x->conf.nencr = 1;
+		x->conf.prf[0] = IKE_PRF_HMAC_SHA2_512;
+		x->conf.nprf = 1;
+		start(&w);
+		T_CHECK_INT(w_initiate(i, r), IKE_OK);
+		w_run(&w, 100);
+		handshake_transcript(&w);
+		T_CHECK(ike_sa_get(i->e, i->sa, &si));
+		T_CHECK(ike_sa_at(r->e, 0, &sr));
+		T_CHECK_INT(si.encr_bits, 128);
+		T_CHECK_INT(sr.encr_bits, 128);
+		T_CHECK_INT(si.prf, IKE_PRF_HMAC_SHA2_512);
+		T_CHECK_INT(sr.prf, IKE_PRF_HMAC_SHA2_512);
+		check_pair(i, r);
+		T_CHECK_INT(kern_mock_at(i->km, 0)->key_len, 16);
+		/* the Child SA and then the IKE SA rekeyed with them (SK_d of 64 octets) */
+		T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+		w_run(&w, 100);
+		check_pair(i, r);
+		T_CHECK_INT(ike_rekey_ike(i->e, i->sa), IKE_OK);
+		w_run(&w, 100);
+		T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+		w_run(&w, 100);
+		check_pair(i, r);
+		T_CHECK(ike_sa_get(i->e, i->sa, &si));
+		T_CHECK_INT(si.prf, IKE_PRF_HMAC_SHA2_512);
+		T_CHECK_INT(ike_sa_count(i->e), 1);
+		T_CHECK_INT(ike_sa_count(r->e), 1);
+		T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_UP CHILD_DOWN CHILD_UP CHILD_DOWN");
+		w_free(&w);
+	}
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -441,6 +490,7 @@ int main(void)
 	T_RUN(test_rekey_child_pfs_invalid_ke);
 	T_RUN(test_invalid_ike_spi);
 	T_RUN(test_esp_dh_choice);
+	T_RUN(test_aes128_sha512);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
