@@ -1304,6 +1304,21 @@ static void test_fuzz_sa_seeds(void)
 						   0 };
 		sa_seed(dir, 10, 1, q, 1);
 	}
+	{
+		/* a Child SA rekey with PFS (§1.3.1): X25519 offered, KE carried */
+		struct ike_payload q[6] = { p[5], p[2], p[5], p[3], p[4] };
+		struct ike_proposal pfs = esp;
+
+		ike_prop_add_dh(&pfs, IKE_DH_CURVE25519);
+		q[1].u.sa = (struct ike_sa_pl){ &pfs, 1 };
+		q[2].type = IKE_PL_KE;
+		q[2].u.ke = (struct ike_ke_pl){ IKE_DH_CURVE25519, ke, sizeof(ke) };
+		q[5].type = IKE_PL_NOTIFY;
+		q[5].u.n = (struct ike_notify_pl){ IKE_PROTO_ESP, 4, { 1, 2, 3, 4 },
+						   IKE_N_REKEY_SA, NULL, 0 };
+		sa_seed(dir, 11, 2, q, 6); /* request */
+		sa_seed(dir, 12, 3, q, 5); /* its answer */
+	}
 }
 
 int main(void)
