@@ -51,6 +51,7 @@ bool kern_said_eq(const struct kern_said *a, const struct kern_said *b);
 
 struct kern_eroute_table;
 
+/* A new, empty table, owned by the caller (kern_eroute_table_free); NULL when out of memory. */
 struct kern_eroute_table *kern_eroute_table_new(void);
 void kern_eroute_table_free(struct kern_eroute_table *t);
 

@@ -30,7 +30,7 @@ typedef void (*oe_signal_cb)(void *ctx, int signo);
 /* A timer handle: 0 is never a valid handle. */
 typedef uint64_t oe_timer_id;
 
-/* Creates a loop. Returns 0 or -errno. */
+/* Creates a loop, owned by the caller (oe_loop_free). Returns 0 or -errno. */
 int oe_loop_new(struct oe_loop **out);
 /* Frees the loop and its timers; does not close watched fds. Accepts NULL. */
 void oe_loop_free(struct oe_loop *l);
@@ -224,7 +224,7 @@ int oe_ctl_call(const char *sockpath, const char *request, int timeout_ms, bool 
 /* Builds the policy as the agent does: the group files in dir (conf->policydir when NULL) for
  * the groups the conf leaves on, plus the implicit rules with the resolvers (conf nameservers,
  * else resolv_text, the contents of /etc/resolv.conf, may be NULL). Errors and warnings go to
- * d. Returns 0 with *out set, or -EINVAL / -errno / -ENOMEM. */
+ * d. Returns 0 with *out set (the caller's: pg_policy_free), or -EINVAL / -errno / -ENOMEM. */
 int oe_policy_build(const struct oe_conf *conf, const char *dir, const char *resolv_text,
 		    struct oe_diag *d, struct pg_policy **out);
 

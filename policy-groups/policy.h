@@ -44,6 +44,7 @@ struct pg_rule {
 struct pg_builder;
 struct pg_policy;
 
+/* A new, empty builder, owned by the caller (pg_builder_free); NULL when out of memory. */
 struct pg_builder *pg_builder_new(void);
 void pg_builder_free(struct pg_builder *b);
 
@@ -65,7 +66,8 @@ int pg_builder_add_static(struct pg_builder *b, const struct pg_rule *r, const c
 int pg_builder_add_implicit(struct pg_builder *b, const struct oe_addr *resolvers, size_t n);
 
 /* Compiles everything added so far. Warnings (duplicates, overrides) go to d. Returns NULL on
- * allocation failure only. The builder may be freed afterwards. */
+ * allocation failure only. The policy is the caller's (pg_policy_free) and borrows nothing
+ * from the builder, which may be freed afterwards. */
 struct pg_policy *pg_compile(struct pg_builder *b, struct oe_diag *d);
 void pg_policy_free(struct pg_policy *p);
 
