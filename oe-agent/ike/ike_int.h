@@ -137,6 +137,8 @@ struct ike_sa {
 	struct child_sa *rekeying; /* Child SA being rekeyed by our CREATE_CHILD_SA */
 	uint8_t rekey_nonce[IKE_NONCE_MAX]; /* our nonce of that Child SA rekey */
 	size_t rekey_nonce_len;
+	uint16_t pfs_group;	 /* our Child SA rekeys' KE group (0: the IKE SA's), as the
+				  * peer's INVALID_KE_PAYLOAD asked (§1.3) */
 	/* IKE SA rekey (§2.8, §2.18): handles of the new SA we proposed and of the one the peer
 	 * proposed (both exist after a simultaneous rekey, §2.8.2) */
 	uint64_t rekey_mine, rekey_theirs;

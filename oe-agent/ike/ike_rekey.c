@@ -116,7 +116,8 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 	nc = child_sa_new(sa);
 	/* with PFS, a KE of the IKE SA's group: one the peer accepted already */
 	if (!nc || ike_nonce(sa->rekey_nonce, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
-	    (sa->e->conf.child_pfs && ike_dh_new(sa->dh, &nc->pfs_dh) != IKE_CRYPTO_OK)) {
+	    (sa->e->conf.child_pfs &&
+	     ike_dh_new(sa->pfs_group ? sa->pfs_group : sa->dh, &nc->pfs_dh) != IKE_CRYPTO_OK)) {
 		if (nc)
 			child_sa_remove(sa, nc);
 		old->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
@@ -138,7 +139,7 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 		ike_build_notify(&b, IKE_N_USE_TRANSPORT_MODE, NULL, 0);
 	ike_prop_esp(&sa->e->conf, &prop, nc->k.spi_in);
 	if (nc->pfs_dh)
-		ike_prop_add_dh(&prop, sa->dh);
+		ike_prop_add_dh(&prop, (uint16_t)ike_dh_group(nc->pfs_dh));
 	ike_add_sa(&b, &prop);
 	ike_add_nonce(&b, sa->rekey_nonce, sa->rekey_nonce_len);
 	if (nc->pfs_dh)
@@ -186,6 +187,24 @@ static void child_failed(struct ike_sa *sa, struct child_sa *old, struct child_s
 	old->rekey_at = ike_now(sa->e) + REKEY_RETRY_MS;
 }
 
+/* §1.3: the peer wants our Child SA rekeys' KE in another group. True if it is one of ours
+ * we did not use: the next try takes it. */
+static bool pfs_regroup(struct ike_sa *sa, const struct child_sa *nc, const struct ike_msg *m)
+{
+	const struct ike_notify_pl *n = ike_msg_notify(m, IKE_N_INVALID_KE_PAYLOAD);
+	uint16_t g = n && n->len == 2 ? (uint16_t)(n->data[0] << 8 | n->data[1]) : 0;
+	const struct ike_conf *c = &sa->e->conf;
+
+	if (!nc->pfs_dh || g == ike_dh_group(nc->pfs_dh))
+		return false;
+	for (size_t k = 0; k < c->ndh; k++)
+		if (c->dh[k] == g) {
+			sa->pfs_group = g;
+			return true;
+		}
+	return false;
+}
+
 static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m, uint32_t spi)
 {
 	struct child_sa *old = child_sa_by_spi_in(sa, spi), *nc = successor(sa, spi, true);
@@ -197,7 +216,7 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	size_t nr_len = 0;
 	uint16_t bits = 0, dh = 0, err = ike_msg_error(m);
 	uint32_t peer_spi = 0;
-	bool esn = false;
+	bool esn = false, again = false;
 	struct oe_sel sel;
 	enum ike_status st;
 
@@ -208,6 +227,7 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	}
 	if (err) {
 		st = ike_status_of_notify(err);
+		again = err == IKE_N_INVALID_KE_PAYLOAD && pfs_regroup(sa, nc, m);
 		goto fail;
 	}
 	if (!psa || !ti || !tr || !ike_nonce_copy(pn, nr, &nr_len) ||
@@ -236,6 +256,8 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	return IKE_OK;
 fail:
 	child_failed(sa, old, nc, st);
+	if (again && old->state == CHILD_S_INSTALLED)
+		old->rekey_at = ike_now(sa->e); /* at once, in the group asked for */
 	return st;
 }
 
