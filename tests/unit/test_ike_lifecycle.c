@@ -6,7 +6,8 @@
  * retried at once in the group asked for when it is one of ours),
  * requests for an IKE SA the responder lost (INVALID_IKE_SPI, §2.21.4, rate-limited), and the
  * other transforms (AES-GCM-16 with 128-bit keys, PRF-HMAC-SHA2-512) through handshake and
- * rekeys. */
+ * rekeys, and message IDs: a window of one each way, requests and answers outside it
+ * dropped (§2.1, §2.3). */
 #include "ike_world_t.h"
 #include "oe_log.h"
 
@@ -493,6 +494,89 @@ static void test_aes128_sha512(void)
 	}
 }
 
+/* ---- message IDs and the window of one (§2.1, §2.3) --------------------------------------- */
+
+/* An empty INFORMATIONAL from I to R on I's SA with message ID id, request or answer. */
+static void send_info(struct w_world *w, struct w_node *i, struct w_node *r, uint32_t id,
+		      bool response)
+{
+	struct ike_sa *sa = ike_sa_by_handle(i->e, i->sa);
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *out = NULL;
+	size_t len = 0;
+
+	T_CHECK(sa != NULL);
+	if (!sa)
+		return;
+	ike_sa_hdr(sa, &h, IKE_EXCH_INFORMATIONAL, response, id);
+	ike_build_init(&b, &h);
+	ike_build_begin_sk(&b);
+	T_CHECK_INT(ike_build_finish(&b, &sa->keys.sk_ei, &out, &len), IKE_CODEC_OK);
+	w_enqueue(w, &i->ep, &r->ep, out, len, w->now + 1, 99);
+	free(out);
+}
+
+static void test_msgid_window(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_stats s0, s1;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	/* window of one: a delete asked for while a rekey is out waits for its answer */
+	T_CHECK_INT(ike_rekey_child(i->e, i->sa), IKE_OK);
+	T_CHECK_INT(ike_delete(i->e, i->sa), IKE_OK);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R CHILD req 2");
+	W_EXPECT(&w, "R>I CHILD resp 2");
+	W_EXPECT(&w, "I>R INFO req 3"); /* the IKE SA's delete, queued first: the old Child SA
+					 * (whose delete the rekey queued after it) goes with it */
+	W_EXPECT(&w, "R>I INFO resp 3");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	w_free(&w);
+
+	/* requests ahead of the window, answers to nothing asked: dropped, unanswered */
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	ike_stats_get(r->e, &s0);
+	send_info(&w, i, r, 3, false); /* R expects 2 */
+	send_info(&w, i, r, 0, false); /* long gone, and not the cached one (1) */
+	send_info(&w, i, r, 0, true);	/* R asked nothing */
+	w_run(&w, 100);
+	W_EXPECT_END(&w);
+	ike_stats_get(r->e, &s1);
+	T_CHECK_INT(s1.dropped - s0.dropped, 3);
+	T_CHECK_INT(s1.sent, s0.sent);
+	/* the one in the window is answered, and its retransmission from the cache */
+	send_info(&w, i, r, 2, false);
+	w_run(&w, 100);
+	send_info(&w, i, r, 2, false);
+	w_run(&w, 100);
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	ike_stats_get(r->e, &s0);
+	T_CHECK_INT(s0.resent_responses - s1.resent_responses, 1);
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -509,6 +593,7 @@ int main(void)
 	T_RUN(test_invalid_ike_spi);
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
+	T_RUN(test_msgid_window);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
