@@ -6,8 +6,8 @@
  * retried at once in the group asked for when it is one of ours),
  * requests for an IKE SA the responder lost (INVALID_IKE_SPI, §2.21.4, rate-limited), and the
  * other transforms (AES-GCM-16 with 128-bit keys, PRF-HMAC-SHA2-512) through handshake and
- * rekeys, and message IDs: a window of one each way, requests and answers outside it
- * dropped (§2.1, §2.3). */
+ * rekeys, message IDs: a window of one each way, requests and answers outside it dropped
+ * (§2.1, §2.3), and wide traffic selectors narrowed by the responder to the host pair (§2.9). */
 #include "ike_world_t.h"
 #include "oe_log.h"
 
@@ -577,6 +577,68 @@ static void test_msgid_window(void)
 	w_free(&w);
 }
 
+/* ---- narrowing in the exchange (§2.9) ----------------------------------------------------- */
+
+/* I's IKE_AUTH offers wide selectors: TSi its /24 and then the trigger host, TSr anything. */
+static void widen_ts(struct ike_builder *b, const struct ike_payload *p, void *arg)
+{
+	static struct ike_ts tsi[2], tsr[1];
+	struct ike_payload q;
+
+	(void)arg;
+	if (!p)
+		return;
+	q = *p;
+	if (p->type == IKE_PL_TSI) {
+		memset(tsi, 0, sizeof(tsi));
+		tsi[0].type = tsi[1].type = IKE_TS_IPV4_ADDR_RANGE;
+		oe_addr_parse(&tsi[0].start, "192.0.2.0", 9);
+		oe_addr_parse(&tsi[0].end, "192.0.2.255", 11);
+		tsi[0].eport = 65535;
+		tsi[1] = p->u.ts.ts[0];
+		q.u.ts = (struct ike_ts_pl){ tsi, 2 };
+	} else if (p->type == IKE_PL_TSR) {
+		memset(tsr, 0, sizeof(tsr));
+		tsr[0].type = IKE_TS_IPV4_ADDR_RANGE;
+		oe_addr_parse(&tsr[0].start, "0.0.0.0", 7);
+		oe_addr_parse(&tsr[0].end, "255.255.255.255", 15);
+		tsr[0].eport = 65535;
+		q.u.ts = (struct ike_ts_pl){ tsr, 1 };
+	}
+	ike_build_add(b, &q);
+}
+
+static void test_narrowing_exchange(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	char a[OE_PREFIXSTRLEN];
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	keep(&w, 2); /* I's IKE_AUTH request */
+	w.drop = 1ull << 2;
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	resend_kept(&w, i, r, widen_ts, NULL);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R SA_INIT req 0");
+	W_EXPECT(&w, "R>I SA_INIT resp 0");
+	W_EXPECT(&w, "I>R AUTH req 1 (dropped)");
+	W_EXPECT(&w, "R>I AUTH resp 1");
+	W_EXPECT_END(&w);
+	/* R installed only the pair of hosts (OE: /32 each), and I took that answer */
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP");
+	check_pair(i, r);
+	T_CHECK_STR(oe_prefix_str(&kern_mock_at(r->km, 0)->sel.src, a), "192.0.2.2/32");
+	T_CHECK_STR(oe_prefix_str(&kern_mock_at(r->km, 0)->sel.dst, a), "192.0.2.1/32");
+	T_CHECK_INT(kern_mock_at(r->km, 0)->sel.proto, 0);
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -594,6 +656,7 @@ int main(void)
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
+	T_RUN(test_narrowing_exchange);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
