@@ -6,7 +6,7 @@ set -u
 
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libldns-dev libnetfilter-queue-dev
 libmnl-dev libnftables-dev libnftables1 clang libclang-rt-14-dev iproute2 nftables iptables
-tcpdump procps iputils-ping
+tcpdump procps iputils-ping groff-base
 nsd ldnsutils python3
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins"
 
