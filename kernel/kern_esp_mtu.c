@@ -26,6 +26,17 @@ static size_t outer_len(const struct kern_esp_sa *e, size_t ihl, size_t n)
 	       ((payload + ESP_TRAILER_LEN + 3) & ~(size_t)3) + ESP_ICV_LEN;
 }
 
+/* RFC 1122 §3.2.2 / RFC 4443 §2.4 (e): no ICMP error is sent about an ICMP error. */
+static bool icmp_error(const uint8_t *in, size_t n, bool v4, size_t ihl)
+{
+	if (n <= ihl)
+		return false;
+	if (v4)
+		return in[9] == IPPROTO_ICMP && (in[ihl] == 3 || in[ihl] == 4 || in[ihl] == 5 ||
+						 in[ihl] == 11 || in[ihl] == 12);
+	return in[6] == IPPROTO_ICMPV6 && in[ihl] < 128;
+}
+
 enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const uint8_t *in,
 					    size_t n, unsigned pmtu, unsigned *inner_mtu)
 {
@@ -51,8 +62,8 @@ enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const u
 		return KERN_ESP_MTU_FITS;
 	/* RFC 4301 §8.2.1 / RFC 1191: a DF packet (or any IPv6 one: only the source fragments)
 	 * is refused with the MTU it should use; below the protocol minimum that cannot be
-	 * reported, so the outer packet is fragmented instead */
-	if (df && *inner_mtu >= (v4 ? V4_MIN_MTU : V6_MIN_MTU))
+	 * reported, so the outer packet is fragmented instead (so are ICMP errors) */
+	if (df && !icmp_error(in, n, v4, ihl) && *inner_mtu >= (v4 ? V4_MIN_MTU : V6_MIN_MTU))
 		return KERN_ESP_MTU_ICMP;
 	return KERN_ESP_MTU_FRAGMENT;
 }

@@ -108,7 +108,9 @@ enum kern_esp_status kern_esp_encrypt(struct kern_esp_sa *e, const uint8_t *in, 
 		st = KERN_ESP_SEQ_OVERFLOW;
 		goto out;
 	}
-	if (e->mode == KERN_MODE_TRANSPORT && in[0] >> 4 == 6 && v6_ext(in[6])) {
+	/* RFC 4303 §3.3.2: transport mode applies to whole datagrams only */
+	if (e->mode == KERN_MODE_TRANSPORT &&
+	    (in[0] >> 4 == 6 ? v6_ext(in[6]) : (esp_get16(in + 6) & 0x3fff) != 0)) {
 		st = KERN_ESP_INNER;
 		goto out;
 	}

@@ -623,6 +623,13 @@ static void test_mtu_check(void)
 	/* below the IPv6 minimum MTU the outer packet is fragmented instead */
 	n = inner_udp(&p.a.local, &p.a.remote, 1300, false, in);
 	T_CHECK_INT(kern_esp_mtu_check(p.ea, in, n, 1300, &mtu), KERN_ESP_MTU_FRAGMENT);
+	/* never an ICMP error about an ICMPv6 error (RFC 4443 §2.4 (e)); informational is fine */
+	n = inner_udp(&p.a.local, &p.a.remote, 1500, false, in);
+	in[6] = IPPROTO_ICMPV6;
+	in[40] = 1; /* destination unreachable */
+	T_CHECK_INT(kern_esp_mtu_check(p.ea, in, n, 1500, &mtu), KERN_ESP_MTU_FRAGMENT);
+	in[40] = 128; /* echo request */
+	T_CHECK_INT(kern_esp_mtu_check(p.ea, in, n, 1500, &mtu), KERN_ESP_MTU_ICMP);
 	pair_free(&p);
 	/* transport over IPv4: the inner header is reused, 8 + 8 + 2 + 16 (+ padding) */
 	pair_new(&p, AF_INET, KERN_MODE_TRANSPORT, KERN_ENCAP_NONE, 16, false);
@@ -631,6 +638,14 @@ static void test_mtu_check(void)
 	T_CHECK_INT(mtu, 1466);
 	T_CHECK_INT(kern_esp_encrypt(p.ea, in, n, out, sizeof(out), &on), KERN_ESP_OK);
 	T_CHECK_INT(on, 1500);
+	/* RFC 4303 §3.3.2: no transport mode for fragments; a tunnel carries them */
+	in[6] = 0x20;
+	esp_put16(in + 10, 0);
+	esp_put16(in + 10, esp_sum_fold(esp_sum_add(0, in, 20)));
+	T_CHECK_INT(kern_esp_encrypt(p.ea, in, n, out, sizeof(out), &on), KERN_ESP_INNER);
+	pair_free(&p);
+	pair_new(&p, AF_INET, KERN_MODE_TUNNEL, KERN_ENCAP_NONE, 16, false);
+	T_CHECK_INT(kern_esp_encrypt(p.ea, in, n, out, sizeof(out), &on), KERN_ESP_OK);
 	pair_free(&p);
 }
 
