@@ -40,12 +40,17 @@ rtts() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "?" }'; }
 blast() { timeout 60 "$TOOL" blast "$(ns a)" "$(ns b)" "$1" "$SECS"; }
+# cpu_ticks PID: user + system clock ticks the process has used
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
 
 # --- decisions, latency (agent running) --------------------------------------------------------------
 ping_ok a 2001:db8:1::1 1 2 || { echo "trap: no route to B"; exit 1; }
 agent_start a || exit 1
 q0=$(nfq_seq a)
+c0=$(cpu_ticks "$(agent_pid a)")
 first=$(timeout 300 "$TOOL" decide "$(ns a)" "$(ns b)" 2001:db8:1:: "$N" "$WINDOW" first)
+c1=$(cpu_ticks "$(agent_pid a)")
 q1=$(nfq_seq a)
 again=$(timeout 300 "$TOOL" decide "$(ns a)" "$(ns b)" 2001:db8:1:: "$N" "$WINDOW" again)
 q2=$(nfq_seq a)
@@ -81,6 +86,9 @@ echo "trap: decisions through the trap, clear path (new destinations, window $WI
 printf '  %s of %s arrived in %s s = %s decisions/s (lost %s; bar >= 100000/s)\n' \
 	"$(kv "$first" first_arrived)" "$N" "$(kv "$first" first_seconds)" \
 	"$(kv "$first" first_per_s)" "$(kv "$first" first_lost)"
+awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$N" -v s="$(kv "$first" first_seconds)" 'BEGIN {
+	printf "  agent CPU: %.2f s of %.2f s (%.0f%%), %.1f us per decision\n", t / hz, s,
+		(s > 0 ? 100 * t / hz / s : 0), 1e6 * t / hz / n }'
 printf '  queue hits: %s for the first pass, %s when the same %s flows are sent again (bar: 0)\n' \
 	$((q1 - q0)) $((q2 - q1)) "$N"
 printf '  second pass, kernel only: %s datagrams/s; %%pass shunts in ipsec eroute: %s; over-limit %s\n' \
