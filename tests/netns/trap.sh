@@ -81,7 +81,7 @@ fw_run=$(fw_shape)
 if [ "$fw_run" != "$fw_base" ] && in_ns a iptables-save | grep -q -- '-j NFQUEUE'; then
 	ok "the agent installs its rules (an NFQUEUE trap)"
 else nok "the agent installs its rules (an NFQUEUE trap)" "$fw_run"; fi
-if grep -Eqi 'nfqueue|nft queue|queue' "$(agent_log a)"; then ok "the log says which trap was chosen"
+if grep -Eq 'native nft queue|NFQUEUE target' "$(agent_log a)"; then ok "the log says which trap was chosen"
 else nok "the log says which trap was chosen" "$(tail -n 20 "$(agent_log a)")"; fi
 
 # expect_pass NAME ADDR: the first ping is answered through the trap and the pair becomes
