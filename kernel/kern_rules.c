@@ -107,6 +107,50 @@ static int run_prog(const char *const argv[], const char *in)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
 }
 
+/* The ESP queue's jumps: inbound ESP marked by our input chain (filter INPUT), outbound
+ * tunnel packets marked by our postrouting chain (mangle POSTROUTING). */
+static void xt_remove_esp(bool v6)
+{
+	static const char *const tab[2][3] = { { "filter", "INPUT", "OE_ESPIN" },
+					       { "mangle", "POSTROUTING", "OE_ESPOUT" } };
+	const char *ipt = v6 ? "ip6tables" : "iptables";
+
+	for (int t = 0; t < 2; t++) {
+		const char *del[] = { ipt, "-w", "-t", tab[t][0], "-D", tab[t][1], "-j", tab[t][2],
+				      NULL };
+		const char *flush[] = { ipt, "-w", "-t", tab[t][0], "-F", tab[t][2], NULL };
+		const char *rm[] = { ipt, "-w", "-t", tab[t][0], "-X", tab[t][2], NULL };
+
+		for (int i = 0; i < 16 && run_prog(del, NULL) == 0; i++)
+			;
+		run_prog(flush, NULL);
+		run_prog(rm, NULL);
+	}
+}
+
+static int xt_install_esp(const struct kern_rules_conf *c, bool v6)
+{
+	const char *argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "-w", "--noflush",
+			       NULL };
+	char in[768];
+	int st;
+
+	snprintf(in, sizeof(in),
+		 "*filter\n:OE_ESPIN - [0:0]\n"
+		 "-A OE_ESPIN -m mark --mark 0x%x/0x%x -j NFQUEUE --queue-num %u\n"
+		 "-I INPUT 1 -j OE_ESPIN\nCOMMIT\n"
+		 "*mangle\n:OE_ESPOUT - [0:0]\n"
+		 "-A OE_ESPOUT -m mark --mark 0x%x/0x%x -j NFQUEUE --queue-num %u\n"
+		 "-I POSTROUTING 1 -j OE_ESPOUT\nCOMMIT\n",
+		 kern_esp_mark(c), c->mask, c->esp_queue, kern_esp_mark(c), c->mask, c->esp_queue);
+	st = run_prog(argv, in);
+	if (st != 0) {
+		oe_err(KERN, "%s failed (%d) installing OE_ESPIN/OE_ESPOUT", argv[0], st);
+		return st < 0 ? st : -EIO;
+	}
+	return 0;
+}
+
 static void xt_remove(bool v6)
 {
 	const char *ipt = v6 ? "ip6tables" : "iptables", *chain = v6 ? "OE_TRAP6" : "OE_TRAP";
@@ -119,6 +163,7 @@ static void xt_remove(bool v6)
 		;
 	run_prog(flush, NULL);
 	run_prog(rm, NULL);
+	xt_remove_esp(v6);
 }
 
 static int xt_install(const struct kern_rules_conf *c, bool v6)
@@ -204,6 +249,10 @@ int kern_rules_open(const struct kern_rules_conf *c, const struct kern_range *v,
 		err = xt_install(&r->conf, false);
 		if (!err)
 			err = xt_install(&r->conf, true);
+		if (!err && r->conf.esp_queue)
+			err = xt_install_esp(&r->conf, false);
+		if (!err && r->conf.esp_queue)
+			err = xt_install_esp(&r->conf, true);
 		if (err)
 			goto fail;
 	}

@@ -17,6 +17,13 @@ uint32_t kern_trap_mark(const struct kern_rules_conf *c)
 	return (c->mark + low) & c->mask;
 }
 
+uint32_t kern_esp_mark(const struct kern_rules_conf *c)
+{
+	uint32_t low = c->mask & (~c->mask + 1);
+
+	return (c->mark + 2 * low) & c->mask;
+}
+
 bool kern_shunt_ports_ok(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
@@ -25,7 +32,7 @@ bool kern_shunt_ports_ok(uint8_t proto)
 
 const char *kern_shunt_set(enum kern_shunt k)
 {
-	static const char *const n[KERN_NSHUNTS] = { "pass", "drop", "reject" };
+	static const char *const n[KERN_NSHUNTS] = { "pass", "drop", "reject", "tun" };
 
 	return (unsigned)k < KERN_NSHUNTS ? n[k] : "?";
 }
@@ -158,12 +165,14 @@ static void put_family_chain(const struct kern_rules_conf *c, int f, struct oe_b
 			    "nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return\n");
 	oe_buf_printf(out, "\t\t%s daddr @clear%c return\n", ip, fc);
 	oe_buf_printf(out, "\t\t%s daddr @block%c reject with %s\n", ip, fc, rej);
+	/* pairs with a Child SA: the postrouting chain sends them to the ESP queue */
+	oe_buf_printf(out, "\t\t%s saddr . %s daddr @tun%c return\n", ip, ip, fc);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @pass%c return\n", ip, ip, fc);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @drop%c drop\n", ip, ip, fc);
 	oe_buf_printf(out, "\t\t%s saddr . %s daddr @reject%c reject with %s\n", ip, ip, fc, rej);
 	/* pairs decided per ports (port rules decide there); `th` is read only for protocols
 	 * that have ports there */
-	for (int k = 0; k < KERN_NSHUNTS; k++)
+	for (int k = 0; k <= KERN_SHUNT_REJECT; k++)
 		oe_buf_printf(out, "\t\tmeta l4proto { tcp, udp, udplite, sctp } %s saddr . %s "
 			      "daddr . meta l4proto . th sport . th dport @%sp%c %s%s\n", ip, ip,
 			      kern_shunt_set((enum kern_shunt)k), fc,
@@ -174,6 +183,28 @@ static void put_family_chain(const struct kern_rules_conf *c, int f, struct oe_b
 	else /* the OE_TRAP chains queue what carries this mark */
 		oe_buf_printf(out, "\t\tmeta mark set meta mark and 0x%08x or 0x%08x\n", ~c->mask,
 			      kern_trap_mark(c));
+	oe_buf_puts(out, "\t}\n");
+}
+
+/* Outbound packets of tunnel pairs go to the ESP queue after routing: postrouting (not the
+ * output chain) so the held packets the trap queue releases pass here too. Priority -160:
+ * before iptables' mangle POSTROUTING, where the xt backend's OE_ESPOUT jump sits. */
+static void put_esp_chains(const struct kern_rules_conf *c, struct oe_buf *out)
+{
+	oe_buf_printf(out, "\tchain post {\n\t\ttype filter hook postrouting priority -160; "
+		      "policy accept;\n\t\tmeta mark and 0x%08x == 0x%08x return\n", c->mask,
+		      c->mark & c->mask);
+	for (int f = 0; f < 2; f++) {
+		const char *ip = f ? "ip6" : "ip";
+
+		if (c->native_queue)
+			oe_buf_printf(out, "\t\t%s saddr . %s daddr @tun%c queue num %u\n", ip, ip,
+				      f ? '6' : '4', c->esp_queue);
+		else
+			oe_buf_printf(out, "\t\t%s saddr . %s daddr @tun%c meta mark set meta mark "
+				      "and 0x%08x or 0x%08x\n", ip, ip, f ? '6' : '4', ~c->mask,
+				      kern_esp_mark(c));
+	}
 	oe_buf_puts(out, "\t}\n");
 }
 
@@ -191,16 +222,27 @@ void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range 
 		      "\t\tmeta nfproto ipv6 jump out6\n\t}\n", c->mask, c->mark & c->mask);
 	put_family_chain(c, 0, out);
 	put_family_chain(c, 1, out);
-	/* Inbound cleartext from private ranges (DESIGN.md §3); IKE and ESP may come in, and so
-	 * may what we send ourselves over loopback (our ICMP errors among it). */
+	if (c->esp_queue)
+		put_esp_chains(c, out);
+	/* Inbound cleartext from private ranges and from peers we have a Child SA with (DESIGN.md
+	 * §3); IKE and ESP may come in (ESP goes to the ESP queue when there is one), and so may
+	 * what we send ourselves over loopback (our ICMP errors among it). */
 	oe_buf_puts(out, "\tchain in {\n\t\ttype filter hook input priority -150; policy accept;\n"
-		    "\t\tiifname \"lo\" return\n"
-		    "\t\tmeta l4proto esp return\n"
-		    "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+		    "\t\tiifname \"lo\" return\n");
+	if (!c->esp_queue)
+		oe_buf_puts(out, "\t\tmeta l4proto esp return\n");
+	else if (c->native_queue)
+		oe_buf_printf(out, "\t\tmeta l4proto esp queue num %u\n", c->esp_queue);
+	else
+		oe_buf_printf(out, "\t\tmeta l4proto esp meta mark set meta mark and 0x%08x or "
+			      "0x%08x return\n", ~c->mask, kern_esp_mark(c));
+	oe_buf_puts(out, "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
 		    "nd-neighbor-advert, nd-redirect } return\n"
 		    "\t\tudp dport { 500, 4500 } return\n"
 		    "\t\tip saddr @priv4 counter name \"cleartext_in\" drop\n"
-		    "\t\tip6 saddr @priv6 counter name \"cleartext_in\" drop\n\t}\n}\n");
+		    "\t\tip6 saddr @priv6 counter name \"cleartext_in\" drop\n"
+		    "\t\tip daddr . ip saddr @tun4 counter name \"cleartext_in\" drop\n"
+		    "\t\tip6 daddr . ip6 saddr @tun6 counter name \"cleartext_in\" drop\n\t}\n}\n");
 	kern_rules_render_ranges(v, n, out);
 }
 

@@ -231,7 +231,11 @@ struct kern_range {
 /* Decisions: the sets pass4/pass6, drop4/…, reject4/… keyed by source . destination, and
  * passp4/… keyed by source . destination . protocol . source port . destination port for
  * destinations where port rules decide (TCP, UDP, UDP-Lite, SCTP only). */
-enum kern_shunt { KERN_SHUNT_PASS, KERN_SHUNT_DROP, KERN_SHUNT_REJECT, KERN_NSHUNTS };
+/* KERN_SHUNT_TUNNEL (per pair only, key our address . the peer's): the pair has a Child SA:
+ * outbound packets skip the trap and go to the ESP queue, inbound cleartext from the peer is
+ * dropped and counted. */
+enum kern_shunt { KERN_SHUNT_PASS, KERN_SHUNT_DROP, KERN_SHUNT_REJECT, KERN_SHUNT_TUNNEL,
+		  KERN_NSHUNTS };
 struct kern_shunt_elem {
 	struct oe_addr src, dst;
 	uint8_t proto;	       /* 0: the per-pair sets */
@@ -251,9 +255,12 @@ struct kern_rules_conf {
 			      * kern_trap_mark() in these bits (xt backend) */
 	uint32_t max_shunts; /* size of each shunt set */
 	bool native_queue;   /* render the nft `queue` statement instead of the mark */
+	uint16_t esp_queue;  /* NFQUEUE of the userspace ESP datapath (kern_uesp); 0 = none */
 };
 /* The mark our table gives trapped packets: mark plus the lowest bit of mask. */
 uint32_t kern_trap_mark(const struct kern_rules_conf *c);
+/* The mark of packets for the ESP queue (xt backend): mark plus twice the lowest bit. */
+uint32_t kern_esp_mark(const struct kern_rules_conf *c);
 
 /* The whole `inet oe_agent` table as nft -f input (pure): chains, the range sets filled from
  * v (n ranges, each family's ranges disjoint), empty shunt sets and counters. */
@@ -400,6 +407,34 @@ size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t
  * small) / -EMSGSIZE. */
 int kern_esp_fragment(const uint8_t *pkt, size_t n, unsigned mtu, uint32_t id,
 		      void (*emit)(void *arg, const uint8_t *frag, size_t len), void *arg);
+
+/* -- the uesp backend (kern_uesp.c): kern_ops over the ESP core on packets from an NFQUEUE --
+ * The kernel rules (esp_queue in kern_rules_conf) queue outbound packets of tunnel pairs after
+ * routing and inbound ESP; the verdict carries the packet rewritten (encrypted / decrypted). */
+struct kern_uesp;
+extern const struct kern_ops kern_uesp_ops; /* arg: the struct kern_uesp */
+struct kern_uesp_stats {
+	uint64_t encrypted, decrypted;
+	uint64_t no_sa;		/* queued packets without an SA for them: dropped */
+	uint64_t errors;	/* encryption / decryption refused (kern_esp_status): dropped */
+	uint64_t soft_expired;	/* SAs past a soft byte limit or out of sequence numbers */
+};
+/* Binds NFQUEUE num (whole packets, no GSO, never fail-open) unless num is 0 (then only the
+ * ops work: tests). Returns 0 or -errno. */
+int kern_uesp_open(uint16_t num, uint32_t maxlen, struct kern_uesp **out);
+void kern_uesp_close(struct kern_uesp *u); /* wipes every SA; NULL is fine */
+int kern_uesp_fd(const struct kern_uesp *u); /* -1 without a queue */
+/* Handles what is queued (non-blocking, bounded batch). Returns packets handled or -errno. */
+int kern_uesp_receive(struct kern_uesp *u);
+/* The packet path without the queue: rewrites pkt (n bytes) into out (cap >= n +
+ * KERN_ESP_OVERHEAD_MAX). Outbound when an installed SA's selector covers its addresses,
+ * inbound when it is ESP for one of our SPIs. Returns the length, or 0 = drop. */
+size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint8_t *out,
+			 size_t cap);
+void kern_uesp_stats_get(const struct kern_uesp *u, struct kern_uesp_stats *out);
+/* Called (may be NULL) when an SA wants a rekey (soft bytes, sequence numbers near the end). */
+void kern_uesp_set_rekey_cb(struct kern_uesp *u, void (*cb)(void *arg, uint32_t spi_in),
+			    void *arg);
 /* ==== end of uesp =========================================================================== */
 
 #endif

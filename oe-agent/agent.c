@@ -6,6 +6,7 @@
 #include "agent.h"
 #include "agent_int.h"
 #include "flow_int.h"
+#include "ike_sock_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@ struct oe_agent {
 	struct kern_eroute_table *eroutes;
 	struct oe_ctl_server *ctl;
 	struct oe_trap *trap; /* NULL with trap=no */
+	struct oe_tunnels *tunnels; /* IKE + userspace ESP (tunnel.c); NULL with trap=no */
 	int pidfd;
 	bool pid_claimed;
 	uint64_t started_ms;
@@ -156,6 +158,8 @@ static int agent_reload(struct oe_agent *a, struct oe_buf *msgs)
 	err = install(a);
 	if (a->trap)
 		oe_trap_reload(a->trap, &a->conf, a->policy); /* failures are logged there */
+	if (a->tunnels)
+		oe_tunnels_set_policy(a->tunnels, a->policy);
 	snprintf(a->last_reload, sizeof(a->last_reload), "%s at %s%s", err ? "failed" : "ok",
 		 when, err ? ": out of memory filling the eroutes" : "");
 	return err;
@@ -205,6 +209,8 @@ static void status_reply(struct oe_agent *a, struct oe_buf *out)
 		      a->last_reload);
 	if (a->trap)
 		oe_trap_status(a->trap, out);
+	if (a->tunnels)
+		oe_tunnels_status(a->tunnels, out);
 }
 
 static bool copy_eroute(void *ctx, struct kern_eroute *e)
@@ -221,6 +227,8 @@ static void eroute_reply(struct oe_agent *a, bool json, struct oe_buf *out)
 	if (a->trap && (all = kern_eroute_table_new()) != NULL) {
 		kern_eroute_walk(a->eroutes, copy_eroute, all);
 		oe_trap_eroutes(a->trap, all);
+		if (a->tunnels)
+			oe_tunnels_eroutes(a->tunnels, all);
 		t = all;
 	}
 	oe_buf_puts(out, "OK\n");
@@ -449,6 +457,11 @@ static int agent_serve(struct oe_agent *a)
 		oe_err(MAIN, "cannot start the trap path: %s", strerror(-err));
 		return err;
 	}
+	if (a->trap &&
+	    (err = oe_tunnels_start(a->loop, &a->conf, a->policy, a->trap, &a->tunnels)) != 0) {
+		oe_err(MAIN, "cannot start IKE and the ESP datapath: %s", strerror(-err));
+		return err;
+	}
 	oe_notice(MAIN, "oe-agent %s started, pid %d, control socket %s", OE_VERSION,
 		  (int)getpid(), a->conf.ctlsocket);
 	err = oe_loop_run(a->loop);
@@ -471,6 +484,7 @@ int oe_agent_run(const struct oe_agent_opts *o)
 		unlink(a.conf.pidfile);
 	if (a.pidfd >= 0)
 		close(a.pidfd);
+	oe_tunnels_stop(a.tunnels); /* before the trap, whose negotiator and rules it uses */
 	oe_trap_stop(a.trap); /* removes our rules: after it, nothing of ours is left */
 	oe_loop_free(a.loop);
 	kern_eroute_table_free(a.eroutes);

@@ -152,6 +152,8 @@ void oe_trap_set_negotiator(struct oe_trap *t, oe_negotiate_fn fn,
 			    void (*cancel)(void *arg, struct oe_flow *f), void *arg);
 /* A negotiation's outcome: ok -> TUNNEL (held packets released), else the failure rule. */
 void oe_trap_negotiated(struct oe_trap *t, struct oe_flow *f, bool ok, const char *why);
+/* The trap's kernel rules (borrowed), for the tunnel shunts of tunnel.c. */
+struct kern_rules *oe_trap_rules(struct oe_trap *t);
 /* Adds the per-pair shunts, with live kernel counts, to the listing table t. */
 void oe_trap_eroutes(struct oe_trap *t, struct kern_eroute_table *out);
 /* Appends the trap section of `ipsec status`. */

@@ -57,4 +57,21 @@ enum ike_status oe_ike_initiate(struct oe_ike *k, const struct oe_addr *local,
 /* After any direct engine call (ike_delete, rekeys): re-arms the engine's timer. */
 void oe_ike_rearm(struct oe_ike *k);
 
+/* ---- tunnels (tunnel.c): IKE + the uesp datapath behind the trap's negotiation step ---- */
+
+struct oe_trap;
+struct oe_tunnels;
+/* Opens the ESP queue (trapqueue + 1, where the trap's rules send tunnel pairs and inbound
+ * ESP), the IKE sockets (marked) and the engine with our host key (conf hostkey if the file
+ * exists, else AUTH_NULL as initiator only), and becomes t's negotiator. 0 or -errno. */
+int oe_tunnels_start(struct oe_loop *l, const struct oe_conf *c, const struct pg_policy *p,
+		     struct oe_trap *t, struct oe_tunnels **out);
+/* Frees the SAs (no DELETE sent) and closes everything. NULL is fine. */
+void oe_tunnels_stop(struct oe_tunnels *x);
+void oe_tunnels_set_policy(struct oe_tunnels *x, const struct pg_policy *p);
+/* Adds one tunnel eroute per Child SA (outbound pair => tun0x<spi>@<peer>, counts). */
+void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out);
+/* Appends the IKE and Child SA listing and the datapath counters of `ipsec status`. */
+void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out);
+
 #endif

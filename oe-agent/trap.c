@@ -210,6 +210,11 @@ void oe_trap_set_negotiator(struct oe_trap *t, oe_negotiate_fn fn,
 	t->negotiate_arg = arg;
 }
 
+struct kern_rules *oe_trap_rules(struct oe_trap *t)
+{
+	return t->rules;
+}
+
 void oe_trap_negotiated(struct oe_trap *t, struct oe_flow *f, bool ok, const char *why)
 {
 	oe_flows_negotiated(t->flows, f, ok, why);
@@ -309,8 +314,9 @@ static void log_diag(void *ctx, enum oe_diag_sev sev, const char *msg)
 
 static int start_kernel(struct oe_trap *t, const struct oe_conf *c, const struct pg_policy *p)
 {
+	/* the ESP datapath's queue is the next number (oe_ipsec.c binds it) */
 	struct kern_rules_conf rc = { c->trapqueue, c->socketmark, c->socketmask, c->maxshunts,
-				      false };
+				      false, (uint16_t)(c->trapqueue + 1) };
 	struct kern_range *v = NULL;
 	size_t n = 0;
 	int err = oe_trap_ranges(p, &v, &n);

@@ -222,7 +222,7 @@ static void test_ranges_equal_matcher(void)
 
 static void test_render_table(void)
 {
-	struct kern_rules_conf c = { 7, 0x4f450000, 0xffff0000, 100, false };
+	struct kern_rules_conf c = { 7, 0x4f450000, 0xffff0000, 100, false, 0 };
 	struct kern_range v[3];
 	struct oe_buf o;
 

@@ -1,0 +1,361 @@
+/* Opportunistic tunnels in the daemon: the trap's negotiation step runs IKEv2 (ike_sock.c),
+ * Child SAs go to the uesp backend (kernel/kern_uesp.c) whose NFQUEUE encrypts and decrypts,
+ * and each installed pair gets a tunnel element in the trap's rules (KERN_SHUNT_TUNNEL) so
+ * its packets skip the trap, reach the ESP queue, and inbound cleartext from the peer is
+ * dropped. Held packets are released only after that element is committed. */
+#include "flow_int.h"
+#include "ike_sock_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
+#define TUN_MAX_PENDING 4096
+
+/* A negotiation the trap waits for: the IKE SA we started for flow f. */
+struct pending {
+	uint64_t sa;
+	struct oe_flow *f;
+};
+
+/* An installed Child SA, for the eroute listing and the tunnel element's life. */
+struct child {
+	uint64_t sa;			/* its IKE SA's handle */
+	uint32_t spi_in, spi_out;
+	struct oe_addr ours, peer;	/* the pair */
+	struct oe_addr gw;		/* the peer's outer address */
+};
+
+struct oe_tunnels {
+	struct oe_loop *loop;
+	struct oe_trap *trap;
+	struct kern_uesp *uesp;
+	struct oe_dns *dns;
+	struct oe_ike *ike;
+	EVP_PKEY *hostkey;
+	struct pending *pend;
+	size_t npend, cappend;
+	struct child *ch;
+	size_t nch, capch;
+	uint64_t tunnel_life_s;		/* the tunnel elements' timeout: past the SA's life */
+};
+
+static bool grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return true;
+	nc = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, nc * size);
+	if (!nv)
+		return false;
+	*v = nv;
+	*cap = nc;
+	return true;
+}
+
+/* ---- the tunnel elements ------------------------------------------------------------------ */
+
+static void tunnel_elem(struct oe_tunnels *x, const struct child *c, bool add)
+{
+	struct kern_rules *r = oe_trap_rules(x->trap);
+	struct kern_shunt_elem e = { .src = c->ours, .dst = c->peer };
+	int err = add ? kern_shunt_add(r, KERN_SHUNT_TUNNEL, &e, x->tunnel_life_s) :
+			kern_shunt_del(r, KERN_SHUNT_TUNNEL, &e);
+
+	if (!err)
+		err = kern_rules_commit(r);
+	if (err) {
+		char a[OE_ADDRSTRLEN], b[OE_ADDRSTRLEN];
+
+		oe_err(KERN, "tunnel element %s -> %s %s: %s", oe_addr_str(&c->ours, a),
+		       oe_addr_str(&c->peer, b), add ? "refused" : "not removed", strerror(-err));
+	}
+}
+
+static void child_up(struct oe_tunnels *x, const struct ike_event *ev)
+{
+	const struct kern_child_sa *k = ev->child;
+	struct child c = { ev->sa, k->spi_in, k->spi_out, k->sel.src.addr, k->sel.dst.addr,
+			   k->remote };
+
+	if (!grow((void **)&x->ch, &x->capch, x->nch, sizeof(*x->ch))) {
+		oe_err(IKE, "out of memory recording Child SA %08x", k->spi_in);
+		return;
+	}
+	x->ch[x->nch++] = c;
+	tunnel_elem(x, &c, true);
+}
+
+static void child_down(struct oe_tunnels *x, const struct ike_event *ev)
+{
+	struct child c;
+	bool others = false;
+	size_t i;
+
+	for (i = 0; i < x->nch && x->ch[i].spi_in != ev->child->spi_in; i++)
+		;
+	if (i == x->nch)
+		return;
+	c = x->ch[i];
+	x->ch[i] = x->ch[--x->nch];
+	for (i = 0; i < x->nch; i++) /* a rekeyed SA of the same pair keeps the element */
+		others = others || (oe_addr_eq(&x->ch[i].ours, &c.ours) &&
+				    oe_addr_eq(&x->ch[i].peer, &c.peer));
+	if (!others)
+		tunnel_elem(x, &c, false);
+}
+
+/* ---- the negotiation step ------------------------------------------------------------------ */
+
+static void conclude(struct oe_tunnels *x, uint64_t sa, bool ok, const char *why)
+{
+	for (size_t i = 0; i < x->npend;) {
+		struct oe_flow *f = x->pend[i].f;
+
+		if (x->pend[i].sa != sa) {
+			i++;
+			continue;
+		}
+		x->pend[i] = x->pend[--x->npend];
+		oe_trap_negotiated(x->trap, f, ok, why);
+	}
+}
+
+static void on_event(void *arg, const struct ike_event *ev)
+{
+	struct oe_tunnels *x = arg;
+	char why[64];
+
+	switch (ev->kind) {
+	case IKE_EV_CHILD_UP:
+		child_up(x, ev); /* the element first: released packets must meet it */
+		conclude(x, ev->sa, true, "IKE");
+		break;
+	case IKE_EV_CHILD_DOWN:
+		child_down(x, ev);
+		break;
+	case IKE_EV_FAILED:
+	case IKE_EV_DELETED:
+		snprintf(why, sizeof(why), "IKE: %s", ike_status_name(ev->why));
+		conclude(x, ev->sa, false, why);
+		break;
+	default:
+		break;
+	}
+}
+
+static int negotiate(void *arg, struct oe_flow *f, const struct dk_result *keys)
+{
+	struct oe_tunnels *x = arg;
+	uint64_t sa = 0;
+	enum ike_status st;
+
+	if (x->npend >= TUN_MAX_PENDING ||
+	    !grow((void **)&x->pend, &x->cappend, x->npend, sizeof(*x->pend)))
+		return -ENOMEM;
+	/* the host itself; a delegated gateway (IPSECKEY gateway field) is not used yet */
+	st = oe_ike_initiate(x->ike, &f->src, &f->dst, IKE_PORT, keys, &sa);
+	if (st != IKE_OK) {
+		oe_info(IKE, "cannot start IKE: %s", ike_strerror(st));
+		return -EIO;
+	}
+	x->pend[x->npend++] = (struct pending){ sa, f };
+	return 0;
+}
+
+static void negotiate_cancel(void *arg, struct oe_flow *f)
+{
+	struct oe_tunnels *x = arg;
+
+	for (size_t i = 0; i < x->npend;)
+		if (x->pend[i].f == f)
+			x->pend[i] = x->pend[--x->npend];
+		else
+			i++;
+}
+
+/* ---- the ESP queue --------------------------------------------------------------------------- */
+
+static void on_esp(void *ctx, int fd, uint32_t events)
+{
+	struct oe_tunnels *x = ctx;
+	int n;
+
+	(void)fd;
+	(void)events;
+	for (int i = 0; i < 16; i++) { /* bounded: IKE and the trap are served in between */
+		n = kern_uesp_receive(x->uesp);
+		if (n < 0)
+			oe_err(ESP, "receiving from the ESP queue: %s", strerror(-n));
+		if (n <= 0)
+			break;
+	}
+}
+
+/* RFC 7296 §2.8: an SA whose sequence numbers or soft byte limit run out is rekeyed. */
+static void on_rekey(void *arg, uint32_t spi_in)
+{
+	struct oe_tunnels *x = arg;
+
+	for (size_t i = 0; i < x->nch; i++)
+		if (x->ch[i].spi_in == spi_in) {
+			ike_rekey_child(oe_ike_engine(x->ike), x->ch[i].sa);
+			oe_ike_rearm(x->ike);
+			return;
+		}
+}
+
+/* ---- life ------------------------------------------------------------------------------------ */
+
+static void log_diag(void *ctx, enum oe_diag_sev sev, const char *msg)
+{
+	(void)ctx;
+	if (sev == OE_DIAG_ERROR)
+		oe_err(IKE, "%s", msg);
+	else
+		oe_warn(IKE, "%s", msg);
+}
+
+static int load_hostkey(struct oe_tunnels *x, const struct oe_conf *c)
+{
+	struct oe_diag d = { log_diag, NULL, 0, 0 };
+	struct stat sb;
+	int err;
+
+	if (!c->hostkey || stat(c->hostkey, &sb) < 0) {
+		oe_notice(IKE, "no host key at %s: AUTH_NULL as initiator, no responder role",
+			  c->hostkey ? c->hostkey : "(none)");
+		return 0;
+	}
+	err = dk_hostkey_load(c->hostkey, &x->hostkey, &d);
+	if (err)
+		oe_err(IKE, "host key %s: %s", c->hostkey, strerror(-err));
+	return err;
+}
+
+static int start_ike(struct oe_tunnels *x, const struct oe_conf *c, const struct pg_policy *p)
+{
+	struct oe_ike_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.port = IKE_PORT;
+	o.natt_port = IKE_NATT_PORT;
+	o.v6 = true;
+	o.mark = c->socketmark;
+	ike_conf_default(&o.conf);
+	o.conf.hostkey = x->hostkey;
+	if (c->myid && c->myid[0] == '@' && !ike_id_from_fqdn(&o.conf.id, c->myid)) {
+		oe_err(IKE, "myid '%s': not a usable identity", c->myid);
+		return -EINVAL;
+	}
+	x->tunnel_life_s = (uint64_t)o.conf.child_lifetime_s + 60;
+	o.kern = &kern_uesp_ops;
+	o.kern_arg = x->uesp;
+	o.dns = x->dns;
+	o.event = on_event;
+	o.event_arg = x;
+	return oe_ike_new(x->loop, &o, p, &x->ike);
+}
+
+int oe_tunnels_start(struct oe_loop *l, const struct oe_conf *c, const struct pg_policy *p,
+		     struct oe_trap *t, struct oe_tunnels **out)
+{
+	struct oe_diag d = { log_diag, NULL, 0, 0 };
+	struct oe_tunnels *x = calloc(1, sizeof(*x));
+	uint16_t q = (uint16_t)(c->trapqueue + 1);
+	int err;
+
+	*out = NULL;
+	if (!x)
+		return -ENOMEM;
+	x->loop = l;
+	x->trap = t;
+	err = kern_uesp_open(q, c->queuemaxlen, &x->uesp);
+	if (err) {
+		oe_err(ESP, "binding the ESP queue %u: %s", q, strerror(-err));
+		goto fail;
+	}
+	kern_uesp_set_rekey_cb(x->uesp, on_rekey, x);
+	err = oe_loop_watch(l, kern_uesp_fd(x->uesp), EPOLLIN, on_esp, x);
+	if (!err)
+		err = oe_dns_new(&x->dns, l, c, &d);
+	if (!err)
+		err = load_hostkey(x, c);
+	if (!err)
+		err = start_ike(x, c, p);
+	if (err)
+		goto fail;
+	oe_trap_set_negotiator(t, negotiate, negotiate_cancel, x);
+	oe_notice(IKE, "IKEv2 on UDP %u/%u, userspace ESP on queue %u, %s", IKE_PORT,
+		  IKE_NATT_PORT, q, x->hostkey ? "host key loaded" : "no host key (AUTH_NULL)");
+	*out = x;
+	return 0;
+fail:
+	oe_tunnels_stop(x);
+	return err;
+}
+
+void oe_tunnels_stop(struct oe_tunnels *x)
+{
+	if (!x)
+		return;
+	if (x->trap)
+		oe_trap_set_negotiator(x->trap, NULL, NULL, NULL);
+	oe_ike_free(x->ike); /* Child SAs leave the uesp backend */
+	oe_dns_free(x->dns);
+	if (x->uesp && kern_uesp_fd(x->uesp) >= 0)
+		oe_loop_unwatch(x->loop, kern_uesp_fd(x->uesp));
+	kern_uesp_close(x->uesp);
+	EVP_PKEY_free(x->hostkey);
+	free(x->pend);
+	free(x->ch);
+	free(x);
+}
+
+void oe_tunnels_set_policy(struct oe_tunnels *x, const struct pg_policy *p)
+{
+	oe_ike_set_policy(x->ike, p);
+}
+
+/* ---- listings -------------------------------------------------------------------------------- */
+
+void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out)
+{
+	for (size_t i = 0; i < x->nch; i++) {
+		const struct child *c = &x->ch[i];
+		struct kern_child_sa q = { .spi_in = c->spi_in };
+		struct kern_sa_counters ct = { 0 };
+		struct kern_eroute e;
+
+		memset(&e, 0, sizeof(e));
+		e.sel.src = oe_prefix_host(&c->ours);
+		e.sel.dst = oe_prefix_host(&c->peer);
+		e.said = (struct kern_said){ KERN_SAID_TUN, c->spi_out, c->gw };
+		kern_uesp_ops.query(x->uesp, &q, &ct);
+		e.packets = ct.packets_out;
+		snprintf(e.reason, sizeof(e.reason), "oe");
+		kern_eroute_add(out, &e);
+	}
+}
+
+void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out)
+{
+	struct kern_uesp_stats s;
+
+	kern_uesp_stats_get(x->uesp, &s);
+	oe_buf_printf(out, "IKE and Child SAs: %zu IKE SA%s, %zu Child SA%s\n",
+		      ike_sa_count(oe_ike_engine(x->ike)),
+		      ike_sa_count(oe_ike_engine(x->ike)) == 1 ? "" : "s", x->nch,
+		      x->nch == 1 ? "" : "s");
+	ike_status_format(oe_ike_engine(x->ike), out);
+	oe_buf_printf(out, "esp: encrypted %llu, decrypted %llu, no-sa %llu, errors %llu, "
+		      "rekeys-asked %llu\n", (unsigned long long)s.encrypted,
+		      (unsigned long long)s.decrypted, (unsigned long long)s.no_sa,
+		      (unsigned long long)s.errors, (unsigned long long)s.soft_expired);
+}
