@@ -103,6 +103,8 @@ static int op_install(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
 
+	if (by_spi(u, sa->spi_in))
+		return -EEXIST;
 	/* a second SA for the same pair (both ends initiated at once) takes the outbound side */
 	for (size_t i = 0; i < u->n; i++)
 		if (oe_prefix_contains(&u->v[i].sa.sel.src, &sa->sel.src.addr) &&
