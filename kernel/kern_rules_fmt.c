@@ -196,7 +196,15 @@ static void put_esp_chains(const struct kern_rules_conf *c, struct oe_buf *out)
 		      c->mark & c->mask);
 	for (int f = 0; f < 2; f++) {
 		const char *ip = f ? "ip6" : "ip";
+		/* TCP's MSS lowered by the ESP overhead on a 1500-octet path (outer header, ESP
+		 * header, IV, trailer, ICV: 57 / 77 octets): the queue cannot send ICMP too-big
+		 * back into our own stack, and IPv6 outer packets cannot be fragmented for a
+		 * local TCP sender, so full-sized segments would never arrive */
+		unsigned mss = f ? 1500 - 40 - 20 - 77 : 1500 - 20 - 20 - 57;
 
+		oe_buf_printf(out, "\t\t%s saddr . %s daddr @tun%c tcp flags & (syn | rst) == syn "
+			      "tcp option maxseg size > %u tcp option maxseg size set %u\n", ip, ip,
+			      f ? '6' : '4', mss, mss);
 		if (c->native_queue)
 			oe_buf_printf(out, "\t\t%s saddr . %s daddr @tun%c queue num %u\n", ip, ip,
 				      f ? '6' : '4', c->esp_queue);

@@ -22,6 +22,8 @@ cleanup() {
 	for p in "${NT_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$PEER" 2>/dev/null
+	ip netns del "oet-demoe1-$$" 2>/dev/null
+	ip netns del "oet-demoe2-$$" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -203,6 +205,79 @@ PID=
 ipsec status
 say "Its nft table and iptables chains, shunts included, are gone with it (the empty ip and ip6 filter tables are iptables' own):"
 run nft list tables
+
+heading "11. Two agents that publish keys: opportunistic encryption"
+say "Two more hosts, E1 (192.0.2.21) and E2 (192.0.2.22) on a veth of their own, both run oe-agent with a host key each (ipsec newhostkey) published as IPSECKEY in the DNSSEC-signed reverse zone (NSD in E1's namespace on a third address, 192.0.2.23: a resolver is implicitly clear, so it must not be E1's own address); both put 192.0.2.0/24 in private-or-clear. No per-peer configuration: the first ping is held while the agents run IKEv2, then everything between them is ESP."
+E1=oet-demoe1-$$
+E2=oet-demoe2-$$
+NT_DIR=$T/oe
+mkdir -p "$NT_DIR"
+ns() { case $1 in e1) echo "$E1" ;; e2) echo "$E2" ;; a) echo "$NS" ;; *) echo "$PEER" ;; esac; }
+ip netns add "$E1" && ip netns add "$E2" || exit 1
+NT_NS+=("$E1" "$E2")
+ip -n "$E1" link add veth0 type veth peer name veth0 netns "$E2"
+for n in "$E1" "$E2"; do ip -n "$n" link set lo up; ip -n "$n" link set veth0 up; done
+ip -n "$E1" addr add 192.0.2.21/24 dev veth0
+ip -n "$E2" addr add 192.0.2.22/24 dev veth0
+ip -n "$E1" addr add 192.0.2.23/32 dev veth0
+for h in e1 e2; do
+	"$IPSEC" newhostkey --keytype ed25519 --output "$NT_DIR/$h.pem" >/dev/null 2>&1
+done
+{
+	"$IPSEC" showhostkey --file "$NT_DIR/e1.pem" --ipseckey --id 192.0.2.21 | grep -v '^;'
+	"$IPSEC" showhostkey --file "$NT_DIR/e2.pem" --ipseckey --id 192.0.2.22 | grep -v '^;'
+} | dns_zone 2.0.192.in-addr.arpa
+dns_sign 2.0.192.in-addr.arpa >/dev/null
+dns_start e1 192.0.2.23 >/dev/null || exit 1
+printf '%s$ ipsec showhostkey --ipseckey --id 192.0.2.22   # what E2 published%s\n' "$H" "$N"
+"$IPSEC" showhostkey --file "$NT_DIR/e2.pem" --ipseckey --id 192.0.2.22 | sed 's/^/  /' | cut -c1-92
+declare -A EPID
+for h in e1 e2; do
+	mkdir -p "$NT_DIR/$h/policies"
+	echo 192.0.2.0/24 >"$NT_DIR/$h/policies/private-or-clear"
+	printf 'version 2\n\nconfig setup\n\tipsecdir=%s\n\tctlsocket=%s\n\tpidfile=%s\n\thostkey=%s\n\tnameservers=192.0.2.23\n\tdnssec-anchors=%s\n\tdnssec-rootkey-file=none\n' \
+		"$NT_DIR/$h" "$NT_DIR/$h/run/ctl" "$NT_DIR/$h/run/pid" "$NT_DIR/$h.pem" \
+		"$NT_DIR/dns/anchors" >"$NT_DIR/$h/ipsec.conf"
+	ip netns exec "$(ns $h)" "$AGENT" -f --config "$NT_DIR/$h/ipsec.conf" 2>"$NT_DIR/$h.log" &
+	EPID[$h]=$!
+	NT_PIDS+=($!)
+done
+for h in e1 e2; do for _ in $(seq 50); do [ -S "$NT_DIR/$h/run/ctl" ] && break; sleep 0.1; done; done
+eipsec() { # eipsec HOST ARGS...: the ipsec command on HOST, shown as typed there
+	local h=$1
+	shift
+	printf '%s%s$ ipsec %s%s\n' "$H" "$h" "$*" "$N"
+	timeout 30 ip netns exec "$(ns $h)" "$IPSEC" --config "$NT_DIR/$h/ipsec.conf" "$@" 2>&1 |
+		sed "s|$T|\$DEMO|g; s/^/  /"
+}
+ip netns exec "$E2" tcpdump --immediate-mode -U -n -i veth0 -w "$NT_DIR/wire.pcap" \
+	host 192.0.2.21 >/dev/null 2>"$NT_DIR/tcpdump.err" &
+TPID=$!
+NT_PIDS+=($TPID)
+for _ in $(seq 100); do grep -q listening "$NT_DIR/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+printf '%se1$ ping -c 3 192.0.2.22%s\n' "$H" "$N"
+timeout 30 ip netns exec "$E1" ping -n -c 3 -W 5 192.0.2.22 2>&1 | sed 's/^/  /'
+expect "ping between two agents" "${PIPESTATUS[0]}"
+say "Both ends now list a tunnel eroute for the pair: tun0x<SPI>@<peer>, with the packets sent through it."
+eipsec e1 eroute | grep -e tun0x -e 'eroute' 
+eipsec e2 eroute | grep -e tun0x -e 'eroute'
+say "ipsec status shows the IKE SA (algorithms, the peer's authentication) and the Child SA, and the userspace ESP datapath's counters:"
+eipsec e1 status | sed -n '/IKE and Child SAs/,$p'
+kill -INT "$TPID" 2>/dev/null
+wait "$TPID" 2>/dev/null
+say "What crossed the wire (captured on E2): four IKE messages, then only ESP; no ICMP in the clear:"
+tcpdump -n -r "$NT_DIR/wire.pcap" 2>/dev/null | grep -v ARP | sed -n '1,10p' | cut -c17- | sed 's/^/  /'
+n=$(tcpdump -n -r "$NT_DIR/wire.pcap" icmp 2>/dev/null | wc -l)
+echo "  cleartext ICMP packets between E1 and E2: $n"
+if [ "$n" -ne 0 ]; then
+	echo "  (unexpected: cleartext on the wire; the agents' logs follow)"
+	FAILED=1
+	tail -n 15 "$NT_DIR/e1.log" "$NT_DIR/e2.log"
+fi
+for h in e1 e2; do kill -TERM "${EPID[$h]}" 2>/dev/null; wait "${EPID[$h]}" 2>/dev/null; done
+ip netns del "$E1" 2>/dev/null
+ip netns del "$E2" 2>/dev/null
+
 echo
 [ $FAILED -eq 0 ] && echo "demo: done" || echo "demo: something above did not work as expected"
 exit $FAILED

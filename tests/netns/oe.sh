@@ -4,10 +4,13 @@
 # held while IKEv2 runs, then leaves as ESP; B's capture shows IKE and ESP only (no cleartext
 # ICMP or TCP between A and B); `ipsec eroute` on both ends shows the tunnel eroutes with
 # growing counts; `ipsec status` lists the SAs; a 12 MB TCP transfer arrives with its checksum.
+# The same over IPv6 (ping and a 2 MB transfer). C publishes a key but runs no agent: A puts
+# it in `private`, so nothing reaches C in the clear and, once IKE gives up (retransmissions
+# 0.5 s doubling, 5 tries: about 16 s), the pair is %drop.
 #
-#   A 192.0.2.1 ──┐            ┌── B 192.0.2.2
-#     oe-agent    ├─ br0 (lan) ┤     oe-agent      tcpdump on B's eth0
-#   DNS 192.0.2.53 (nsd) ──────┘
+#   A 192.0.2.1 2001:db8::1 ──┐            ┌── B 192.0.2.2 2001:db8::2 (oe-agent)
+#     oe-agent                ├─ br0 (lan) ┤   tcpdump on B's eth0
+#   DNS 192.0.2.53 (nsd) ─────┘            └── C 192.0.2.3 (key published, no agent)
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/netns/lib.sh
@@ -17,27 +20,38 @@ nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping nft iptables-save
 
 A=192.0.2.1
 B=192.0.2.2
+C=192.0.2.3
+A6=2001:db8::1
+B6=2001:db8::2
 
 net_lan
-net_host a $A
-net_host b $B
-net_host dns 192.0.2.53
+net_host a $A $A6
+net_host b $B $B6
+net_host c $C
+net_host dns 192.0.2.53 2001:db8::53
 
 key_new a
 key_new b
+key_new c
 {
 	key_ipseckey a $A
 	key_ipseckey b $B
+	key_ipseckey c $C
 } | dns_zone 2.0.192.in-addr.arpa
 dns_sign 2.0.192.in-addr.arpa
-dns_start dns 192.0.2.53
+{
+	key_ipseckey a $A6
+	key_ipseckey b $B6
+} | dns_zone 8.b.d.0.1.0.0.2.ip6.arpa
+dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
+dns_start dns 192.0.2.53 2001:db8::53
 
 for r in a b; do
 	agent_conf $r nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
 		dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s \
 		"hostkey=$NT_DIR/keys/$r.pem"
-	printf '192.0.2.0/24\n' | agent_policy $r private-or-clear
-	: | agent_policy $r private
+	printf '192.0.2.0/24\n2001:db8::/64\n' | agent_policy $r private-or-clear
+	printf '%s\n' $C | agent_policy $r private
 	: | agent_policy $r clear
 	: | agent_policy $r clear-or-private
 	: | agent_policy $r block
@@ -47,6 +61,8 @@ agent_start b || exit 1
 ok "agents start in A and B"
 
 cap_start b wire host $A and host $B || exit 1
+cap_start b wire6 ip6 and host $A6 and host $B6 and not icmp6[0] \> 127 || exit 1
+cap_start c wirec host $A and host $C || exit 1
 
 # 1. ping: the first echo request is held during IKE, then everything is ESP
 if ping_ok a $B 1 8; then ok "the first ping from A to B is answered (held during IKE)"
@@ -105,8 +121,34 @@ got=$(cat "$NT_DIR/recv.out")
 if [ -n "$sent" ] && [ "$sent" = "$got" ]; then ok "12 MB over TCP arrive intact through the tunnel ($got)"
 else nok "12 MB over TCP arrive intact through the tunnel" "sent '$sent' got '$got'"; fi
 
-# 3. the wire: IKE and ESP, never cleartext
+# 3. IPv6: ping, the tunnel eroute, 2 MB over TCP
+if ping_ok a $B6 1 8; then ok "IPv6: the first ping from A to B is answered"
+else nok "IPv6: the first ping from A to B is answered" "$(tail -n 30 "$(agent_log a)")"; fi
+ping_ok a $B6 3 2 && ok "IPv6: later pings are answered" || nok "IPv6: later pings are answered"
+if wait_for 5 eroute_has a $A6 $B6 "${tun_re}2001:db8::2"; then ok "IPv6: A's ipsec eroute: $A6 -> $B6 => tun0x…@$B6"
+else nok "IPv6: A's ipsec eroute: $A6 -> $B6 => tun0x…@$B6" "$(agent_ipsec a eroute 2>&1)"; fi
+head -c 2000000 /dev/urandom >"$NT_DIR/data6"
+sed -i 's/socket.socket()/socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)/' "$NT_DIR/recv.py"
+ip netns exec "$(ns b)" timeout 90 python3 "$NT_DIR/recv.py" $B6 >"$NT_DIR/recv6.out" 2>&1 &
+rpid=$!
+NT_PIDS+=($rpid)
+sent=$(in_ns a python3 "$NT_DIR/send.py" $B6 "$NT_DIR/data6" 2>&1)
+wait $rpid
+got=$(cat "$NT_DIR/recv6.out")
+if [ -n "$sent" ] && [ "$sent" = "$got" ]; then ok "IPv6: 2 MB over TCP arrive intact ($got)"
+else nok "IPv6: 2 MB over TCP arrive intact" "sent '$sent' got '$got'"; fi
+
+# 4. private towards a peer that publishes a key but never answers IKE: never in the clear
+if ping_ok a $C 1 3; then nok "private, no IKE answer: the ping to C is not answered"
+else ok "private, no IKE answer: the ping to C is not answered"; fi
+if wait_for 30 eroute_has a $A $C %drop; then ok "private, no IKE answer: A's eroute is $A -> $C %drop after the IKE timeout"
+else nok "private, no IKE answer: A's eroute is $A -> $C %drop after the IKE timeout" "$(agent_ipsec a eroute 2>&1)"; fi
+ping_ok a $C 1 1
+
+# 5. the wire: IKE and ESP, never cleartext
 cap_stop wire
+cap_stop wire6
+cap_stop wirec
 ike=$(cap_count wire udp port 500)
 esp=$(cap_count wire esp)
 clear=$(cap_count wire icmp or tcp)
@@ -114,6 +156,14 @@ if [ "$ike" -ge 4 ]; then ok "the capture shows IKE ($ike datagrams)"; else nok 
 if [ "$esp" -ge 20 ]; then ok "the capture shows ESP ($esp packets)"; else nok "the capture shows ESP" "$(cap_show wire)"; fi
 if [ "$clear" -eq 0 ]; then ok "no cleartext ICMP or TCP between A and B"
 else nok "no cleartext ICMP or TCP between A and B" "$(cap_show wire icmp or tcp)"; fi
+esp6=$(cap_count wire6 ip6 proto 50)
+clear6=$(cap_count wire6 icmp6 or tcp)
+if [ "$esp6" -ge 10 ] && [ "$clear6" -eq 0 ]; then ok "IPv6: only ESP between A and B ($esp6 packets)"
+else nok "IPv6: only ESP between A and B" "esp $esp6, clear $clear6: $(cap_show wire6)"; fi
+cc=$(cap_count wirec icmp and src host $A)
+ikec=$(cap_count wirec udp port 500)
+if [ "$cc" -eq 0 ] && [ "$ikec" -ge 2 ]; then ok "C's wire: IKE attempts ($ikec), no cleartext ICMP"
+else nok "C's wire: IKE attempts, no cleartext ICMP" "$(cap_show wirec)"; fi
 in_ns b nft list counter inet oe_agent cleartext_in >/dev/null 2>&1 &&
 	ok "B's cleartext-in counter is there" || nok "B's cleartext-in counter is there"
 
