@@ -178,7 +178,7 @@ static bool local_of(struct msghdr *mh, int af, struct oe_addr *out)
 /* One datagram from fd (family fam, natt: the 4500 socket). RFC 3948 §2.2: on 4500, IKE
  * follows a four-zero-octet non-ESP marker; anything else there is ESP-in-UDP (§2.1), and a
  * single 0xff octet is a NAT keepalive (§2.3). */
-static void handle_one(struct oe_ike *k, int fam, bool natt, const uint8_t *p, size_t n,
+static void handle_one(struct oe_ike *k, bool natt, const uint8_t *p, size_t n,
 		       const struct ike_endpoint *from, const struct ike_endpoint *to)
 {
 	static const uint8_t marker[4];
@@ -193,7 +193,6 @@ static void handle_one(struct oe_ike *k, int fam, bool natt, const uint8_t *p, s
 		p += 4;
 		n -= 4;
 	}
-	(void)fam;
 	ike_receive(k->e, p, n, from, to);
 }
 
@@ -236,7 +235,7 @@ static void on_read(void *ctx, int fd, uint32_t events)
 		if (!local_of(&mh, fam == FAM4 ? AF_INET : AF_INET6, &to.addr))
 			continue;
 		to.port = k->port[fam][natt];
-		handle_one(k, fam, natt, k->buf, (size_t)r, &from, &to);
+		handle_one(k, natt, k->buf, (size_t)r, &from, &to);
 	}
 	oe_ike_rearm(k);
 }
