@@ -312,7 +312,7 @@ static bool set_state(struct oe_flows *fs, struct oe_flow *f, enum oe_flow_state
 	list_remove(&fs->progress, f);
 	fs->st.in_progress--;
 	f->state = to;
-	f->deadline_ms = now + fs->lim.shunt_life_s * 1000;
+	f->deadline_ms = now + (f->shunt_life_s ? f->shunt_life_s : fs->lim.shunt_life_s) * 1000;
 	list_append(&fs->decided, f);
 	fs->st.outcome[to]++;
 	while (f->nheld)

@@ -60,6 +60,8 @@ struct oe_flow {
 	struct oe_flow *hnext;		  /* hash chain */
 	struct oe_flow *prev, *next;	  /* in-progress or decided list, by deadline */
 	void *user;			  /* free for the ops (e.g. an IKE SA later) */
+	uint64_t shunt_life_s;		  /* 0: the limits'; a negotiation may shorten it
+					   * before concluding (unresponsive peer) */
 };
 
 struct oe_flow_ops {

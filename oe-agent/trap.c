@@ -175,7 +175,8 @@ static void op_decided(void *ctx, const struct oe_flow *f)
 	struct kern_shunt_elem se;
 
 	if (flow_elem(f, &se))
-		kern_shunt_add(t->rules, shunt_of(f->state), &se, t->shunt_life_s);
+		kern_shunt_add(t->rules, shunt_of(f->state), &se,
+			       f->shunt_life_s ? f->shunt_life_s : t->shunt_life_s);
 }
 
 static void op_forget(void *ctx, const struct oe_flow *f, bool withdraw)

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 
 #define TUN_MAX_PENDING 4096
+/* The failure shunt after an unresponsive peer (RFC 4322: shunts of a failed negotiation are
+ * kept short so the pair is tried again soon): a minute, or shuntlifetime if shorter. */
+#define TUN_UNRESPONSIVE_SHUNT_S 60
 
 /* A negotiation the trap waits for: the IKE SA we started for flow f. */
 struct pending {
@@ -41,6 +44,7 @@ struct oe_tunnels {
 	struct child *ch;
 	size_t nch, capch;
 	uint64_t tunnel_life_s;		/* the tunnel elements' timeout: past the SA's life */
+	uint64_t unresponsive_s;	/* failure shunt life after an IKE timeout */
 };
 
 static bool grow(void **v, size_t *cap, size_t n, size_t size)
@@ -113,7 +117,9 @@ static void child_down(struct oe_tunnels *x, const struct ike_event *ev)
 
 /* ---- the negotiation step ------------------------------------------------------------------ */
 
-static void conclude(struct oe_tunnels *x, uint64_t sa, bool ok, const char *why)
+/* life_s: the failure shunt's lifetime (0 = shuntlifetime). */
+static void conclude(struct oe_tunnels *x, uint64_t sa, bool ok, const char *why,
+		     uint64_t life_s)
 {
 	for (size_t i = 0; i < x->npend;) {
 		struct oe_flow *f = x->pend[i].f;
@@ -123,6 +129,7 @@ static void conclude(struct oe_tunnels *x, uint64_t sa, bool ok, const char *why
 			continue;
 		}
 		x->pend[i] = x->pend[--x->npend];
+		f->shunt_life_s = life_s;
 		oe_trap_negotiated(x->trap, f, ok, why);
 	}
 }
@@ -135,7 +142,7 @@ static void on_event(void *arg, const struct ike_event *ev)
 	switch (ev->kind) {
 	case IKE_EV_CHILD_UP:
 		child_up(x, ev); /* the element first: released packets must meet it */
-		conclude(x, ev->sa, true, "IKE");
+		conclude(x, ev->sa, true, "IKE", 0);
 		break;
 	case IKE_EV_CHILD_DOWN:
 		child_down(x, ev);
@@ -143,7 +150,8 @@ static void on_event(void *arg, const struct ike_event *ev)
 	case IKE_EV_FAILED:
 	case IKE_EV_DELETED:
 		snprintf(why, sizeof(why), "IKE: %s", ike_status_name(ev->why));
-		conclude(x, ev->sa, false, why);
+		conclude(x, ev->sa, false, why,
+			 ev->why == IKE_ERR_TIMEOUT ? x->unresponsive_s : 0);
 		break;
 	default:
 		break;
@@ -169,9 +177,13 @@ static int negotiate(void *arg, struct oe_flow *f, const struct dk_result *keys)
 	return 0;
 }
 
+/* f leaves HOLD(negotiating) without our answer: its hold time ran out while IKE was still
+ * going (an unresponsive peer: short failure shunt), or the agent stops. */
 static void negotiate_cancel(void *arg, struct oe_flow *f)
 {
 	struct oe_tunnels *x = arg;
+
+	f->shunt_life_s = x->unresponsive_s;
 
 	for (size_t i = 0; i < x->npend;)
 		if (x->pend[i].f == f)
@@ -276,6 +288,8 @@ int oe_tunnels_start(struct oe_loop *l, const struct oe_conf *c, const struct pg
 		return -ENOMEM;
 	x->loop = l;
 	x->trap = t;
+	x->unresponsive_s = c->shuntlifetime_s && c->shuntlifetime_s < TUN_UNRESPONSIVE_SHUNT_S ?
+				    c->shuntlifetime_s : TUN_UNRESPONSIVE_SHUNT_S;
 	err = kern_uesp_open(q, c->queuemaxlen, &x->uesp);
 	if (err) {
 		oe_err(ESP, "binding the ESP queue %u: %s", q, strerror(-err));
