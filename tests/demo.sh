@@ -182,7 +182,7 @@ expect_fail "ping to a blocked address" $?
 say "192.0.2.2 is in private-or-clear and publishes no key: the first packet is held while the agent asks DNS, and released in the clear once the signed answer says there is no key. The pair becomes %pass."
 run ping -n -c 2 -W 5 192.0.2.2
 expect "ping to private-or-clear without a key" $?
-say "192.0.2.130 is in private and publishes no key: nothing may go out in the clear, so the pair becomes %drop (after the IKE issue, a key would lead to an encrypted tunnel instead)."
+say "192.0.2.130 is in private and publishes no key: nothing may go out in the clear, so the pair becomes %drop (had it published a key, the agent would negotiate IKEv2 and encrypt instead: section 11)."
 run ping -n -c 2 -W 3 192.0.2.130
 expect_fail "ping to private without a key" $?
 say "The decided pairs appear in ipsec eroute next to the group eroutes, with the kernel's packet counts:"
