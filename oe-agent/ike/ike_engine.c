@@ -728,11 +728,12 @@ void ike_status_format(const struct ike_engine *e, struct oe_buf *out)
 		if (sa->state == IKE_S_DEAD)
 			continue;
 		oe_buf_printf(out, "IKE %016" PRIx64 ":%016" PRIx64 " %s %s %s[%u] %s %s[%u] "
-			      "id=%s dh=%u prf=%u encr=AES_GCM_16/%u\n", sa->spi_i, sa->spi_r,
+			      "id=%s dh=%s prf=%s encr=AES_GCM_16/%u\n", sa->spi_i, sa->spi_r,
 			      ike_sa_state_name(sa->state), sa->initiator ? "I" : "R",
 			      oe_addr_str(&sa->local.addr, l), sa->local.port,
 			      sa->initiator ? "->" : "<-", oe_addr_str(&sa->remote.addr, r),
-			      sa->remote.port, ike_id_str(&sa->peer_id, id), sa->dh, sa->prf,
+			      sa->remote.port, ike_id_str(&sa->peer_id, id),
+			      ike_xf_name(IKE_XF_DH, sa->dh), ike_xf_name(IKE_XF_PRF, sa->prf),
 			      sa->encr_bits);
 		for (const struct child_sa *c = sa->children; c; c = c->next) {
 			char s[OE_PREFIXSTRLEN], d[OE_PREFIXSTRLEN];

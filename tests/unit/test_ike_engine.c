@@ -995,7 +995,7 @@ static void test_status_listing(void)
 	oe_buf_init(&out);
 	ike_status_format(w.n[0].e, &out);
 	T_CHECK(strstr(out.p, " ESTABLISHED I 192.0.2.1[500] -> 192.0.2.2[500] id=192.0.2.2 "
-			      "dh=31 prf=5 encr=AES_GCM_16/256\n") != NULL);
+			      "dh=CURVE25519 prf=PRF_HMAC_SHA2_256 encr=AES_GCM_16/256\n") != NULL);
 	T_CHECK(strstr(out.p, "  ESP ") && strstr(out.p, " INSTALLED tunnel 192.0.2.1/32 === "
 						   "192.0.2.2/32 reqid=1\n"));
 	oe_buf_free(&out);
