@@ -198,17 +198,20 @@ dns_sign() {
 dns_anchors() { echo "$NT_DIR/dns/anchors"; }
 dns_zonefile() { echo "$NT_DIR/dns/$1.zone"; }
 
-# dns_start ROLE ADDR...: NSD on port 53 of ADDR... in ROLE's namespace, serving every zone
-# made with dns_zone; waits (10 s at most) until it answers
-dns_start() {
-	local r=$1 d=$NT_DIR/dns a z
-	shift
-	touch "$d/anchors"
-	{
-		printf 'server:\n'
-		for a in "$@"; do printf '\tip-address: %s\n' "$a"; done
-		cat <<EOF
-	port: 53
+# nsd_conf DIR PORT ADDR... -- ZONE...: prints an NSD configuration that serves each ZONE from
+# DIR/ZONE.zone on ADDR...:PORT, with every state file in DIR (no user change, no chroot). Used
+# here and by the tests that run NSD on a loopback port (dns.sh, verify.sh).
+nsd_conf() {
+	local d=$1 port=$2 z
+	shift 2
+	printf 'server:\n'
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		printf '\tip-address: %s\n' "$1"
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	cat <<EOF
+	port: $port
 	zonesdir: "$d"
 	pidfile: "$d/nsd.pid"
 	username: ""
@@ -222,9 +225,17 @@ dns_start() {
 remote-control:
 	control-enable: no
 EOF
-		while read -r z; do printf 'zone:\n\tname: %s\n\tzonefile: %s.zone\n' "$z" "$z"; done \
-			<"$d/zones"
-	} >"$d/nsd.conf"
+	for z in "$@"; do printf 'zone:\n\tname: %s\n\tzonefile: %s.zone\n' "$z" "$z"; done
+}
+
+# dns_start ROLE ADDR...: NSD on port 53 of ADDR... in ROLE's namespace, serving every zone
+# made with dns_zone; waits (10 s at most) until it answers
+dns_start() {
+	local r=$1 d=$NT_DIR/dns z
+	shift
+	touch "$d/anchors"
+	# shellcheck disable=SC2046 # zone names are single words
+	nsd_conf "$d" 53 "$@" -- $(cat "$d/zones") >"$d/nsd.conf"
 	nt_bg ip netns exec "$(ns "$r")" nsd -d -c "$d/nsd.conf" >"$d/nsd.out" 2>&1
 	NT_DNS_PID=$NT_BG
 	z=$(head -1 "$d/zones")

@@ -15,6 +15,7 @@
 # Prints ok / not ok lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+. tests/netns/lib.sh # nsd_conf
 B=${B:-build}
 IPSEC=$B/ipsec
 
@@ -86,26 +87,8 @@ done
 sed -i 's/\(IPSECKEY[[:space:]]*\)10 0 2/\111 0 2/' "$dir/bad.test.zone"
 cp "$dir/100.51.198.in-addr.arpa" "$dir/100.51.198.in-addr.arpa.zone"
 
-cat >"$dir/nsd.conf" <<EOF
-server:
-	ip-address: 127.0.0.1@$port
-	port: $port
-	zonesdir: "$dir"
-	pidfile: "$dir/nsd.pid"
-	username: ""
-	chroot: ""
-	database: ""
-	xfrdfile: "$dir/xfrd.state"
-	zonelistfile: "$dir/zone.list"
-	logfile: "$dir/nsd.log"
-	server-count: 1
-	verbosity: 1
-remote-control:
-	control-enable: no
-EOF
-for z in $signed 100.51.198.in-addr.arpa; do
-	printf 'zone:\n\tname: %s\n\tzonefile: %s.zone\n' "$z" "$z" >>"$dir/nsd.conf"
-done
+# shellcheck disable=SC2086 # zone lists are words
+nsd_conf "$dir" "$port" "127.0.0.1@$port" -- $signed 100.51.198.in-addr.arpa >"$dir/nsd.conf"
 nsd -d -c "$dir/nsd.conf" >"$dir/nsd.out" 2>&1 &
 nsd_pid=$!
 up=0
