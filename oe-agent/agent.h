@@ -117,6 +117,16 @@ struct oe_conf {
 	uint32_t maxshunts;	  /* maxshunts: decided pairs (65536) */
 	uint64_t maxheldbytes;	  /* maxheldbytes: held in total (16777216) */
 	char *myid; /* NULL = our address */
+	/* IKE and ESP (tunnel.c, oe-agent/ike; ipsec.conf(5)) */
+	uint32_t ikelifetime_s;	  /* ikelifetime: an IKE SA is rekeyed after (4 h) */
+	uint32_t salifetime_s;	  /* salifetime: Child SA hard lifetime, rekeyed at 90% (1 h) */
+	uint32_t dpddelay_s;	  /* dpddelay: quiet time before a liveness check (30 s; 0 = off) */
+	uint32_t inactivity_s;	  /* inactivity: an idle Child SA is deleted after (10 m; 0 = off) */
+	enum oe_encap { OE_ENCAP_AUTO, OE_ENCAP_YES, OE_ENCAP_NO } encapsulation;
+				  /* encapsulation: ESP in UDP 4500 when a NAT is detected (auto),
+				   * always (yes), never (no) */
+	uint32_t keepalive_s;	  /* keep-alive: NAT keepalive interval behind a NAT (20 s; 0 = off) */
+	bool pfs;		  /* pfs: Child SA rekeys carry a fresh key exchange (yes) */
 	struct oe_addr listen[OE_CONF_MAX_ADDRS];
 	size_t n_listen; /* 0 = detect (oe_conf_detect_listen) */
 	struct oe_conf_conn *conns;

@@ -163,6 +163,74 @@ static const char *set_shuntlifetime(struct parse *ps, char *v)
 	return NULL;
 }
 
+/* A duration (oe_duration_parse) of 0 (when zero_ok) or lo..hi seconds. */
+static const char *set_secs(char *v, bool zero_ok, uint64_t lo, uint64_t hi, const char *range,
+			    uint32_t *out)
+{
+	uint64_t s;
+	const char *why;
+
+	if (!oe_duration_parse(v, strlen(v), &s, &why))
+		return why;
+	if ((s || !zero_ok) && (s < lo || s > hi))
+		return range;
+	*out = (uint32_t)s;
+	free(v);
+	return NULL;
+}
+
+static const char *set_ikelifetime(struct parse *ps, char *v)
+{
+	return set_secs(v, false, 60, 86400, "expected 1m to 1d", &ps->c->ikelifetime_s);
+}
+
+static const char *set_salifetime(struct parse *ps, char *v)
+{
+	return set_secs(v, false, 10, 86400, "expected 10s to 1d", &ps->c->salifetime_s);
+}
+
+static const char *set_dpddelay(struct parse *ps, char *v)
+{
+	return set_secs(v, true, 1, 3600, "expected 0 (off) or 1s to 1h", &ps->c->dpddelay_s);
+}
+
+static const char *set_inactivity(struct parse *ps, char *v)
+{
+	return set_secs(v, true, 1, 86400, "expected 0 (never) or 1s to 1d",
+			&ps->c->inactivity_s);
+}
+
+static const char *set_keepalive(struct parse *ps, char *v)
+{
+	return set_secs(v, true, 1, 3600, "expected 0 (off) or 1s to 1h", &ps->c->keepalive_s);
+}
+
+static const char *set_encapsulation(struct parse *ps, char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		ps->c->encapsulation = OE_ENCAP_AUTO;
+	else if (strcmp(v, "yes") == 0)
+		ps->c->encapsulation = OE_ENCAP_YES;
+	else if (strcmp(v, "no") == 0)
+		ps->c->encapsulation = OE_ENCAP_NO;
+	else
+		return "expected auto, yes or no";
+	free(v);
+	return NULL;
+}
+
+static const char *set_pfs(struct parse *ps, char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		ps->c->pfs = true;
+	else if (strcmp(v, "no") == 0)
+		ps->c->pfs = false;
+	else
+		return "expected yes or no";
+	free(v);
+	return NULL;
+}
+
 static const char *set_myid(struct parse *ps, char *v)
 {
 	free(ps->c->myid);
@@ -388,6 +456,13 @@ static const struct {
 	{ "dns-cache-size", set_dns_cache_size },
 	{ "shuntlifetime", set_shuntlifetime },
 	{ "myid", set_myid },
+	{ "ikelifetime", set_ikelifetime },
+	{ "salifetime", set_salifetime },
+	{ "dpddelay", set_dpddelay },
+	{ "inactivity", set_inactivity },
+	{ "encapsulation", set_encapsulation },
+	{ "keep-alive", set_keepalive },
+	{ "pfs", set_pfs },
 	{ "listen", set_listen },
 	{ "trap", set_trap },
 	{ "trapqueue", set_trapqueue },
@@ -797,6 +872,13 @@ int oe_conf_init(struct oe_conf *c)
 	c->maxlookups = 512;
 	c->maxshunts = 65536;
 	c->maxheldbytes = 16 * 1024 * 1024;
+	c->ikelifetime_s = 4 * 3600;
+	c->salifetime_s = 3600;
+	c->dpddelay_s = 30;
+	c->inactivity_s = 600;
+	c->encapsulation = OE_ENCAP_AUTO;
+	c->keepalive_s = 20;
+	c->pfs = true;
 	if (!c->ipsecdir || !c->ctlsocket || !c->pidfile || !c->dnssec_rootkey_file ||
 	    join_path(&c->policydir, c->ipsecdir, "policies") ||
 	    join_path(&c->hostkey, c->ipsecdir, "private/hostkey.pem")) {

@@ -262,6 +262,10 @@ static int start_ike(struct oe_tunnels *x, const struct oe_conf *c, const struct
 	o.mark = c->socketmark;
 	ike_conf_default(&o.conf);
 	o.conf.hostkey = x->hostkey;
+	o.conf.ike_lifetime_s = c->ikelifetime_s;
+	o.conf.child_lifetime_s = c->salifetime_s;
+	o.conf.liveness_ms = c->dpddelay_s * 1000;
+	o.conf.child_pfs = c->pfs;
 	if (c->myid && c->myid[0] == '@' && !ike_id_from_fqdn(&o.conf.id, c->myid)) {
 		oe_err(IKE, "myid '%s': not a usable identity", c->myid);
 		return -EINVAL;

@@ -52,6 +52,13 @@ static void test_defaults(void)
 	T_CHECK_STR(c.dnssec_rootkey_file, "/usr/share/dns/root.key");
 	T_CHECK(c.dnssec_anchors == NULL);
 	T_CHECK_INT(c.shuntlifetime_s, 900);
+	T_CHECK_INT(c.ikelifetime_s, 14400);
+	T_CHECK_INT(c.salifetime_s, 3600);
+	T_CHECK_INT(c.dpddelay_s, 30);
+	T_CHECK_INT(c.inactivity_s, 600);
+	T_CHECK_INT(c.encapsulation, OE_ENCAP_AUTO);
+	T_CHECK_INT(c.keepalive_s, 20);
+	T_CHECK(c.pfs);
 	T_CHECK(c.myid == NULL);
 	T_CHECK_INT(c.n_listen, 0);
 	T_CHECK_INT(oe_conf_groups(&c), 0x1f);
@@ -238,6 +245,33 @@ static void test_value_errors(void)
 	       "E: t.conf:2: dnssec-anchors 'a': expected an absolute path (the agent runs in /)");
 	reject("config setup\n\tshuntlifetime=15x\n",
 	       "E: t.conf:2: shuntlifetime '15x': unknown unit (use s, m, h or d)");
+	reject("config setup\n\tsalifetime=5s\n",
+	       "E: t.conf:2: salifetime '5s': expected 10s to 1d");
+	reject("config setup\n\tikelifetime=0\n",
+	       "E: t.conf:2: ikelifetime '0': expected 1m to 1d");
+	reject("config setup\n\tdpddelay=2h\n",
+	       "E: t.conf:2: dpddelay '2h': expected 0 (off) or 1s to 1h");
+	reject("config setup\n\tinactivity=soon\n",
+	       "E: t.conf:2: inactivity 'soon': expected a number with an optional unit s, m, h or d");
+	reject("config setup\n\tencapsulation=always\n",
+	       "E: t.conf:2: encapsulation 'always': expected auto, yes or no");
+	reject("config setup\n\tpfs=maybe\n", "E: t.conf:2: pfs 'maybe': expected yes or no");
+	{
+		struct oe_conf c;
+
+		T_CHECK_INT(parse(&c, "config setup\n\tikelifetime=1h\n\tsalifetime=20s\n"
+				     "\tdpddelay=0\n\tinactivity=5s\n\tencapsulation=yes\n"
+				     "\tkeep-alive=0\n\tpfs=no\n"), 0);
+		T_CHECK_INT(c.ikelifetime_s, 3600);
+		T_CHECK_INT(c.salifetime_s, 20);
+		T_CHECK_INT(c.dpddelay_s, 0);
+		T_CHECK_INT(c.inactivity_s, 5);
+		T_CHECK_INT(c.encapsulation, OE_ENCAP_YES);
+		T_CHECK_INT(c.keepalive_s, 0);
+		T_CHECK(!c.pfs);
+		T_CHECK_STR(msgs, "");
+		oe_conf_free(&c);
+	}
 	reject("config setup\n\tnameservers=192.0.2.1 dns.example\n",
 	       "E: t.conf:2: nameservers '192.0.2.1 dns.example': not an address, addr:port or "
 	       "[v6addr]:port");
