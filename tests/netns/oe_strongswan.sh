@@ -1,0 +1,184 @@
+#!/bin/bash
+# The ESP datapath against a real peer: our agent (oe-agent) and strongSwan's charon with its
+# userspace ESP (kernel-libipsec, which always speaks ESP-in-UDP on 4500: it fakes NAT
+# detection, so our agent must float to 4500 and encapsulate, RFC 3948).
+# 1. charon (192.0.2.2) initiates (swanctl --initiate); our agent answers as responder: charon
+#    is in its clear-or-private group, charon's raw public key is looked up as the IPSECKEY at
+#    2.2.0.192.in-addr.arpa (signed zone), ours is charon's `pubkeys =`.
+# 2. our agent initiates to charon's second address (192.0.2.3, private-or-clear) from its
+#    trap: DNS lookup, IKE, Child SA; charon answers as responder.
+# Each way: IKE SA ESTABLISHED and the Child SA INSTALLED on both ends, our eroute and status
+# show the tunnel, pings both ways, 2 MB over TCP with sha256, and A's capture shows only
+# IKE and `UDP-encap: ESP` between the two (zero cleartext ICMP or TCP).
+#
+#   A 192.0.2.1 (oe-agent) ──────┐            ┌── S 192.0.2.2 192.0.2.3 (charon, libipsec TUN)
+#     tcpdump on A's eth0        ├─ br0 (lan) ┤
+#   DNS 192.0.2.53 (nsd) ────────┘            │
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/netns/lib.sh
+
+CHARON=/usr/lib/ipsec/charon
+
+nt_init oess
+nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping openssl swanctl python3
+[ -x "$CHARON" ] || { nok "charon missing (tools/deps.sh)"; exit 1; }
+
+A=192.0.2.1
+S1=192.0.2.2 # charon initiates from here
+S2=192.0.2.3 # our agent initiates to here
+
+net_lan
+net_host a $A
+net_host s $S1 $S2
+net_host dns 192.0.2.53
+
+key_new a
+key_new s
+{
+	key_ipseckey a $A
+	key_ipseckey s $S1
+	key_ipseckey s $S2
+} | dns_zone 2.0.192.in-addr.arpa
+dns_sign 2.0.192.in-addr.arpa
+dns_start dns 192.0.2.53
+
+agent_conf a nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
+	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s \
+	"hostkey=$NT_DIR/keys/a.pem"
+echo $S1 | agent_policy a clear-or-private
+echo $S2 | agent_policy a private-or-clear
+for g in clear private block; do : | agent_policy a $g; done
+agent_start a || exit 1
+
+# --- charon: kernel-libipsec before kernel-netlink, its IKE sockets marked 0x42 and routed
+# outside its TUN device; raw public keys, IDs = addresses (PEERS.md)
+d=$NT_DIR/ss
+mkdir -p "$d/swanctl/private" "$d/swanctl/pubkey"
+cp "$NT_DIR/keys/s.pem" "$d/swanctl/private/s.pem"
+for k in a s; do
+	openssl pkey -in "$NT_DIR/keys/$k.pem" -pubout -out "$d/swanctl/pubkey/$k.pub" 2>/dev/null ||
+		{ nok "public key of $k"; exit 1; }
+done
+cat >"$d/strongswan.conf" <<EOF
+charon {
+	port = 500
+	port_nat_t = 4500
+	install_virtual_ip = no
+	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
+		curve25519 kdf kernel-libipsec kernel-netlink socket-default vici
+	plugins {
+		kernel-libipsec { allow_peer_ts = yes }
+		kernel-netlink { fwmark = !0x42 }
+		socket-default { fwmark = 0x42 }
+		vici { socket = unix://$d/charon.vici }
+	}
+	filelog {
+		log { path = $d/charon.log
+			default = 1
+			ike = 2
+			esp = 2
+		}
+	}
+}
+swanctl { socket = unix://$d/charon.vici }
+EOF
+ss_conn() { # ss_conn NAME CHARON-ADDR
+	cat <<EOF
+	$1 {
+		local_addrs = $2
+		remote_addrs = $A
+		proposals = aes256gcm16-aes128gcm16-prfsha256-prfsha512-x25519-ecp256-modp2048
+		local { auth = pubkey
+			pubkeys = s.pub
+			id = $2 }
+		remote { auth = pubkey
+			pubkeys = a.pub
+			id = $A }
+		children { $1 { esp_proposals = aes256gcm16-aes128gcm16
+			mode = tunnel
+			local_ts = $2/32
+			remote_ts = $A/32 } }
+	}
+EOF
+}
+{
+	echo "connections {"
+	ss_conn out $S1
+	ss_conn in $S2
+	echo "}"
+} >"$d/swanctl/swanctl.conf"
+
+export STRONGSWAN_CONF=$d/strongswan.conf SWANCTL_DIR=$d/swanctl
+# charon's pid file is compiled in under /run: a private /run in its mount namespace
+nt_bg ip netns exec "$(ns s)" unshare -m --propagation private sh -c \
+	"mount -t tmpfs tmpfs /run && exec $CHARON" >"$d/charon.out" 2>&1
+if ! wait_for 10 in_ns s swanctl --stats; then
+	nok "charon did not start" "$(tail -20 "$d/charon.out" "$d/charon.log" 2>/dev/null)"
+	exit 1
+fi
+check "charon (kernel-libipsec) loads keys and connections" in_ns s swanctl --load-all --noprompt
+
+cap_start a wire host $A and \( host $S1 or host $S2 \) || exit 1
+
+# ss_sa CONN STATE: charon lists CONN's IKE SA ESTABLISHED and its Child SA in STATE
+ss_sa() {
+	in_ns s swanctl --list-sas --ike "$1" 2>/dev/null |
+		awk -v s="$2" '/ESTABLISHED/ { e = 1 } $0 ~ s { c = 1 } END { exit !(e && c) }'
+}
+# the SAs: both ends
+sa_checks() { # sa_checks CONN CHARON-ADDR WHO
+	local c=$1 s=$2 who=$3 st
+	if wait_for 10 ss_sa "$c" INSTALLED; then
+		ok "$who: charon's IKE SA is ESTABLISHED, its Child SA INSTALLED"
+	else
+		nok "$who: charon's IKE SA is ESTABLISHED, its Child SA INSTALLED" \
+			"$(in_ns s swanctl --list-sas 2>&1; tail -n 25 "$d/charon.log")"
+	fi
+	if wait_for 5 eroute_has a $A "$s" "tun0x[0-9a-f]+@${s//./\\.}"; then
+		ok "$who: A's ipsec eroute: $A -> $s => tun0x…@$s"
+	else
+		nok "$who: A's ipsec eroute: $A -> $s => tun0x…@$s" \
+			"$(agent_ipsec a eroute 2>&1; tail -n 30 "$(agent_log a)")"
+	fi
+	st=$(agent_ipsec a status 2>&1)
+	if grep -q "ESTABLISHED.*$s\|$s.*ESTABLISHED" <<<"$st" && grep -q 'Child SA' <<<"$st"; then
+		ok "$who: A's ipsec status lists the IKE and Child SA with $s"
+	else
+		nok "$who: A's ipsec status lists the IKE and Child SA with $s" "$st"
+	fi
+}
+
+# 1. charon initiates, our agent responds
+t0=$(date +%s%N)
+out=$(in_ns s swanctl --initiate --ike out --child out --timeout 10 2>&1)
+rc=$?
+note "charon -> agent: IKE_SA_INIT to Child SA in $(elapsed_ms "$t0") ms (swanctl --initiate)"
+result "charon initiates to our agent (swanctl --initiate)" $rc \
+	"$(tail -n 15 <<<"$out"; tail -n 30 "$(agent_log a)")"
+sa_checks out $S1 "charon initiates"
+
+# 2. our agent initiates from its trap (DNS lookup of charon's key, IKE), charon responds
+ping_ok a $S2 1 8
+sa_checks in $S2 "agent initiates"
+
+cap_stop wire
+ike=$(cap_count wire udp port 500 or \( udp port 4500 and udp[8:4] = 0 \))
+note "IKE datagrams on the wire: $ike"
+
+# 3. charon deletes both IKE SAs (INFORMATIONAL DELETE on 4500): our tunnels go away
+for c in out:$S1 in:$S2; do
+	out=$(in_ns s swanctl --terminate --ike "${c%%:*}" --timeout 10 2>&1)
+	result "charon deletes IKE SA '${c%%:*}' and our agent answers" $? "$(tail -n 5 <<<"$out")"
+	if wait_for 5 eval "! eroute_has a $A ${c#*:} 'tun0x.*'"; then
+		ok "A's tunnel eroute to ${c#*:} is gone after charon's DELETE"
+	else
+		nok "A's tunnel eroute to ${c#*:} is gone after charon's DELETE" "$(agent_ipsec a eroute 2>&1)"
+	fi
+done
+
+agent_stop a && ok "agent a stops" || nok "agent a stops" "$(tail -n 20 "$(agent_log a)")"
+if grep -E 'ERROR: AddressSanitizer|runtime error:' "$(agent_log a)"; then
+	nok "no sanitizer reports"
+else ok "no sanitizer reports"; fi
+exit 0
