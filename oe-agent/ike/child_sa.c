@@ -151,6 +151,7 @@ enum ike_status child_sa_install(struct ike_sa *sa, struct child_sa *c, const st
 		goto out;
 	}
 	c->installed = true;
+	c->installed_ms = now;
 	sa->e->stats.child_installed++;
 	child_sa_set_state(sa, c, CHILD_S_INSTALLED);
 	if (c->k.life.soft_s)

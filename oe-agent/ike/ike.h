@@ -164,6 +164,13 @@ void ike_run_timers(struct ike_engine *e);
 
 /* Deletes an IKE SA (and its Child SAs) with an INFORMATIONAL DELETE. */
 enum ike_status ike_delete(struct ike_engine *e, uint64_t sa);
+/* Deletes the installed Child SA spi_in of IKE SA sa with an INFORMATIONAL DELETE; when no
+ * other Child SA carries traffic on sa (none INSTALLED or REKEYING), the IKE SA is deleted
+ * instead, which closes the Child SA too (RFC 7296 §1.4.1), and *ike_too (may be NULL) is set.
+ * The Child SA leaves the kernel (IKE_EV_CHILD_DOWN) when the peer answers. IKE_ERR_UNKNOWN_SA:
+ * no such SA; IKE_ERR_STATE: already being deleted, or sa is not ESTABLISHED. */
+enum ike_status ike_delete_child(struct ike_engine *e, uint64_t sa, uint32_t spi_in,
+				 bool *ike_too);
 /* Rekeys the first Child SA / the IKE SA now (CREATE_CHILD_SA, RFC 7296 §2.8). */
 enum ike_status ike_rekey_child(struct ike_engine *e, uint64_t sa);
 enum ike_status ike_rekey_ike(struct ike_engine *e, uint64_t sa);
@@ -200,7 +207,10 @@ struct ike_stats {
 };
 void ike_stats_get(const struct ike_engine *e, struct ike_stats *out);
 
-/* One line per IKE SA and per Child SA, for `ipsec status`. */
+/* `ipsec status`: per IKE SA a line with SPIs, state, role and endpoints, then its IDs, peer
+ * auth method, algorithms, age, rekey time and Child SA count; per Child SA its SPIs, state,
+ * mode, encapsulation, algorithm, ESN and reqid, the selectors, bytes and packets both ways
+ * with the idle time (ops->kern query), and age, rekey and expiry times (man ipsec(8)). */
 void ike_status_format(const struct ike_engine *e, struct oe_buf *out);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -627,21 +628,68 @@ void ike_run_timers(struct ike_engine *e)
 	leave(e);
 }
 
+/* Queues our DELETE of the IKE SA (which closes its Child SAs, RFC 7296 §1.4.1); an SA we never
+ * finished is just dropped. Inside an entry point. */
+static enum ike_status delete_ike(struct ike_sa *sa)
+{
+	ike_sa_touch(sa);
+	if (sa->state != IKE_S_ESTABLISHED && sa->state != IKE_S_REKEYED) {
+		ike_sa_kill(sa, IKE_ERR_DELETED); /* nothing to tell a peer we never finished */
+		return IKE_OK;
+	}
+	if (!ike_sa_queue(sa, IKE_P_DELETE_IKE, 0))
+		return IKE_ERR_BUSY;
+	ike_sa_run_queue(sa);
+	return IKE_OK;
+}
+
 enum ike_status ike_delete(struct ike_engine *e, uint64_t handle)
 {
 	struct ike_sa *sa = ike_sa_by_handle(e, handle);
-	enum ike_status st = IKE_OK;
+	enum ike_status st;
 
 	if (!sa)
 		return IKE_ERR_UNKNOWN_SA;
 	enter(e);
+	st = delete_ike(sa);
+	leave(e);
+	return st;
+}
+
+/* A Child SA that still carries the pair: not on its way out after a rekey or a DELETE. */
+static bool child_live(const struct child_sa *c)
+{
+	return c->installed && (c->state == CHILD_S_INSTALLED || c->state == CHILD_S_REKEYING);
+}
+
+enum ike_status ike_delete_child(struct ike_engine *e, uint64_t handle, uint32_t spi_in,
+				 bool *ike_too)
+{
+	struct ike_sa *sa = ike_sa_by_handle(e, handle);
+	struct child_sa *c = sa ? child_sa_by_spi_in(sa, spi_in) : NULL;
+	bool others = false;
+	enum ike_status st = IKE_OK;
+
+	if (ike_too)
+		*ike_too = false;
+	if (!c || !c->installed)
+		return IKE_ERR_UNKNOWN_SA;
+	if (c->state == CHILD_S_DELETING || sa->state != IKE_S_ESTABLISHED)
+		return IKE_ERR_STATE;
+	for (const struct child_sa *o = sa->children; o; o = o->next)
+		others = others || (o != c && child_live(o));
+	enter(e);
 	ike_sa_touch(sa);
-	if (sa->state != IKE_S_ESTABLISHED && sa->state != IKE_S_REKEYED)
-		ike_sa_kill(sa, IKE_ERR_DELETED); /* nothing to tell a peer we never finished */
-	else if (!ike_sa_queue(sa, IKE_P_DELETE_IKE, 0))
+	if (!others) {
+		/* the last one: the IKE SA goes too, and its DELETE covers the Child SA */
+		if (ike_too)
+			*ike_too = true;
+		st = delete_ike(sa);
+	} else if (!ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi_in)) {
 		st = IKE_ERR_BUSY;
-	else
+	} else {
 		ike_sa_run_queue(sa);
+	}
 	leave(e);
 	return st;
 }
@@ -720,29 +768,92 @@ bool ike_sa_at(const struct ike_engine *e, size_t i, struct ike_sa_info *out)
 	return false;
 }
 
+/* ---- `ipsec status` ------------------------------------------------------------------------ */
+
+/* "in 42s" for a deadline at (ms), "never" when there is none, "now" when it is due. */
+static const char *until(uint64_t at, uint64_t now, char buf[static 32])
+{
+	if (!at)
+		return "never";
+	if (at <= now)
+		return "now";
+	snprintf(buf, 32, "in %" PRIu64 "s", (at - now + 999) / 1000);
+	return buf;
+}
+
+static uint64_t secs_since(uint64_t t, uint64_t now)
+{
+	return t && t < now ? (now - t) / 1000 : 0;
+}
+
+static void format_ike_sa(const struct ike_sa *sa, uint64_t now, struct oe_buf *out)
+{
+	char l[OE_ADDRSTRLEN], r[OE_ADDRSTRLEN], lid[IKE_IDSTRLEN], rid[IKE_IDSTRLEN], t[32];
+	struct ike_id me;
+	size_t n = 0;
+
+	for (const struct child_sa *c = sa->children; c; c = c->next)
+		n += c->installed;
+	ike_local_id(sa, &me);
+	oe_buf_printf(out, "IKE SA %016" PRIx64 "_i %016" PRIx64 "_r %s, %s, %s[%u] %s %s[%u]\n",
+		      sa->spi_i, sa->spi_r, ike_sa_state_name(sa->state),
+		      sa->initiator ? "initiator" : "responder", oe_addr_str(&sa->local.addr, l),
+		      sa->local.port, sa->initiator ? "->" : "<-",
+		      oe_addr_str(&sa->remote.addr, r), sa->remote.port);
+	if (!sa->established_ms) {
+		oe_buf_printf(out, "    not established yet\n");
+		return;
+	}
+	oe_buf_printf(out, "    ids %s -> %s, peer auth %s, %s/%s/AES_GCM_16-%u\n",
+		      ike_id_str(&me, lid), ike_id_str(&sa->peer_id, rid),
+		      ike_auth_method_name(sa->peer_auth), ike_xf_name(IKE_XF_DH, sa->dh),
+		      ike_xf_name(IKE_XF_PRF, sa->prf), sa->encr_bits);
+	oe_buf_printf(out, "    age %" PRIu64 "s, rekey %s, %zu Child SA%s\n",
+		      secs_since(sa->established_ms, now), until(sa->rekey_at, now, t), n,
+		      n == 1 ? "" : "s");
+}
+
+static void format_child_sa(const struct ike_engine *e, const struct child_sa *c, uint64_t now,
+			    struct oe_buf *out)
+{
+	const struct kern_child_sa *k = &c->k;
+	struct kern_sa_counters ct = { 0 };
+	char s[OE_PREFIXSTRLEN], d[OE_PREFIXSTRLEN], encap[32], t1[32], t2[32];
+	uint64_t last;
+
+	if (k->encap == KERN_ENCAP_UDP)
+		snprintf(encap, sizeof(encap), "ESP in UDP %u", k->encap_dport);
+	else
+		snprintf(encap, sizeof(encap), "raw ESP");
+	oe_buf_printf(out, "  Child SA %08x_in %08x_out %s, %s, %s, AES_GCM_16-%u, %s, reqid %u\n",
+		      k->spi_in, k->spi_out, child_sa_state_name(c->state),
+		      k->mode == KERN_MODE_TUNNEL ? "tunnel" : "transport", encap,
+		      (unsigned)k->key_len * 8, k->esn ? "ESN" : "no ESN", k->reqid);
+	oe_buf_printf(out, "    %s === %s\n", oe_prefix_str(&k->sel.src, s),
+		      oe_prefix_str(&k->sel.dst, d));
+	if (!c->installed)
+		return;
+	if (e->ops.kern->query)
+		e->ops.kern->query(e->ops.kern_arg, k, &ct);
+	last = ct.last_use_ms ? ct.last_use_ms : c->installed_ms;
+	oe_buf_printf(out, "    in %" PRIu64 " bytes %" PRIu64 " packets, out %" PRIu64 " bytes %"
+		      PRIu64 " packets, idle %" PRIu64 "s%s\n", ct.bytes_in, ct.packets_in,
+		      ct.bytes_out, ct.packets_out, secs_since(last, now),
+		      ct.last_use_ms ? "" : " (never used)");
+	oe_buf_printf(out, "    age %" PRIu64 "s, rekey %s, expires %s\n",
+		      secs_since(c->installed_ms, now), until(c->rekey_at, now, t1),
+		      until(c->expire_at, now, t2));
+}
+
 void ike_status_format(const struct ike_engine *e, struct oe_buf *out)
 {
-	char l[OE_ADDRSTRLEN], r[OE_ADDRSTRLEN], id[IKE_IDSTRLEN];
+	uint64_t now = ike_now(e);
 
 	for (const struct ike_sa *sa = e->all; sa; sa = sa->next) {
 		if (sa->state == IKE_S_DEAD)
 			continue;
-		oe_buf_printf(out, "IKE %016" PRIx64 ":%016" PRIx64 " %s %s %s[%u] %s %s[%u] "
-			      "id=%s dh=%s prf=%s encr=AES_GCM_16/%u\n", sa->spi_i, sa->spi_r,
-			      ike_sa_state_name(sa->state), sa->initiator ? "I" : "R",
-			      oe_addr_str(&sa->local.addr, l), sa->local.port,
-			      sa->initiator ? "->" : "<-", oe_addr_str(&sa->remote.addr, r),
-			      sa->remote.port, ike_id_str(&sa->peer_id, id),
-			      ike_xf_name(IKE_XF_DH, sa->dh), ike_xf_name(IKE_XF_PRF, sa->prf),
-			      sa->encr_bits);
-		for (const struct child_sa *c = sa->children; c; c = c->next) {
-			char s[OE_PREFIXSTRLEN], d[OE_PREFIXSTRLEN];
-
-			oe_buf_printf(out, "  ESP %08x/%08x %s %s %s === %s reqid=%u%s\n",
-				      c->k.spi_in, c->k.spi_out, child_sa_state_name(c->state),
-				      c->k.mode == KERN_MODE_TUNNEL ? "tunnel" : "transport",
-				      oe_prefix_str(&c->k.sel.src, s), oe_prefix_str(&c->k.sel.dst, d),
-				      c->k.reqid, c->k.esn ? " esn" : "");
-		}
+		format_ike_sa(sa, now, out);
+		for (const struct child_sa *c = sa->children; c; c = c->next)
+			format_child_sa(e, c, now, out);
 	}
 }

@@ -71,6 +71,9 @@ static size_t delete_children(struct ike_sa *sa, const struct ike_msg *m, uint32
 
 			if (!c)
 				continue;
+			oe_info(IKE, "Child SA %08x/%08x of IKE SA %016" PRIx64 ": DELETE from the "
+				"peer%s", c->k.spi_in, c->k.spi_out, sa->spi_i,
+				c->state == CHILD_S_DELETING ? " (crossed ours, §1.4.1)" : "");
 			if (c->state != CHILD_S_DELETING && n < cap)
 				ours[n++] = c->k.spi_in;
 			child_sa_remove(sa, c);
@@ -110,7 +113,8 @@ enum ike_status ike_info_request(struct ike_sa *sa, const struct ike_msg *m)
 		add_delete(&b, IKE_PROTO_ESP, spis, n);
 	ike_sa_send_sk(sa, &b, IKE_P_NONE, id);
 	if (del_ike) {
-		oe_info(IKE, "IKE SA %016" PRIx64 ": deleted by the peer", sa->spi_i);
+		oe_info(IKE, "IKE SA %016" PRIx64 ": DELETE from the peer%s", sa->spi_i,
+			sa->state == IKE_S_DELETING ? " (crossed ours, §1.4.1)" : "");
 		ike_sa_kill(sa, IKE_ERR_DELETED);
 	} else if (!sa->initiator && ike_msg_notify(m, IKE_N_AUTHENTICATION_FAILED)) {
 		/* §2.21.2: the initiator did not accept our AUTH */
@@ -133,9 +137,12 @@ enum ike_status ike_info_response(struct ike_sa *sa, const struct ike_msg *m)
 		ike_sa_kill(sa, IKE_ERR_DELETED);
 		break;
 	case IKE_P_DELETE_CHILD:
+		/* gone already when the peer's DELETE of it crossed ours (§1.4.1) */
 		c = child_sa_by_spi_in(sa, spi);
 		if (c)
 			child_sa_remove(sa, c);
+		oe_info(IKE, "Child SA %08x of IKE SA %016" PRIx64 ": the peer confirmed its DELETE",
+			spi, sa->spi_i);
 		break;
 	default: /* liveness: the answer itself is the news (last_rx_ms) */
 		break;

@@ -52,6 +52,7 @@ struct child_sa {
 	bool installed;		 /* k is in the kernel */
 	uint64_t rekey_at;	 /* soft lifetime deadline (0 = none) */
 	uint64_t expire_at;	 /* hard lifetime */
+	uint64_t installed_ms;	 /* when it went into the kernel (status: age, idle) */
 	uint64_t seen_in;	 /* inbound packets at the last liveness check */
 	/* simultaneous rekey (RFC 7296 §2.8.1): the SA this one replaces, who made it and the
 	 * lowest nonce of the exchange that made it */
@@ -145,6 +146,7 @@ struct ike_sa {
 	bool replaced;		 /* superseded by a rekeyed SA: its end is no news to the owner */
 
 	uint64_t last_rx_ms;	 /* any authenticated message from the peer */
+	uint64_t established_ms; /* when it became ESTABLISHED (status: age) */
 	uint64_t liveness_at;	 /* next liveness check (0 = none) */
 	uint64_t rekey_at;	 /* IKE SA rekey (0 = none) */
 	uint64_t expire_at;	 /* half-open / give-up / deleting deadline (0 = none) */

@@ -295,6 +295,7 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 	case IKE_S_ESTABLISHED:
 		if (!sa->replaced)
 			e->stats.established++;
+		sa->established_ms = now;
 		sa->liveness_at = e->conf.liveness_ms ? now + e->conf.liveness_ms : 0;
 		/* the original responder 5% later, so both ends rarely rekey at once (when they
 		 * do, §2.8.2 sorts it out) */

@@ -994,10 +994,12 @@ static void test_status_listing(void)
 	up(&w);
 	oe_buf_init(&out);
 	ike_status_format(w.n[0].e, &out);
-	T_CHECK(strstr(out.p, " ESTABLISHED I 192.0.2.1[500] -> 192.0.2.2[500] id=192.0.2.2 "
-			      "dh=CURVE25519 prf=PRF_HMAC_SHA2_256 encr=AES_GCM_16/256\n") != NULL);
-	T_CHECK(strstr(out.p, "  ESP ") && strstr(out.p, " INSTALLED tunnel 192.0.2.1/32 === "
-						   "192.0.2.2/32 reqid=1\n"));
+	T_CHECK(strstr(out.p, "_r ESTABLISHED, initiator, 192.0.2.1[500] -> 192.0.2.2[500]\n"
+			      "    ids 192.0.2.1 -> 192.0.2.2, peer auth DIGITAL_SIGNATURE, "
+			      "CURVE25519/PRF_HMAC_SHA2_256/AES_GCM_16-256\n") != NULL);
+	T_CHECK(strstr(out.p, "  Child SA ") && strstr(out.p, "_out INSTALLED, tunnel, raw ESP, "
+						       "AES_GCM_16-256, no ESN, reqid 1\n"
+						       "    192.0.2.1/32 === 192.0.2.2/32\n"));
 	oe_buf_free(&out);
 	w_free(&w);
 }

@@ -633,6 +633,182 @@ static void test_narrowing_exchange(void)
 	w_free(&w);
 }
 
+/* ---- idle teardown: ike_delete_child (RFC 7296 §1.4.1) ------------------------------------- */
+
+static uint32_t first_spi_in(struct w_node *n)
+{
+	const struct kern_child_sa *k = kern_mock_at(n->km, 0);
+
+	return k ? k->spi_in : 0;
+}
+
+/* The last Child SA of an IKE SA: one DELETE of the IKE SA closes both, on both ends. */
+static void test_delete_child_last(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	bool ike_too = false;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, 0x1234, NULL), IKE_ERR_UNKNOWN_SA);
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, first_spi_in(i), &ike_too), IKE_OK);
+	T_CHECK(ike_too);
+	/* asked again while the DELETE is out: nothing new is sent */
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, first_spi_in(i), NULL), IKE_ERR_STATE);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, 0x1234, NULL), IKE_ERR_UNKNOWN_SA);
+	/* the pair negotiates again from scratch */
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+/* Both ends find the SA idle at once: the DELETEs cross, each answers the other's and neither
+ * retransmits into the void. */
+static void test_delete_child_crossed(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_stats si, sr;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, first_spi_in(i), NULL), IKE_OK);
+	T_CHECK_INT(ike_delete_child(r->e, r_handle(r), first_spi_in(r), NULL), IKE_OK);
+	w_run(&w, 60 * 1000);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO req 0");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT(&w, "I>R INFO resp 0");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	ike_stats_get(i->e, &si);
+	ike_stats_get(r->e, &sr);
+	T_CHECK_INT(si.retransmits + sr.retransmits, 0);
+	w_free(&w);
+}
+
+/* A Child SA that is not the IKE SA's last (the old one of a rekey the peer has not deleted
+ * yet): only it goes, with a DELETE of ESP; the IKE SA and the new Child SA stay. */
+static void test_delete_child_not_last(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa *sa;
+	struct child_sa *c;
+	uint32_t spi;
+	bool ike_too = true;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	/* a second Child SA on I's IKE SA, as a rekey leaves one for a moment: a copy of the
+	 * first under another SPI, installed in I's kernel only */
+	sa = ike_sa_by_handle(i->e, i->sa);
+	T_CHECK(sa && sa->children);
+	if (!sa || !sa->children)
+		goto out;
+	spi = sa->children->k.spi_in;
+	c = child_sa_new(sa);
+	T_CHECK(c != NULL);
+	if (!c)
+		goto out;
+	{
+		uint32_t in = c->k.spi_in;
+
+		c->k = sa->children->next->k;
+		c->k.spi_in = in;
+		c->k.spi_out = 0x7777;
+	}
+	T_CHECK_INT(kern_mock_ops.install(i->km, &c->k), 0);
+	c->installed = true;
+	child_sa_set_state(sa, c, CHILD_S_INSTALLED);
+	T_CHECK_INT(ike_delete_child(i->e, i->sa, c->k.spi_in, &ike_too), IKE_OK);
+	T_CHECK(!ike_too);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN");
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1); /* R knew no SA with that SPI */
+	T_CHECK(kern_mock_find(i->km, spi) != NULL);
+	T_CHECK_INT(ike_sa_count(i->e), 1);
+out:
+	w_free(&w);
+}
+
+/* `ipsec status`: algorithms, counters from the kernel, idle time, age, rekey and expiry. */
+static void test_status_format(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct kern_sa_counters ct = { 1000, 2000, 10, 20, 0 };
+	struct oe_buf b;
+	const char *want[] = { "IKE SA ", "ESTABLISHED, initiator, 192.0.2.1[500] -> 192.0.2.2[500]",
+			       "ids 192.0.2.1 -> 192.0.2.2", "CURVE25519/PRF_HMAC_SHA2_256/AES_GCM_16-256",
+			       "age 10s, rekey in 14390s, 1 Child SA\n",
+			       "INSTALLED, tunnel, raw ESP, AES_GCM_16-256, ",
+			       "192.0.2.1/32 === 192.0.2.2/32",
+			       "in 1000 bytes 10 packets, out 2000 bytes 20 packets, idle 3s\n",
+			       "age 10s, rekey in 3230s, expires in 3590s\n" };
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	w.now += 10 * 1000;
+	ct.last_use_ms = w.now - 3000;
+	kern_mock_set_counters(i->km, first_spi_in(i), &ct);
+	oe_buf_init(&b);
+	ike_status_format(i->e, &b);
+	if (getenv("IKE_TEST_LOG"))
+		fputs(b.p, stderr);
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+		if (!strstr(b.p, want[k])) {
+			T_CHECK_STR(b.p, want[k]);
+			break;
+		}
+	oe_buf_free(&b);
+	w_free(&w);
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -651,6 +827,10 @@ int main(void)
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
 	T_RUN(test_narrowing_exchange);
+	T_RUN(test_delete_child_last);
+	T_RUN(test_delete_child_crossed);
+	T_RUN(test_delete_child_not_last);
+	T_RUN(test_status_format);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
 	return t_done();
