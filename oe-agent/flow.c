@@ -705,3 +705,23 @@ void oe_flows_walk(struct oe_flows *fs, void (*fn)(void *ctx, const struct oe_fl
 	for (struct oe_flow *f = fs->decided.head; f; f = f->next)
 		fn(ctx, f);
 }
+
+/* The pair's tunnel is gone (idle teardown, DELETE from the peer, liveness, expiry): its
+ * TUNNEL flows go back to the trap, or a trapped packet would meet a decided flow and be
+ * accepted in the clear instead of negotiating again. */
+size_t oe_flows_tunnel_down(struct oe_flows *fs, const struct oe_addr *src,
+			    const struct oe_addr *dst, const char *why)
+{
+	struct oe_flow *f, *next;
+	size_t n = 0;
+
+	for (f = fs->decided.head; f; f = next) {
+		next = f->next;
+		if (f->state != OE_FLOW_TUNNEL || !oe_addr_eq(&f->src, src) ||
+		    !oe_addr_eq(&f->dst, dst))
+			continue;
+		if (set_state(fs, f, OE_FLOW_TRAPPED, why))
+			n++;
+	}
+	return n;
+}

@@ -124,6 +124,10 @@ void oe_flows_malformed(struct oe_flows *fs);
 void oe_flows_lookup_done(struct oe_flows *fs, struct oe_flow *f, const struct dk_result *res);
 /* The negotiation of f finished. */
 void oe_flows_negotiated(struct oe_flows *fs, struct oe_flow *f, bool ok, const char *why);
+/* The tunnel of the pair src -> dst is gone: its TUNNEL flows go back to TRAPPED (freed) so the
+ * next packet negotiates again. Returns how many. */
+size_t oe_flows_tunnel_down(struct oe_flows *fs, const struct oe_addr *src,
+			    const struct oe_addr *dst, const char *why);
 /* Applies hold timeouts and shunt expiry up to now; returns the next deadline (0 = none). */
 uint64_t oe_flows_expire(struct oe_flows *fs, uint64_t now_ms);
 
@@ -154,6 +158,10 @@ void oe_trap_set_negotiator(struct oe_trap *t, oe_negotiate_fn fn,
 			    void (*cancel)(void *arg, struct oe_flow *f), void *arg);
 /* A negotiation's outcome: ok -> TUNNEL (held packets released), else the failure rule. */
 void oe_trap_negotiated(struct oe_trap *t, struct oe_flow *f, bool ok, const char *why);
+/* The last Child SA of the pair ours -> peer is gone (its tunnel element removed by the
+ * caller): the pair's flows return to the trap. */
+void oe_trap_tunnel_down(struct oe_trap *t, const struct oe_addr *ours,
+			 const struct oe_addr *peer, const char *why);
 /* The trap's kernel rules (borrowed), for the tunnel shunts of tunnel.c. */
 struct kern_rules *oe_trap_rules(struct oe_trap *t);
 /* Adds the per-pair shunts, with live kernel counts, to the listing table t. */

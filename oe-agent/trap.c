@@ -514,3 +514,10 @@ void oe_trap_status(struct oe_trap *t, struct oe_buf *out)
 		      (unsigned long long)kern_nfq_kernel_drops(t->nfq),
 		      (unsigned long long)t->icmp_errors, (unsigned long long)in_drops);
 }
+
+void oe_trap_tunnel_down(struct oe_trap *t, const struct oe_addr *ours,
+			 const struct oe_addr *peer, const char *why)
+{
+	oe_flows_tunnel_down(t->flows, ours, peer, why);
+	resched(t);
+}

@@ -5,6 +5,7 @@
  * dropped. Held packets are released only after that element is committed. */
 #include "flow_int.h"
 #include "ike_sock_int.h"
+#include "oe_time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +31,14 @@ struct child {
 	uint32_t spi_in, spi_out;
 	struct oe_addr ours, peer;	/* the pair */
 	struct oe_addr gw;		/* the peer's outer address */
+	uint64_t up_ms;			/* installed (oe_now_ms): idle since then if never used */
+	bool deleting;			/* our idle DELETE is out */
 };
+
+/* The idle check runs every inactivity/4, within these bounds: a few seconds late on a
+ * timeout of minutes, and no busy timer for a short one. */
+#define TUN_IDLE_CHECK_MIN_MS 1000
+#define TUN_IDLE_CHECK_MAX_MS 60000
 
 struct oe_tunnels {
 	struct oe_loop *loop;
@@ -44,6 +52,8 @@ struct oe_tunnels {
 	struct child *ch;
 	size_t nch, capch;
 	uint64_t tunnel_life_s;		/* the tunnel elements' timeout: past the SA's life */
+	uint64_t inactivity_ms;		/* idle Child SAs are deleted after this (0 = never) */
+	oe_timer_id idle_timer;		/* armed while there are Child SAs to watch */
 	uint64_t unresponsive_s;	/* failure shunt life after an IKE timeout */
 };
 
@@ -82,11 +92,13 @@ static void tunnel_elem(struct oe_tunnels *x, const struct child *c, bool add)
 	}
 }
 
+static void idle_arm(struct oe_tunnels *x);
+
 static void child_up(struct oe_tunnels *x, const struct ike_event *ev)
 {
 	const struct kern_child_sa *k = ev->child;
 	struct child c = { ev->sa, k->spi_in, k->spi_out, k->sel.src.addr, k->sel.dst.addr,
-			   k->remote };
+			   k->remote, oe_now_ms(), false };
 
 	if (!grow((void **)&x->ch, &x->capch, x->nch, sizeof(*x->ch))) {
 		oe_err(IKE, "out of memory recording Child SA %08x", k->spi_in);
@@ -94,6 +106,7 @@ static void child_up(struct oe_tunnels *x, const struct ike_event *ev)
 	}
 	x->ch[x->nch++] = c;
 	tunnel_elem(x, &c, true);
+	idle_arm(x);
 }
 
 static void child_down(struct oe_tunnels *x, const struct ike_event *ev)
@@ -111,8 +124,78 @@ static void child_down(struct oe_tunnels *x, const struct ike_event *ev)
 	for (i = 0; i < x->nch; i++) /* a rekeyed SA of the same pair keeps the element */
 		others = others || (oe_addr_eq(&x->ch[i].ours, &c.ours) &&
 				    oe_addr_eq(&x->ch[i].peer, &c.peer));
-	if (!others)
-		tunnel_elem(x, &c, false);
+	if (others)
+		return;
+	tunnel_elem(x, &c, false);
+	/* the pair traps again: its next packet negotiates a new tunnel */
+	oe_trap_tunnel_down(x->trap, &c.ours, &c.peer,
+			    c.deleting ? "tunnel deleted: idle" : "tunnel deleted");
+}
+
+/* ---- idle teardown (inactivity=) --------------------------------------------------------- */
+
+/* Milliseconds c has carried no packet either way (uesp's last use, else its install). */
+static uint64_t idle_ms(struct oe_tunnels *x, const struct child *c, uint64_t now)
+{
+	struct kern_child_sa q = { .spi_in = c->spi_in };
+	struct kern_sa_counters ct = { 0 };
+	uint64_t last;
+
+	kern_uesp_ops.query(x->uesp, &q, &ct);
+	last = ct.last_use_ms > c->up_ms ? ct.last_use_ms : c->up_ms;
+	return now > last ? now - last : 0;
+}
+
+/* Deletes c through the IKE engine: a DELETE of the Child SA, or of its IKE SA when it was
+ * the last one; both ends drop the SA when the exchange completes (child_down). */
+static void idle_delete(struct oe_tunnels *x, struct child *c, uint64_t idle)
+{
+	char a[OE_ADDRSTRLEN], b[OE_ADDRSTRLEN];
+	bool ike_too = false;
+	enum ike_status st = ike_delete_child(oe_ike_engine(x->ike), c->sa, c->spi_in, &ike_too);
+
+	if (st == IKE_ERR_BUSY || st == IKE_ERR_STATE) /* mid-exchange: next check */
+		return;
+	c->deleting = true; /* also when the engine lost it: do not ask again */
+	if (st != IKE_OK) {
+		oe_warn(IKE, "Child SA %08x idle: cannot delete it: %s", c->spi_in,
+			ike_strerror(st));
+		return;
+	}
+	oe_notice(IKE, "Child SA %08x/%08x %s -> %s: idle for %llu s, deleting it%s", c->spi_in,
+		  c->spi_out, oe_addr_str(&c->ours, a), oe_addr_str(&c->peer, b),
+		  (unsigned long long)(idle / 1000), ike_too ? " and its IKE SA" : "");
+}
+
+static void on_idle_check(void *ctx)
+{
+	struct oe_tunnels *x = ctx;
+	uint64_t now = oe_now_ms();
+
+	x->idle_timer = 0;
+	/* idle_delete only queues the DELETE: x->ch changes when the peer answers */
+	for (size_t i = 0; i < x->nch; i++) {
+		uint64_t idle;
+
+		if (x->ch[i].deleting)
+			continue;
+		idle = idle_ms(x, &x->ch[i], now);
+		if (idle >= x->inactivity_ms)
+			idle_delete(x, &x->ch[i], idle);
+	}
+	oe_ike_rearm(x->ike);
+	idle_arm(x);
+}
+
+static void idle_arm(struct oe_tunnels *x)
+{
+	uint64_t every = x->inactivity_ms / 4;
+
+	if (!x->inactivity_ms || x->idle_timer || !x->nch)
+		return;
+	every = every < TUN_IDLE_CHECK_MIN_MS ? TUN_IDLE_CHECK_MIN_MS :
+		every > TUN_IDLE_CHECK_MAX_MS ? TUN_IDLE_CHECK_MAX_MS : every;
+	x->idle_timer = oe_loop_timer(x->loop, every, on_idle_check, x);
 }
 
 /* ---- the negotiation step ------------------------------------------------------------------ */
@@ -271,6 +354,7 @@ static int start_ike(struct oe_tunnels *x, const struct oe_conf *c, const struct
 		return -EINVAL;
 	}
 	x->tunnel_life_s = (uint64_t)o.conf.child_lifetime_s + 60;
+	x->inactivity_ms = (uint64_t)c->inactivity_s * 1000;
 	o.kern = &kern_uesp_ops;
 	o.kern_arg = x->uesp;
 	o.dns = x->dns;
@@ -325,6 +409,10 @@ void oe_tunnels_stop(struct oe_tunnels *x)
 		return;
 	if (x->trap)
 		oe_trap_set_negotiator(x->trap, NULL, NULL, NULL);
+	if (x->idle_timer)
+		oe_loop_timer_cancel(x->loop, x->idle_timer);
+	x->idle_timer = 0;
+	x->inactivity_ms = 0; /* child_down during the free below must not re-arm it */
 	oe_ike_free(x->ike); /* Child SAs leave the uesp backend */
 	oe_dns_free(x->dns);
 	if (x->uesp && kern_uesp_fd(x->uesp) >= 0)

@@ -431,3 +431,32 @@ cap_show() {
 	shift
 	tcpdump -n -r "$f" "$@" 2>/dev/null | sed -n '1,30p'
 }
+
+# --- two agents that publish keys (the setup of oe.sh) -------------------------------------------
+# oe_pair_setup [KEY=VALUE]...: hosts a (192.0.2.1) and b (192.0.2.2) on the LAN and a DNS
+# server (192.0.2.53) with the signed reverse zone holding both IPSECKEYs; in a and b an agent
+# with its host key, the LAN in private-or-clear, the other groups empty, and the extra config
+# setup keys given; both started. Fails (after a nok) when an agent does not start.
+oe_pair_setup() {
+	local r g
+	net_lan
+	net_host a 192.0.2.1
+	net_host b 192.0.2.2
+	net_host dns 192.0.2.53
+	key_new a
+	key_new b
+	{
+		key_ipseckey a 192.0.2.1
+		key_ipseckey b 192.0.2.2
+	} | dns_zone 2.0.192.in-addr.arpa
+	dns_sign 2.0.192.in-addr.arpa
+	dns_start dns 192.0.2.53
+	for r in a b; do
+		agent_conf $r nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
+			dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s \
+			"hostkey=$NT_DIR/keys/$r.pem" "$@"
+		printf '192.0.2.0/24\n' | agent_policy $r private-or-clear
+		for g in private clear clear-or-private block; do : | agent_policy $r $g; done
+	done
+	agent_start a && agent_start b
+}
