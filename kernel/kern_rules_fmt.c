@@ -216,6 +216,29 @@ static void put_esp_chains(const struct kern_rules_conf *c, struct oe_buf *out)
 	oe_buf_puts(out, "\t}\n");
 }
 
+/* Inbound ESP goes to the ESP queue: raw (IP protocol 50), and in UDP to port 4500 when the
+ * four octets after the UDP header are not zero (RFC 3948 §2.1: an SPI is never 0; zeros are
+ * the non-ESP marker of IKE, §2.2) and there is more than one octet (a 9-octet datagram is a
+ * NAT keepalive, §2.3): IKE and keepalives go on to the agent's socket. Without an ESP queue
+ * raw ESP passes and ESP in UDP reaches the socket, which drops it. */
+static void put_esp_in(const struct kern_rules_conf *c, struct oe_buf *out)
+{
+	static const char *const match[2] = { "meta l4proto esp",
+					      "udp dport 4500 udp length > 9 @th,64,32 != 0" };
+
+	for (int i = 0; i < 2; i++) {
+		if (!c->esp_queue) {
+			if (i == 0)
+				oe_buf_printf(out, "\t\t%s return\n", match[i]);
+		} else if (c->native_queue) {
+			oe_buf_printf(out, "\t\t%s queue num %u\n", match[i], c->esp_queue);
+		} else {
+			oe_buf_printf(out, "\t\t%s meta mark set meta mark and 0x%08x or 0x%08x "
+				      "return\n", match[i], ~c->mask, kern_esp_mark(c));
+		}
+	}
+}
+
 void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
 		       struct oe_buf *out)
 {
@@ -237,13 +260,7 @@ void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range 
 	 * what we send ourselves over loopback (our ICMP errors among it). */
 	oe_buf_puts(out, "\tchain in {\n\t\ttype filter hook input priority -150; policy accept;\n"
 		    "\t\tiifname \"lo\" return\n");
-	if (!c->esp_queue)
-		oe_buf_puts(out, "\t\tmeta l4proto esp return\n");
-	else if (c->native_queue)
-		oe_buf_printf(out, "\t\tmeta l4proto esp queue num %u\n", c->esp_queue);
-	else
-		oe_buf_printf(out, "\t\tmeta l4proto esp meta mark set meta mark and 0x%08x or "
-			      "0x%08x return\n", ~c->mask, kern_esp_mark(c));
+	put_esp_in(c, out);
 	oe_buf_puts(out, "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
 		    "nd-neighbor-advert, nd-redirect } return\n"
 		    "\t\tudp dport { 500, 4500 } return\n"

@@ -40,7 +40,8 @@ struct oe_ike {
 	void *event_arg;
 	oe_timer_id timer;
 	struct ike_lk *lks;
-	uint64_t esp_in_udp;	/* ESP-in-UDP datagrams on 4500 (no datapath yet: dropped) */
+	uint64_t esp_in_udp;	/* ESP-in-UDP datagrams that reached the 4500 socket (the nft
+				 * `in` chain sends them to the ESP queue; these had no queue) */
 	uint8_t buf[IKE_SOCK_MAXMSG + 4];
 };
 
@@ -177,7 +178,8 @@ static bool local_of(struct msghdr *mh, int af, struct oe_addr *out)
 
 /* One datagram from fd (family fam, natt: the 4500 socket). RFC 3948 §2.2: on 4500, IKE
  * follows a four-zero-octet non-ESP marker; anything else there is ESP-in-UDP (§2.1), and a
- * single 0xff octet is a NAT keepalive (§2.3). */
+ * single 0xff octet is a NAT keepalive (§2.3). ESP-in-UDP is taken to the ESP queue before
+ * it reaches the socket (kern_rules_fmt.c, chain in); what still arrives here is dropped. */
 static void handle_one(struct oe_ike *k, bool natt, const uint8_t *p, size_t n,
 		       const struct ike_endpoint *from, const struct ike_endpoint *to)
 {
@@ -247,7 +249,12 @@ static int op_send(void *arg, const struct ike_endpoint *local, const struct ike
 {
 	struct oe_ike *k = arg;
 	int fam = remote->addr.af == AF_INET ? FAM4 : FAM6;
-	bool natt = local->port == k->port[fam][1] && local->port != k->port[fam][0];
+	/* the engine floats to the IPv4 NAT-T port (ike_conf.natt_port); with ephemeral ports
+	 * (tests) the IPv6 one may differ */
+	bool natt = local->port != k->port[fam][0] &&
+		    (local->port == k->port[fam][1] || local->port == k->port[FAM4][1]);
+	/* RFC 3948 §2.3: a NAT keepalive is the one octet 0xff, without the non-ESP marker */
+	bool marked = natt && !(len == 1 && msg[0] == 0xff);
 	static const uint8_t marker[4];
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -256,7 +263,7 @@ static int op_send(void *arg, const struct ike_endpoint *local, const struct ike
 		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	} cb;
 	struct iovec iov[2] = { { (void *)marker, 4 }, { (void *)msg, len } };
-	struct msghdr mh = { .msg_iov = natt ? iov : iov + 1, .msg_iovlen = natt ? 2 : 1 };
+	struct msghdr mh = { .msg_iov = marked ? iov : iov + 1, .msg_iovlen = marked ? 2 : 1 };
 	struct cmsghdr *c;
 	int fd = k->fd[fam][natt];
 
@@ -449,6 +456,7 @@ int oe_ike_new(struct oe_loop *l, const struct oe_ike_opts *o, const struct pg_p
 {
 	struct oe_ike *k = calloc(1, sizeof(*k));
 	struct ike_ops ops = { 0 };
+	struct ike_conf conf;
 	int err;
 
 	*out = NULL;
@@ -467,14 +475,18 @@ int oe_ike_new(struct oe_loop *l, const struct oe_ike_opts *o, const struct pg_p
 		k->fd[f][0] = k->fd[f][1] = -1;
 	ops = (struct ike_ops){ k,	  op_send,   op_lookup, op_lookup_cancel, op_policy,
 				op_now, op_random, op_event,  o->kern,	  o->kern_arg };
-	err = ike_engine_new(&k->e, &o->conf, &ops);
+	/* the sockets first: the engine floats to the NAT-T port they are bound to (RFC 7296
+	 * §2.23); nothing is read from them before the loop runs */
+	err = open_all(k, o);
+	if (err < 0)
+		goto fail;
+	conf = o->conf;
+	conf.natt_port = k->port[FAM4][1];
+	err = ike_engine_new(&k->e, &conf, &ops);
 	if (err < 0) {
 		oe_err(IKE, "cannot make the IKE engine: %s", strerror(-err));
 		goto fail;
 	}
-	err = open_all(k, o);
-	if (err < 0)
-		goto fail;
 	*out = k;
 	return 0;
 fail:

@@ -349,6 +349,9 @@ static int start_ike(struct oe_tunnels *x, const struct oe_conf *c, const struct
 	o.conf.child_lifetime_s = c->salifetime_s;
 	o.conf.liveness_ms = c->dpddelay_s * 1000;
 	o.conf.child_pfs = c->pfs;
+	o.conf.encap = c->encapsulation == OE_ENCAP_YES ? IKE_ENCAP_YES :
+		       c->encapsulation == OE_ENCAP_NO ? IKE_ENCAP_NO : IKE_ENCAP_AUTO;
+	o.conf.keepalive_s = c->keepalive_s;
 	if (c->myid && c->myid[0] == '@' && !ike_id_from_fqdn(&o.conf.id, c->myid)) {
 		oe_err(IKE, "myid '%s': not a usable identity", c->myid);
 		return -EINVAL;

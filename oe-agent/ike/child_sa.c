@@ -114,7 +114,7 @@ static void fill(struct ike_sa *sa, struct child_sa *c, const struct oe_sel *sel
 	k->sel = *sel;
 	k->local = sa->local.addr;
 	k->remote = sa->remote.addr;
-	if (sa->nat_local || sa->nat_remote) { /* RFC 3948 once a NAT was detected (§2.23) */
+	if (ike_sa_encap(sa)) { /* RFC 3948 once a NAT was detected (§2.23) or faked */
 		k->encap = KERN_ENCAP_UDP;
 		k->encap_sport = sa->local.port;
 		k->encap_dport = sa->remote.port;
@@ -234,6 +234,23 @@ bool child_sa_traffic(struct ike_sa *sa)
 		c->seen_in = ctr.packets_in;
 	}
 	return seen;
+}
+
+bool child_sa_sent(struct ike_sa *sa)
+{
+	const struct kern_ops *ko = sa->e->ops.kern;
+	bool sent = false;
+
+	for (struct child_sa *c = sa->children; c; c = c->next) {
+		struct kern_sa_counters ctr = { 0 };
+
+		if (!c->installed || !ko->query || ko->query(sa->e->ops.kern_arg, &c->k, &ctr))
+			continue;
+		if (ctr.packets_out != c->seen_out)
+			sent = true;
+		c->seen_out = ctr.packets_out;
+	}
+	return sent;
 }
 
 /* ---- traffic selectors (§3.13.1) ------------------------------------------------------------ */

@@ -110,6 +110,14 @@ struct ike_ops {
 	void *kern_arg;
 };
 
+/* UDP encapsulation of ESP (RFC 3948) and the IKE float to the NAT-T port (RFC 7296 §2.23). */
+enum ike_encap {
+	IKE_ENCAP_AUTO,	/* when NAT detection finds a NAT in front of either end */
+	IKE_ENCAP_YES,	/* always: our NAT_DETECTION_SOURCE_IP is faked so the peer sees a NAT
+			 * too (what strongSwan and Libreswan do for encapsulation=yes) */
+	IKE_ENCAP_NO,	/* never: no NAT_DETECTION_* sent or read, raw ESP, no float */
+};
+
 struct ike_conf {
 	struct ike_id id;	/* our identity; type 0 = the address of the local endpoint */
 	EVP_PKEY *hostkey;	/* borrowed, NULL = AUTH_NULL as initiator (no responder role) */
@@ -132,6 +140,12 @@ struct ike_conf {
 	unsigned child_lifetime_s;/* Child SA hard lifetime (3600); soft = 90% */
 	unsigned cookie_threshold;/* half-open SAs from which COOKIEs are required (256) */
 	unsigned lookup_timeout_ms;/* give up waiting for the key lookup (15000) */
+	enum ike_encap encap;	  /* IKE_ENCAP_AUTO */
+	uint16_t natt_port;	  /* our NAT-T port, where IKE floats to (IKE_NATT_PORT); the
+				   * owner's send op marks datagrams from it (non-ESP marker) */
+	unsigned keepalive_s;	  /* NAT keepalive (RFC 3948 §2.3) interval when a NAT is in front
+				   * of us and nothing else went to the peer in that time (20;
+				   * 0 = off): a one-octet 0xff datagram through ops->send */
 };
 /* Fills c with the defaults above (groups 31, 19, 14; AES-GCM-16 256 then 128; SHA2-256 then
  * 512). */
@@ -204,6 +218,7 @@ struct ike_stats {
 	uint64_t established, failed, deleted; /* IKE SAs */
 	uint64_t cookies_sent, invalid_ke_sent, invalid_spi_sent;
 	uint64_t child_installed, child_removed;
+	uint64_t keepalives;		/* NAT keepalives sent (not counted in sent) */
 };
 void ike_stats_get(const struct ike_engine *e, struct ike_stats *out);
 

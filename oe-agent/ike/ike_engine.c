@@ -361,6 +361,8 @@ void ike_conf_default(struct ike_conf *c)
 	c->child_lifetime_s = 3600;
 	c->cookie_threshold = 256;
 	c->lookup_timeout_ms = 15000;
+	c->natt_port = IKE_NATT_PORT;
+	c->keepalive_s = 20;
 }
 
 static bool conf_ok(const struct ike_conf *c)
@@ -519,7 +521,8 @@ static enum ike_status route_response(struct ike_sa *sa, const struct ike_msg *m
 /* Everything after IKE_SA_INIT is SK-protected (§3.14): decrypt with the peer's key, then
  * route. A failed ICV is dropped silently (§2.21.2) and does not count as peer activity. */
 static enum ike_status receive_on_sa(struct ike_sa *sa, struct ike_msg *m, const uint8_t *raw,
-				     size_t len)
+				     size_t len, const struct ike_endpoint *from,
+				     const struct ike_endpoint *to)
 {
 	bool response = m->hdr.flags & IKE_FLAG_R;
 	const struct ike_sk_key *k = sa->initiator ? &sa->keys.sk_er : &sa->keys.sk_ei;
@@ -545,6 +548,7 @@ static enum ike_status receive_on_sa(struct ike_sa *sa, struct ike_msg *m, const
 		return IKE_ERR_MALFORMED;
 	}
 	sa->last_rx_ms = ike_now(sa->e);
+	ike_nat_follow(sa, from, to);
 	st = response ? route_response(sa, m) : route_request(sa, m);
 	if (sa->state != IKE_S_DEAD)
 		ike_sa_run_queue(sa);
@@ -583,7 +587,7 @@ enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len
 		answer_unknown_spi(e, m, from, to);
 		goto out;
 	}
-	st = receive_on_sa(sa, m, msg, len);
+	st = receive_on_sa(sa, m, msg, len, from, to);
 out:
 	/* what changed nothing: a refused IKE_SA_INIT still got its answer */
 	if (st != IKE_OK && st != IKE_ERR_POLICY && st != IKE_ERR_COOKIE &&

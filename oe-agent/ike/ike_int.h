@@ -54,6 +54,7 @@ struct child_sa {
 	uint64_t expire_at;	 /* hard lifetime */
 	uint64_t installed_ms;	 /* when it went into the kernel (status: age, idle) */
 	uint64_t seen_in;	 /* inbound packets at the last liveness check */
+	uint64_t seen_out;	 /* outbound packets at the last NAT keepalive check */
 	/* simultaneous rekey (RFC 7296 §2.8.1): the SA this one replaces, who made it and the
 	 * lowest nonce of the exchange that made it */
 	uint32_t rekey_of;	 /* spi_in of the old Child SA, 0 = not from a rekey */
@@ -118,6 +119,10 @@ struct ike_sa {
 	struct ike_sa_keys keys; /* SK_d, SK_e*, SK_p* (wiped on free) */
 	bool have_keys;
 	bool nat_local, nat_remote; /* NAT detected in front of us / the peer (RFC 7296 §2.23) */
+	bool nat_fake;		 /* encapsulation=yes: we faked NAT detection, so we float and
+				  * encapsulate as if there were a NAT */
+	uint64_t last_tx_ms;	 /* the last IKE message or keepalive we sent to the peer */
+	uint64_t keepalive_at;	 /* next NAT keepalive check (0 = none; RFC 3948 §2.3) */
 
 	/* authentication */
 	struct ike_id peer_id;
@@ -299,6 +304,16 @@ enum ike_status ike_init_request(struct ike_engine *e, const struct ike_msg *m,
 				 const struct ike_endpoint *to);
 enum ike_status ike_init_response(struct ike_sa *sa, const struct ike_msg *m,
 				  const uint8_t *raw, size_t len);
+/* NAT traversal (§2.23, RFC 3948), also in ike_sa_init.c: */
+/* Whether sa's Child SAs are UDP-encapsulated: a NAT was detected or faked. */
+bool ike_sa_encap(const struct ike_sa *sa);
+/* An authenticated message of the peer came from `from` to `to`: with a NAT in play, the
+ * peer's address and port (its NAT's mapping) and our port follow it. */
+void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
+		    const struct ike_endpoint *to);
+/* Established SA: sends a NAT keepalive when due (a NAT in front of us and nothing else went
+ * to the peer for keepalive_s) and arms the next check. */
+void ike_nat_keepalive(struct ike_sa *sa, uint64_t now);
 
 /* ike_auth.c */
 enum ike_status ike_auth_start(struct ike_sa *sa);
@@ -327,6 +342,8 @@ struct child_sa *child_sa_by_spi_out(struct ike_sa *sa, uint32_t spi);
 void child_sa_timers(struct ike_sa *sa, uint64_t now);
 /* Whether any Child SA of sa received packets since the last call (kern_ops query). */
 bool child_sa_traffic(struct ike_sa *sa);
+/* Whether any Child SA of sa sent packets since the last call (NAT keepalives). */
+bool child_sa_sent(struct ike_sa *sa);
 /* TS payload contents for a host pair (one selector each). */
 void child_ts_of_sel(const struct oe_sel *sel, struct ike_ts *tsi, struct ike_ts *tsr,
 		     bool initiator);

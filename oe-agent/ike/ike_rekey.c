@@ -385,6 +385,7 @@ static void inherit(struct ike_sa *ns, struct ike_sa *old)
 	ns->transport = old->transport;
 	ns->nat_local = old->nat_local;
 	ns->nat_remote = old->nat_remote;
+	ns->nat_fake = old->nat_fake;
 	ns->last_rx_ms = old->last_rx_ms;
 }
 

@@ -297,6 +297,9 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 			e->stats.established++;
 		sa->established_ms = now;
 		sa->liveness_at = e->conf.liveness_ms ? now + e->conf.liveness_ms : 0;
+		/* RFC 3948 §2.3: keepalives hold the mapping of a NAT in front of us */
+		sa->keepalive_at = sa->nat_local && e->conf.keepalive_s ?
+					   now + (uint64_t)e->conf.keepalive_s * 1000 : 0;
 		/* the original responder 5% later, so both ends rarely rekey at once (when they
 		 * do, §2.8.2 sorts it out) */
 		if (!sa->rekey_at && e->conf.ike_lifetime_s)
@@ -305,12 +308,12 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 		break;
 	case IKE_S_REKEYED:
 		/* the peer deletes it, or we do after one give-up time */
-		sa->liveness_at = sa->rekey_at = 0;
+		sa->liveness_at = sa->rekey_at = sa->keepalive_at = 0;
 		sa->expire_at = now + give_up_ms(e);
 		break;
 	case IKE_S_DELETING:
 	case IKE_S_DEAD:
-		sa->liveness_at = sa->rekey_at = 0;
+		sa->liveness_at = sa->rekey_at = sa->keepalive_at = 0;
 		break;
 	default:
 		break;
@@ -416,6 +419,7 @@ static void transmit(struct ike_sa *sa, const uint8_t *msg, size_t len)
 	int err;
 
 	sa->e->stats.sent++;
+	sa->last_tx_ms = ike_now(sa->e);
 	err = sa->e->ops.send(sa->e->ops.arg, &sa->local, &sa->remote, msg, len);
 	if (err)
 		oe_debug(IKE, "send of %zu octets failed: %d (the retransmission covers it)", len,
@@ -556,6 +560,8 @@ void ike_sa_timers(struct ike_sa *sa, uint64_t now)
 					  sa->e->conf.liveness_ms;
 		}
 	}
+	if (sa->keepalive_at && now >= sa->keepalive_at)
+		ike_nat_keepalive(sa, now);
 }
 
 static uint64_t min_nz(uint64_t a, uint64_t b)
@@ -580,6 +586,7 @@ uint64_t ike_sa_deadline(const struct ike_sa *sa)
 	if (sa->state == IKE_S_ESTABLISHED) {
 		d = min_nz(d, sa->rekey_at);
 		d = min_nz(d, sa->liveness_at);
+		d = min_nz(d, sa->keepalive_at);
 		for (const struct child_sa *c = sa->children; c; c = c->next) {
 			d = min_nz(d, c->rekey_at);
 			d = min_nz(d, c->expire_at);

@@ -15,14 +15,23 @@
 
 #define MAX_INIT_TRIES 3 /* COOKIE / INVALID_KE restarts before giving up */
 
-static void add_natd(struct ike_builder *b, const uint8_t spi_i[8], const uint8_t spi_r[8],
-		     const struct ike_endpoint *src, const struct ike_endpoint *dst)
+/* §2.23: NAT_DETECTION_SOURCE_IP / _DESTINATION_IP, hashes of our and the peer's endpoint
+ * as we see them. encapsulation=yes fakes the source (our endpoint with port 0, which no
+ * datagram comes from) so the peer sees a NAT in front of us and both ends float and
+ * encapsulate; encapsulation=no sends neither, so the peer detects nothing either. */
+static void add_natd(struct ike_builder *b, const struct ike_sa *sa, const uint8_t spi_i[8],
+		     const uint8_t spi_r[8])
 {
+	struct ike_endpoint src = sa->local;
 	uint8_t h[20];
 
-	ike_natd_hash(spi_i, spi_r, src, h);
+	if (sa->e->conf.encap == IKE_ENCAP_NO)
+		return;
+	if (sa->e->conf.encap == IKE_ENCAP_YES)
+		src.port = 0;
+	ike_natd_hash(spi_i, spi_r, &src, h);
 	ike_build_notify(b, IKE_N_NAT_DETECTION_SOURCE_IP, h, sizeof(h));
-	ike_natd_hash(spi_i, spi_r, dst, h);
+	ike_natd_hash(spi_i, spi_r, &sa->remote, h);
 	ike_build_notify(b, IKE_N_NAT_DETECTION_DESTINATION_IP, h, sizeof(h));
 }
 
@@ -52,6 +61,8 @@ static void check_natd(struct ike_sa *sa, const struct ike_msg *m, const uint8_t
 	size_t at = 0;
 	const struct ike_payload *p;
 
+	if (sa->e->conf.encap == IKE_ENCAP_NO)
+		return; /* raw ESP whatever is in between; we sent no NAT_DETECTION_* either */
 	ike_natd_hash(spi_i, spi_r, &sa->remote, want_src);
 	ike_natd_hash(spi_i, spi_r, &sa->local, want_dst);
 	while ((p = ike_msg_find(m, IKE_PL_NOTIFY, &at))) {
@@ -64,6 +75,11 @@ static void check_natd(struct ike_sa *sa, const struct ike_msg *m, const uint8_t
 			dst_ok = n->len == 20 && CRYPTO_memcmp(n->data, want_dst, 20) == 0;
 		}
 	}
+	if (sa->e->conf.encap == IKE_ENCAP_YES) {
+		sa->nat_fake = true;
+		oe_info(IKE, "IKE SA %016" PRIx64 ": UDP encapsulation forced (encapsulation=yes)",
+			sa->spi_i);
+	}
 	if (!any_src)
 		return; /* the peer does not do NAT detection */
 	sa->nat_remote = !src_ok;
@@ -71,6 +87,67 @@ static void check_natd(struct ike_sa *sa, const struct ike_msg *m, const uint8_t
 	if (sa->nat_remote || sa->nat_local)
 		oe_info(IKE, "IKE SA %016" PRIx64 ": NAT detected in front of %s", sa->spi_i,
 			sa->nat_local ? (sa->nat_remote ? "both" : "us") : "the peer");
+}
+
+bool ike_sa_encap(const struct ike_sa *sa)
+{
+	return sa->nat_local || sa->nat_remote || sa->nat_fake;
+}
+
+/* §2.23: with a NAT (or encapsulation=yes) the initiator moves to the NAT-T port for IKE_AUTH
+ * and everything after it; the owner's send op puts the non-ESP marker in front. A peer on
+ * port 500 is asked on 4500; one on another port (a NAT's mapping) stays there. */
+static void nat_float(struct ike_sa *sa)
+{
+	char r[OE_ADDRSTRLEN];
+
+	if (!ike_sa_encap(sa) || sa->local.port == sa->e->conf.natt_port)
+		return;
+	sa->local.port = sa->e->conf.natt_port;
+	if (sa->remote.port == IKE_PORT)
+		sa->remote.port = IKE_NATT_PORT;
+	oe_info(IKE, "IKE SA %016" PRIx64 ": floating to port %u, peer %s:%u", sa->spi_i,
+		sa->local.port, oe_addr_str(&sa->remote.addr, r), sa->remote.port);
+}
+
+void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
+		    const struct ike_endpoint *to)
+{
+	char a[OE_ADDRSTRLEN];
+
+	/* §2.23: the end not behind the NAT answers where the peer's NAT mapping is now; the
+	 * end behind it keeps its peer (a NAT in front of us may rewrite what we see) */
+	if (!(sa->nat_remote || sa->nat_fake) ||
+	    (oe_addr_eq(&from->addr, &sa->remote.addr) && from->port == sa->remote.port &&
+	     to->port == sa->local.port))
+		return;
+	oe_info(IKE, "IKE SA %016" PRIx64 ": peer now at %s:%u, our port %u", sa->spi_i,
+		oe_addr_str(&from->addr, a), from->port, to->port);
+	sa->remote = *from;
+	sa->local.port = to->port;
+}
+
+void ike_nat_keepalive(struct ike_sa *sa, uint64_t now)
+{
+	static const uint8_t ka = 0xff; /* RFC 3948 §2.3: one octet, 0xff */
+	struct ike_engine *e = sa->e;
+	uint64_t every = (uint64_t)e->conf.keepalive_s * 1000;
+
+	ike_sa_touch(sa);
+	if (!sa->nat_local || !every) {
+		sa->keepalive_at = 0;
+		return;
+	}
+	/* ESP to the peer since the last check keeps the mapping as well as a keepalive */
+	if (child_sa_sent(sa))
+		sa->last_tx_ms = now;
+	if (now - sa->last_tx_ms >= every) {
+		e->stats.keepalives++;
+		sa->last_tx_ms = now;
+		if (e->ops.send(e->ops.arg, &sa->local, &sa->remote, &ka, 1) != 0)
+			oe_debug(IKE, "IKE SA %016" PRIx64 ": NAT keepalive not sent", sa->spi_i);
+	}
+	sa->keepalive_at = sa->last_tx_ms + every;
 }
 
 static void read_sighash(struct ike_sa *sa, const struct ike_msg *m)
@@ -140,7 +217,7 @@ enum ike_status ike_init_start(struct ike_sa *sa)
 	ike_add_sa(&b, &prop);
 	ike_add_ke(&b, sa->dh, pub, pub_len);
 	ike_add_nonce(&b, sa->ni, sa->ni_len);
-	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
+	add_natd(&b, sa, h.spi_i, h.spi_r);
 	add_sighash(&b);
 	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
 		ike_build_free(&b);
@@ -236,6 +313,7 @@ enum ike_status ike_init_response(struct ike_sa *sa, const struct ike_msg *m,
 		goto done;
 	ike_spi_put(spi_i, sa->spi_i);
 	check_natd(sa, m, spi_i, m->hdr.spi_r);
+	nat_float(sa);
 	read_sighash(sa, m);
 	sa->init_r = dup_bytes(raw, len);
 	sa->init_r_len = len;
@@ -329,7 +407,7 @@ static enum ike_status respond(struct ike_sa *sa, const struct ike_proposal *cho
 	ike_add_sa(&b, chosen);
 	ike_add_ke(&b, sa->dh, pub, pub_len);
 	ike_add_nonce(&b, sa->nr, sa->nr_len);
-	add_natd(&b, h.spi_i, h.spi_r, &sa->local, &sa->remote);
+	add_natd(&b, sa, h.spi_i, h.spi_r);
 	add_sighash(&b);
 	if (ike_build_finish(&b, NULL, &msg, &len) != IKE_CODEC_OK) {
 		ike_build_free(&b);

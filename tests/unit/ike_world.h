@@ -51,7 +51,9 @@ struct w_node {
 	uint64_t sa;		  /* handle of the last SA this node initiated */
 	double rx_s;		  /* wall time spent in ike_receive (benchmark) */
 	const struct kern_ops *kern; /* NULL: kern_mock in km */
-	uint16_t nat_port;	  /* behind a NAT: its datagrams leave with this source port */
+	uint16_t nat_port;	  /* behind a NAT: its datagrams leave with this source port
+				   * (from its NAT-T port: nat_port + 1) */
+	unsigned keepalives;	  /* NAT keepalives it sent (RFC 3948 §2.3) */
 };
 
 struct w_dns {
@@ -193,6 +195,15 @@ static inline int w_send(void *arg, const struct ike_endpoint *local, const stru
 	bool drop = w->drop_all || (w->drop & bit);
 	uint64_t at = w->now + 1 + ((w->delay_seq & bit) ? w->delay_ms : 0);
 
+	if (len == 1 && msg[0] == 0xff) { /* a NAT keepalive: noted, never delivered */
+		struct w_node *dst = w_node_at(w, remote);
+		char line[64];
+
+		n->keepalives++;
+		snprintf(line, sizeof(line), "%s>%s keepalive", n->name, dst ? dst->name : "?");
+		w_line(w, line);
+		return 0;
+	}
 	if (w->capture)
 		w->capture(msg, len, w->capture_arg);
 	w_describe(w, n, remote, msg, len,
@@ -201,8 +212,8 @@ static inline int w_send(void *arg, const struct ike_endpoint *local, const stru
 		return 0;
 	struct ike_endpoint src = *local;
 
-	if (n->nat_port)
-		src.port = n->nat_port;
+	if (n->nat_port) /* one mapping per source port */
+		src.port = (uint16_t)(n->nat_port + (local->port == n->conf.natt_port));
 	w_enqueue(w, &src, remote, msg, len, at, s);
 	if (w->dup & bit)
 		w_enqueue(w, &src, remote, msg, len, at, s);
@@ -421,6 +432,8 @@ static inline bool w_deliver_one(struct w_world *w)
 	dst = w_node_at(w, &p.to);
 	if (dst && dst->nat_port && p.to.port == dst->nat_port)
 		p.to.port = dst->ep.port; /* the NAT maps the answer back */
+	else if (dst && dst->nat_port && p.to.port == dst->nat_port + 1)
+		p.to.port = dst->conf.natt_port;
 	if (dst) {
 		struct timespec t0, t1;
 

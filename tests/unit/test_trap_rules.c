@@ -255,6 +255,37 @@ static void test_render_table(void)
 	oe_buf_free(&o);
 }
 
+/* Inbound ESP for the ESP queue: raw ESP and ESP in UDP 4500 (not IKE's non-ESP marker, not a
+ * one-octet keepalive), both before IKE's own `udp dport { 500, 4500 } return`. */
+static void test_render_esp_in(void)
+{
+	struct kern_rules_conf c = { 7, 0x4f450000, 0xffff0000, 100, false, 8 };
+	const char *udp = "udp dport 4500 udp length > 9 @th,64,32 != 0 ";
+	struct oe_buf o;
+	const char *raw, *encap, *ike;
+
+	oe_buf_init(&o);
+	kern_rules_render(&c, NULL, 0, &o);
+	raw = strstr(o.p, "meta l4proto esp meta mark set meta mark and 0x0000ffff or 0x4f470000 "
+			  "return\n");
+	encap = strstr(o.p, "udp dport 4500 udp length > 9 @th,64,32 != 0 meta mark set meta mark "
+			    "and 0x0000ffff or 0x4f470000 return\n");
+	ike = strstr(o.p, "udp dport { 500, 4500 } return\n");
+	T_CHECK(raw && encap && ike && raw < encap && encap < ike);
+	oe_buf_reset(&o);
+	c.native_queue = true;
+	kern_rules_render(&c, NULL, 0, &o);
+	encap = strstr(o.p, "udp dport 4500 udp length > 9 @th,64,32 != 0 queue num 8\n");
+	T_CHECK(encap && encap < strstr(o.p, "udp dport { 500, 4500 } return\n"));
+	T_CHECK(strstr(o.p, "meta l4proto esp queue num 8\n") != NULL);
+	oe_buf_reset(&o);
+	c.esp_queue = 0; /* no ESP datapath: raw ESP passes, nothing marks ESP in UDP */
+	kern_rules_render(&c, NULL, 0, &o);
+	T_CHECK(strstr(o.p, "meta l4proto esp return\n") != NULL);
+	T_CHECK(strstr(o.p, udp) == NULL);
+	oe_buf_free(&o);
+}
+
 static int nseen;
 static uint64_t seen_packets[4];
 static char seen[4][100];
@@ -387,6 +418,7 @@ int main(void)
 {
 	T_RUN(test_ranges_equal_matcher);
 	T_RUN(test_render_table);
+	T_RUN(test_render_esp_in);
 	T_RUN(test_listing_parse);
 	T_RUN(test_packets_and_icmp);
 	return t_done();
