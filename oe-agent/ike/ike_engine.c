@@ -541,6 +541,8 @@ static enum ike_status receive_on_sa(struct ike_sa *sa, struct ike_msg *m, const
 		ike_sa_resend_response(sa);
 		return IKE_OK;
 	}
+	if (response && ike_sa_lost_hint(sa, m))
+		return IKE_OK;
 	cs = ike_msg_decrypt(m, k);
 	if (cs != IKE_CODEC_OK) {
 		oe_debug(IKE, "IKE SA %016" PRIx64 ": dropped %s: %s", sa->spi_i,

@@ -101,6 +101,8 @@ struct ike_sa {
 	size_t req_len;
 	unsigned retries;
 	uint64_t retransmit_at;
+	bool peer_lost;		 /* INVALID_IKE_SPI answered the outstanding request: a hint
+				  * (unauthenticated) that retransmits at the first interval */
 	uint8_t *resp;		 /* our last response (duplicate request → same bytes) */
 	size_t resp_len;
 	uint32_t resp_id;
@@ -212,6 +214,11 @@ void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg,
 void ike_sa_send_response(struct ike_sa *sa, uint32_t id, uint8_t *msg, size_t len);
 /* Our outstanding request was answered: stops retransmission, advances the message ID. */
 void ike_sa_request_done(struct ike_sa *sa);
+/* §2.21.4: m, unprotected, says INVALID_IKE_SPI to our outstanding request (a peer that lost
+ * its state, e.g. restarted). Anyone can send that, so it only hastens the request's give-up:
+ * the retransmissions left go out at the first interval, and an authenticated answer to any
+ * of them still keeps the SA. True if m was such an answer. */
+bool ike_sa_lost_hint(struct ike_sa *sa, const struct ike_msg *m);
 void ike_sa_timers(struct ike_sa *sa, uint64_t now);
 uint64_t ike_sa_deadline(const struct ike_sa *sa);
 void ike_event(struct ike_sa *sa, enum ike_event_kind kind, enum ike_status why,

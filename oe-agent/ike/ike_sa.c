@@ -433,6 +433,7 @@ void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg,
 	sa->req_len = len;
 	sa->pending = what;
 	sa->retries = 0;
+	sa->peer_lost = false;
 	ike_sa_touch(sa);
 	sa->retransmit_at = ike_now(sa->e) + sa->e->conf.retransmit_ms;
 	transmit(sa, msg, len);
@@ -465,6 +466,7 @@ void ike_sa_request_done(struct ike_sa *sa)
 	sa->pending = IKE_P_NONE;
 	sa->pending_spi = 0;
 	sa->retransmit_at = 0;
+	sa->peer_lost = false;
 	sa->next_req_id++;
 	ike_sa_touch(sa);
 }
@@ -494,6 +496,26 @@ void ike_sa_run_queue(struct ike_sa *sa)
 	}
 }
 
+bool ike_sa_lost_hint(struct ike_sa *sa, const struct ike_msg *m)
+{
+	uint64_t soon;
+
+	if (m->has_sk || !(m->hdr.flags & IKE_FLAG_R) || sa->pending == IKE_P_NONE ||
+	    !sa->req || m->hdr.msgid != sa->next_req_id ||
+	    !ike_msg_notify(m, IKE_N_INVALID_IKE_SPI))
+		return false;
+	if (!sa->peer_lost)
+		oe_info(IKE, "IKE SA %016" PRIx64 ":%016" PRIx64 ": INVALID_IKE_SPI to %s "
+			"(unauthenticated): retransmitting without backoff", sa->spi_i, sa->spi_r,
+			ike_pending_name(sa->pending));
+	sa->peer_lost = true;
+	soon = ike_now(sa->e) + sa->e->conf.retransmit_ms;
+	if (sa->retransmit_at > soon)
+		sa->retransmit_at = soon;
+	ike_sa_touch(sa);
+	return true;
+}
+
 static void retransmit(struct ike_sa *sa, uint64_t now)
 {
 	struct ike_engine *e = sa->e;
@@ -508,8 +530,10 @@ static void retransmit(struct ike_sa *sa, uint64_t now)
 	}
 	sa->retries++;
 	e->stats.retransmits++;
-	/* §2.1: exponential backoff; the last wait is as long as the one before doubled */
-	sa->retransmit_at = now + ((uint64_t)e->conf.retransmit_ms << sa->retries);
+	/* §2.1: exponential backoff; the last wait is as long as the one before doubled. After
+	 * an INVALID_IKE_SPI hint, no backoff: a peer without our SA gives up sooner */
+	sa->retransmit_at = now + ((uint64_t)e->conf.retransmit_ms << (sa->peer_lost ? 0 :
+									 sa->retries));
 	oe_debug(IKE, "IKE SA %016" PRIx64 ": retransmission %u of %s", sa->spi_i, sa->retries,
 		 ike_pending_name(sa->pending));
 	transmit(sa, sa->req, sa->req_len);

@@ -374,8 +374,9 @@ static void test_invalid_ike_spi(void)
 	w_run(&w, 100);
 	handshake_transcript(&w);
 	/* R restarts and forgets the SA; I's next liveness check reaches a stranger, which says
-	 * so without protection; I cannot trust that (anyone could send it), drops it and
-	 * keeps checking until its own give-up time */
+	 * so without protection; I cannot trust that alone (anyone could send it) and keeps
+	 * checking, but without backoff: 5 retransmissions 0.5 s apart, each answered the same
+	 * way, then I gives up after 3 s instead of 31.5 s */
 	w_stop(r);
 	T_CHECK_INT(w_start(r), 0);
 	keep(&w, 0);
@@ -386,9 +387,19 @@ static void test_invalid_ike_spi(void)
 	ike_stats_get(i->e, &si);
 	ike_stats_get(r->e, &sr);
 	T_CHECK_INT(sr.invalid_spi_sent, 1);
-	T_CHECK_INT(si.dropped, 1);
+	T_CHECK_INT(si.dropped, 0);
 	T_CHECK_INT(ike_sa_count(r->e), 0);
 	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	w_run(&w, 2800);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	for (int k = 0; k < 5; k++) {
+		W_EXPECT(&w, "I>R INFO req 2");
+		W_EXPECT(&w, "R>I INFO resp 2 N(INVALID_IKE_SPI)");
+	}
+	W_EXPECT_END(&w);
+	w_run(&w, 300);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:liveness");
+	T_CHECK_INT(kern_mock_installed(i->km), 0);
 	/* a flood of such requests in one second gets 10 answers */
 	T_CHECK(kept != NULL);
 	if (kept) {
@@ -408,6 +419,69 @@ static void test_invalid_ike_spi(void)
 	}
 	free(kept);
 	kept = NULL;
+	w_free(&w);
+}
+
+/* An unprotected INVALID_IKE_SPI answer to the request in kept, as a stranger (or a forger)
+ * sends it; *len gets its length (0 on failure). */
+static uint8_t *forged_invalid_spi(size_t *len)
+{
+	struct ike_msg *m = NULL;
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *out = NULL;
+
+	*len = 0;
+	if (!kept || ike_msg_parse(kept, kept_len, &m) != IKE_CODEC_OK)
+		return NULL;
+	h = m->hdr;
+	h.flags = IKE_FLAG_R;
+	ike_build_init(&b, &h);
+	ike_build_notify(&b, IKE_N_INVALID_IKE_SPI, NULL, 0);
+	if (ike_build_finish(&b, NULL, &out, len) != IKE_CODEC_OK)
+		ike_build_free(&b);
+	ike_msg_free(m);
+	return out;
+}
+
+/* A forged INVALID_IKE_SPI while the peer is alive (§2.21.4): it only hastens I's
+ * retransmission, and R's authenticated answer to that keeps the SA. */
+static void test_invalid_ike_spi_forged(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	uint8_t *forged;
+	size_t n = 0;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	r->conf.liveness_ms = 0; /* only I checks */
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	keep(&w, 0);
+	w.drop = 1ull << 5; /* R's answer to the liveness check is lost */
+	w_run(&w, 30 * 1000 + 10);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2 (dropped)");
+	forged = forged_invalid_spi(&n);
+	T_CHECK(forged && n > 0);
+	if (forged)
+		w_enqueue(&w, &r->ep, &i->ep, forged, n, w.now + 1, 99);
+	free(forged);
+	w_run(&w, 600); /* R answers the retransmission, authenticated */
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	w_run(&w, 10 * 1000);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	check_pair(i, r);
+	free(kept);
+	kept = NULL;
+	w.capture = NULL;
 	w_free(&w);
 }
 
@@ -823,6 +897,7 @@ int main(void)
 	T_RUN(test_rekey_child_pfs);
 	T_RUN(test_rekey_child_pfs_invalid_ke);
 	T_RUN(test_invalid_ike_spi);
+	T_RUN(test_invalid_ike_spi_forged);
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
