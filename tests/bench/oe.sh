@@ -136,7 +136,7 @@ for size in 64 1400; do
 			else
 				out=$(timeout 60 "$TOOL" dp tun "$(ns c)" $C 203.0.113.200 $D $size "$SECS" oetun0)
 			fi
-			for k in pkts_per_s cpu_us_per_pkt cpu_pct errors total; do
+			for k in pkts_per_s cpu_us_per_pkt cpu_pct sent_per_s sender_us_per_pkt errors total; do
 				DP[$m,$size,$k]+="$(kv "$out" $k) "
 			done
 			DP[$m,$size,arrived]+="$(($(esp_at_d) - d0)) "
@@ -177,21 +177,26 @@ done
 echo "  (3.) us/pkt: the process's utime+stime per packet arrived at B: the agents encrypt in A,"
 echo "       decrypt in B; the accept programs only give verdicts. A's eroute $A -> $B: $through packets"
 
-echo "oe: 4. ESP datapath shapes, one thread in C encrypting (kern_esp_encrypt, AES-128-GCM),"
-echo "   a sendmmsg sender thread in C; median of $ROUNDS x ${SECS} s; arrived = ESP counted in D:"
-printf '  %5s  %-44s %10s %8s %7s %9s\n' size "packets from" pkts/s Gbit/s "CPU" "us/pkt"
+echo "oe: 4. ESP datapath shapes, one thread in C encrypting (kern_esp_encrypt, AES-128-GCM) what a"
+echo "   sendmmsg thread in C sends; median of $ROUNDS x ${SECS} s; us/pkt = that thread's CPU per packet;"
+echo "   sender us = the sender's CPU per datagram (the kernel's enqueue half); D counts the ESP:"
+printf '  %5s  %-42s %9s %7s %5s %7s %9s %7s\n' size "packets from" pkts/s Gbit/s CPU us/pkt sent/s "sender us"
 for size in 64 1400; do
 	for m in nfq tun; do
 		case $m in nfq) name="NFQUEUE, ESP in the verdicts (64/sendmsg)" ;;
 		tun) name="TUN read, ESP on a raw socket (sendmmsg)" ;; esac
 		pps=$(dmed $m $size pkts_per_s)
-		printf '  %5s  %-44s %10s %8s %6s%% %9s   (arrived %s of %s, errors %s)\n' $size "$name" "$pps" \
-			"$(awk -v a="$pps" -v s=$size 'BEGIN { printf "%.3f", a * s * 8 / 1e9 }')" \
+		printf '  %5s  %-42s %9s %7s %4s%% %7s %9s %7s  (arrived %s of %s, errors %s)\n' $size "$name" \
+			"$pps" "$(awk -v a="$pps" -v s=$size 'BEGIN { printf "%.3f", a * s * 8 / 1e9 }')" \
 			"$(dmed $m $size cpu_pct)" "$(dmed $m $size cpu_us_per_pkt)" \
+			"$(dmed $m $size sent_per_s)" "$(dmed $m $size sender_us_per_pkt)" \
 			"$(sum $m $size arrived)" "$(sum $m $size total)" "$(sum $m $size errors)"
 	done
-	awk -v n="$(dmed nfq $size cpu_us_per_pkt)" -v t="$(dmed tun $size cpu_us_per_pkt)" -v s=$size \
-		'BEGIN { if (n > 0) printf "  %5s  TUN CPU per packet / NFQUEUE = %.2f\n", s, t / n }'
+	awk -v n="$(dmed nfq $size cpu_us_per_pkt)" -v t="$(dmed tun $size cpu_us_per_pkt)" \
+		-v ns="$(dmed nfq $size sender_us_per_pkt)" -v ts="$(dmed tun $size sender_us_per_pkt)" \
+		-v np="$(dmed nfq $size pkts_per_s)" -v tp="$(dmed tun $size pkts_per_s)" -v s=$size \
+		'BEGIN { if (n > 0 && np > 0) printf "  %5s  TUN / NFQUEUE: CPU per packet %.2f (with the sender'"'"'s %.2f), packets/s %.2f\n",
+			s, t / n, (t + ts) / (n + ns), tp / np }'
 done
 for r in a b; do agent_stop $r; done
 exit 0
