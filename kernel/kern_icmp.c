@@ -1,6 +1,7 @@
 /* %reject for held packets: the ICMP / ICMPv6 "administratively prohibited" error a router
  * would send, built here and handed back to the local sender through raw sockets that carry
- * the agent's mark (so the error itself is never trapped). */
+ * the agent's mark (so the error itself is never trapped). uesp sends its ICMP too-big errors
+ * and some outer packets through the same sockets (kern_icmp_send). */
 #include "kernel.h"
 
 #include <errno.h>
@@ -115,7 +116,7 @@ size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
 int kern_icmp_open(uint32_t mark, struct kern_icmp **out)
 {
 	struct kern_icmp *k = calloc(1, sizeof(*k));
-	int err = 0;
+	int err = 0, probe4 = IP_PMTUDISC_PROBE, probe6 = IPV6_PMTUDISC_PROBE;
 
 	*out = NULL;
 	if (!k)
@@ -125,7 +126,10 @@ int kern_icmp_open(uint32_t mark, struct kern_icmp **out)
 	k->fd6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (k->fd4 < 0 || k->fd6 < 0 ||
 	    setsockopt(k->fd4, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ||
-	    setsockopt(k->fd6, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
+	    setsockopt(k->fd6, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ||
+	    /* the device MTU limits what we send, not a PMTU the kernel learnt (kern_uesp) */
+	    setsockopt(k->fd4, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof(probe4)) < 0 ||
+	    setsockopt(k->fd6, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe6, sizeof(probe6)) < 0) {
 		err = -errno;
 		kern_icmp_close(k);
 		return err;
@@ -145,31 +149,37 @@ void kern_icmp_close(struct kern_icmp *k)
 	free(k);
 }
 
-int kern_icmp_reject(struct kern_icmp *k, const uint8_t *pkt, size_t n)
+int kern_icmp_send(struct kern_icmp *k, const uint8_t *pkt, size_t n)
 {
-	uint8_t buf[1280];
-	size_t len = kern_icmp_build(pkt, n, buf, sizeof(buf));
 	struct sockaddr_storage ss;
+	bool v4 = n >= 20 && pkt[0] >> 4 == 4;
 	socklen_t sl;
 
-	if (!len)
+	if (!v4 && (n < 40 || pkt[0] >> 4 != 6))
 		return -EINVAL;
 	memset(&ss, 0, sizeof(ss));
-	if ((buf[0] >> 4) == 4) {
+	if (v4) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, buf + 16, 4);
+		memcpy(&s4->sin_addr, pkt + 16, 4);
 		sl = sizeof(*s4);
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, buf + 24, 16);
+		memcpy(&s6->sin6_addr, pkt + 24, 16);
 		sl = sizeof(*s6);
 	}
-	if (sendto((buf[0] >> 4) == 4 ? k->fd4 : k->fd6, buf, len, MSG_DONTWAIT,
-		   (struct sockaddr *)&ss, sl) < 0)
+	if (sendto(v4 ? k->fd4 : k->fd6, pkt, n, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
 		return -errno;
 	return 0;
+}
+
+int kern_icmp_reject(struct kern_icmp *k, const uint8_t *pkt, size_t n)
+{
+	uint8_t buf[1280];
+	size_t len = kern_icmp_build(pkt, n, buf, sizeof(buf));
+
+	return len ? kern_icmp_send(k, buf, len) : -EINVAL;
 }

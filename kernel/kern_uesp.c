@@ -4,7 +4,7 @@
  * trap already lives on NFQUEUE rules: the same nft sets pick the packets (no routes, no
  * policy routing, no second address), the verdict keeps the kernel's routing and PMTU for the
  * outer packet, and PERF.md measures both within 15% per packet. */
-#include "kernel.h"
+#include "kern_uesp_int.h"
 
 #include <errno.h>
 #include <linux/netfilter/nfnetlink_queue.h>
@@ -23,129 +23,44 @@
 
 #define OE_NF_DROP 0	/* <linux/netfilter.h> clashes with <netinet/in.h> */
 #define OE_NF_ACCEPT 1
-#define UESP_PKT_MAX 65535
 #define UESP_MSG_MAX (UESP_PKT_MAX + 512)
 #define UESP_BATCH 64
 
-struct uesp_sa {
-	struct kern_child_sa sa;	/* our copy (keys wiped on removal) */
-	struct kern_esp_sa *esp;
-	bool outbound;			/* carries the pair's outbound traffic (the newest) */
-	bool rekey_asked;
-	uint64_t last_use_ms;
-};
-
-struct kern_uesp {
-	struct mnl_socket *nl;
-	uint16_t num;
-	uint32_t portid;
-	struct uesp_sa *v;		/* a short array: OE hosts hold few SAs per peer; a hash by
-					 * SPI comes with the benchmark that needs it */
-	size_t n, cap;
-	struct kern_uesp_stats st;
-	void (*rekey_cb)(void *arg, uint32_t spi_in);
-	void *rekey_arg;
-	uint8_t *rbuf, *obuf, *vbuf;
-};
-
-/* ---- the SA table ------------------------------------------------------------------------- */
-
-static struct uesp_sa *by_spi(struct kern_uesp *u, uint32_t spi_in)
-{
-	for (size_t i = 0; i < u->n; i++)
-		if (u->v[i].sa.spi_in == spi_in)
-			return &u->v[i];
-	return NULL;
-}
-
-static struct uesp_sa *by_pair(struct kern_uesp *u, const struct oe_addr *src,
-			       const struct oe_addr *dst)
-{
-	for (size_t i = 0; i < u->n; i++)
-		if (u->v[i].outbound && oe_prefix_contains(&u->v[i].sa.sel.src, src) &&
-		    oe_prefix_contains(&u->v[i].sa.sel.dst, dst))
-			return &u->v[i];
-	return NULL;
-}
-
-static void sa_wipe(struct uesp_sa *s)
-{
-	kern_esp_sa_free(s->esp);
-	OPENSSL_cleanse(&s->sa, sizeof(s->sa));
-}
-
-static int add_sa(struct kern_uesp *u, const struct kern_child_sa *sa)
-{
-	struct uesp_sa s = { 0 };
-	int err;
-
-	if (by_spi(u, sa->spi_in))
-		return -EEXIST;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 16;
-		struct uesp_sa *v = realloc(u->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		u->v = v;
-		u->cap = cap;
-	}
-	err = kern_esp_sa_new(sa, &s.esp);
-	if (err)
-		return err;
-	s.sa = *sa;
-	s.outbound = true;
-	u->v[u->n++] = s;
-	return 0;
-}
+/* ---- kern_ops ------------------------------------------------------------------------------- */
 
 static int op_install(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
+	struct uesp_sa *s;
 
-	if (by_spi(u, sa->spi_in))
-		return -EEXIST;
-	/* a second SA for the same pair (both ends initiated at once) takes the outbound side */
-	for (size_t i = 0; i < u->n; i++)
-		if (oe_prefix_contains(&u->v[i].sa.sel.src, &sa->sel.src.addr) &&
-		    oe_prefix_contains(&u->v[i].sa.sel.dst, &sa->sel.dst.addr))
-			u->v[i].outbound = false;
-	return add_sa(u, sa);
+	return uesp_tab_add(&u->tab, sa, &s);
 }
 
 static int op_update(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *o = by_spi(u, old->spi_in);
-	int err = add_sa(u, nsa); /* may move u->v: look old up again */
+	struct uesp_sa *s, *o;
+	int err = uesp_tab_add(&u->tab, nsa, &s);
 
 	if (err)
 		return err;
-	o = by_spi(u, old->spi_in);
-	if (o)
-		o->outbound = false; /* RFC 7296 §2.8: inbound stays until the old SA is deleted */
+	o = uesp_tab_by_spi(&u->tab, old->spi_in);
+	if (o) /* RFC 7296 §2.8: its inbound side stays until the old SA is deleted */
+		uesp_tab_demote(&u->tab, o);
 	return 0;
 }
 
 static int op_remove(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *s = by_spi(u, sa->spi_in);
-	size_t i;
 
-	if (!s)
-		return -ENOENT;
-	i = (size_t)(s - u->v);
-	sa_wipe(s);
-	u->v[i] = u->v[--u->n];
-	OPENSSL_cleanse(&u->v[u->n], sizeof(u->v[u->n]));
-	return 0;
+	return uesp_tab_del(&u->tab, sa->spi_in, oe_now_ms());
 }
 
 static int op_query(void *arg, const struct kern_child_sa *sa, struct kern_sa_counters *out)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *s = by_spi(u, sa->spi_in);
+	struct uesp_sa *s = uesp_tab_by_spi(&u->tab, sa->spi_in);
 	struct kern_esp_stats es;
 
 	if (!s)
@@ -182,30 +97,6 @@ static bool ip_addrs(const uint8_t *p, size_t n, struct oe_addr *src, struct oe_
 	return false;
 }
 
-/* Clears DF on an IPv4 outer header and fixes its checksum: the kernel then fragments outer
- * packets larger than the path (RFC 4301 §8.1 lets the SA clear DF), instead of dropping
- * full-sized inner packets whose sender set DF. ICMP too-big towards the sender
- * (kern_esp_mtu_check) is the better answer once the datapath knows the path MTU. */
-static void clear_df(uint8_t *p, size_t n)
-{
-	uint32_t sum = 0;
-	size_t hl;
-
-	if (n < 20 || p[0] >> 4 != 4 || !(p[6] & 0x40))
-		return;
-	hl = (size_t)(p[0] & 0x0f) * 4;
-	if (hl < 20 || hl > n)
-		return;
-	p[6] &= (uint8_t)~0x40;
-	p[10] = p[11] = 0;
-	for (size_t i = 0; i < hl; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	p[10] = (uint8_t)(~sum >> 8);
-	p[11] = (uint8_t)~sum;
-}
-
 static void check_soft(struct kern_uesp *u, struct uesp_sa *s, enum kern_esp_status st)
 {
 	struct kern_esp_stats es;
@@ -222,6 +113,31 @@ static void check_soft(struct kern_uesp *u, struct uesp_sa *s, enum kern_esp_sta
 	}
 }
 
+/* The outbound half of kern_uesp_process: the MTU decision (kern_uesp_pmtu.c), then
+ * encryption. */
+static size_t outbound(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *pkt, size_t n,
+		       uint8_t *out, size_t cap)
+{
+	enum kern_esp_mtu_action act;
+	enum kern_esp_status st;
+	size_t len = 0;
+
+	act = uesp_mtu_decide(u, s, pkt, n);
+	if (act == KERN_ESP_MTU_ICMP)
+		return 0;
+	st = kern_esp_encrypt(s->esp, pkt, n, out, cap, &len);
+	check_soft(u, s, st);
+	if (st != KERN_ESP_OK) {
+		u->st.errors++;
+		oe_debug(ESP, "SA %08x: outbound packet dropped: %s", s->sa.spi_out,
+			 kern_esp_strerror(st));
+		return 0;
+	}
+	s->last_use_ms = oe_now_ms();
+	u->st.encrypted++;
+	return uesp_mtu_send(u, s, act, out, len);
+}
+
 size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint8_t *out,
 			 size_t cap)
 {
@@ -235,21 +151,10 @@ size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint
 		u->st.no_sa++;
 		return 0;
 	}
-	if ((s = by_pair(u, &src, &dst)) != NULL) {
-		st = kern_esp_encrypt(s->esp, pkt, n, out, cap, &len);
-		check_soft(u, s, st);
-		if (st != KERN_ESP_OK) {
-			u->st.errors++;
-			oe_debug(ESP, "SA %08x: outbound packet dropped: %s", s->sa.spi_out,
-				 kern_esp_strerror(st));
-			return 0;
-		}
-		clear_df(out, len);
-		s->last_use_ms = oe_now_ms();
-		u->st.encrypted++;
-		return len;
-	}
-	if (kern_esp_peek_spi(pkt, n, &spi) != KERN_ESP_OK || !(s = by_spi(u, spi))) {
+	if ((s = uesp_tab_by_pair(&u->tab, &src, &dst)) != NULL)
+		return outbound(u, s, pkt, n, out, cap);
+	if (kern_esp_peek_spi(pkt, n, &spi) != KERN_ESP_OK ||
+	    !(s = uesp_tab_by_spi(&u->tab, spi))) {
 		u->st.no_sa++;
 		return 0;
 	}
@@ -322,6 +227,14 @@ int kern_uesp_open(uint16_t num, uint32_t maxlen, struct kern_uesp **out)
 	if (!u)
 		return -ENOMEM;
 	u->num = num;
+	u->mark = KERN_SOCKMARK_DEFAULT;
+	u->mtu_fd4 = u->mtu_fd6 = -1;
+	err = uesp_tab_init(&u->tab);
+	if (err) {
+		free(u);
+		return err;
+	}
+	err = -ENOMEM;
 	if (num) {
 		u->rbuf = malloc(UESP_MSG_MAX);
 		u->obuf = malloc(UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
@@ -345,9 +258,8 @@ void kern_uesp_close(struct kern_uesp *u)
 		return;
 	if (u->nl)
 		mnl_socket_close(u->nl);
-	for (size_t i = 0; i < u->n; i++)
-		sa_wipe(&u->v[i]);
-	free(u->v);
+	uesp_tab_free(&u->tab);
+	uesp_mtu_close(u);
 	free(u->rbuf);
 	if (u->obuf)
 		OPENSSL_cleanse(u->obuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
@@ -421,6 +333,25 @@ int kern_uesp_receive(struct kern_uesp *u)
 void kern_uesp_stats_get(const struct kern_uesp *u, struct kern_uesp_stats *out)
 {
 	*out = u->st;
+}
+
+void kern_uesp_set_sockmark(struct kern_uesp *u, uint32_t mark)
+{
+	u->mark = mark;
+}
+
+void kern_uesp_set_pmtu_fn(struct kern_uesp *u,
+			   unsigned (*fn)(void *arg, const struct oe_addr *remote), void *arg)
+{
+	u->pmtu_fn = fn;
+	u->pmtu_arg = arg;
+}
+
+void kern_uesp_set_send_fn(struct kern_uesp *u,
+			   int (*fn)(void *arg, const uint8_t *pkt, size_t n), void *arg)
+{
+	u->send_fn = fn;
+	u->send_arg = arg;
 }
 
 void kern_uesp_set_rekey_cb(struct kern_uesp *u, void (*cb)(void *arg, uint32_t spi_in),

@@ -214,6 +214,10 @@ int kern_icmp_open(uint32_t mark, struct kern_icmp **out);
 void kern_icmp_close(struct kern_icmp *k);
 /* Sends the error about pkt back to its (local) sender. Returns 0 or -errno. */
 int kern_icmp_reject(struct kern_icmp *k, const uint8_t *pkt, size_t n);
+/* Sends whole IP packet pkt (n bytes, its header as built) to its destination through the
+ * same marked raw sockets; only the device MTU limits it (IP_PMTUDISC_PROBE), not a PMTU the
+ * kernel learnt. Used by uesp for ICMP too-big errors and outer packets. 0 or -errno. */
+int kern_icmp_send(struct kern_icmp *k, const uint8_t *pkt, size_t n);
 
 /* -- rules and sets (kern_rules.c, kern_rules_fmt.c) -- */
 /* What the kernel does with a destination range without asking the agent. */
@@ -418,6 +422,10 @@ struct kern_uesp_stats {
 	uint64_t no_sa;		/* queued packets without an SA for them: dropped */
 	uint64_t errors;	/* encryption / decryption refused (kern_esp_status): dropped */
 	uint64_t soft_expired;	/* SAs past a soft byte limit or out of sequence numbers */
+	uint64_t too_big;	/* inner packets refused as too big once encapsulated */
+	uint64_t icmp_sent;	/* ICMP too-big errors delivered to their local sender */
+	uint64_t fragmented;	/* outer packets fragmented (no DF on the inner packet) */
+	uint64_t direct;	/* outer packets (or fragments) sent through our raw socket */
 };
 /* Binds NFQUEUE num (whole packets, no GSO, never fail-open) unless num is 0 (then only the
  * ops work: tests). Returns 0 or -errno. */
@@ -432,6 +440,17 @@ int kern_uesp_receive(struct kern_uesp *u);
 size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint8_t *out,
 			 size_t cap);
 void kern_uesp_stats_get(const struct kern_uesp *u, struct kern_uesp_stats *out);
+/* The mark of the sockets uesp opens (path MTU lookups, raw sends); default
+ * KERN_SOCKMARK_DEFAULT. Call before the first packet. */
+void kern_uesp_set_sockmark(struct kern_uesp *u, uint32_t mark);
+/* Test seams. pmtu: the MTU towards an outer remote (0 = unknown) instead of the kernel's;
+ * send: receives the packets uesp sends itself (ICMP too-big to local senders, outer packets
+ * past the kernel's lowered PMTU, IPv6 outer fragments) instead of the raw sockets; returns
+ * 0 or -errno. Both borrowed; NULL restores the default. */
+void kern_uesp_set_pmtu_fn(struct kern_uesp *u,
+			   unsigned (*fn)(void *arg, const struct oe_addr *remote), void *arg);
+void kern_uesp_set_send_fn(struct kern_uesp *u,
+			   int (*fn)(void *arg, const uint8_t *pkt, size_t n), void *arg);
 /* Called (may be NULL) when an SA wants a rekey (soft bytes, sequence numbers near the end). */
 void kern_uesp_set_rekey_cb(struct kern_uesp *u, void (*cb)(void *arg, uint32_t spi_in),
 			    void *arg);
