@@ -399,6 +399,46 @@ static void test_sync_lookup_and_ports(void)
 	pg_policy_free(p2);
 }
 
+/* The pair's tunnel went away (idle teardown, DELETE, liveness): its TUNNEL flow is forgotten,
+ * so the next packet traps and negotiates again instead of being accepted as a decided pair. */
+static void test_tunnel_down(void)
+{
+	struct pg_policy *p = policy("192.0.2.0/24\n", "", "", "");
+	struct fake fk;
+	struct oe_flows *fs = setup(&fk, p, NULL);
+	struct dk_result r = result(DK_L_FOUND);
+	struct dk_found found;
+	struct oe_addr a, b, c;
+	struct oe_flow_stats st;
+
+	memset(&found, 0, sizeof(found));
+	found.pkey = (EVP_PKEY *)&found; /* only tested for NULL here */
+	r.nfound = 1;
+	r.found = &found;
+	fk.neg_result = 0;
+	pkt(fs, 1, "192.0.2.1", "192.0.2.2", 1, 0);
+	oe_flows_lookup_done(fs, fk.lookups[0], &r);
+	oe_flows_negotiated(fs, fk.lookups[0], true, "test");
+	T_CHECK_INT(fk.nv, 1);
+	T_CHECK_INT(fk.v[0], OE_FV_ACCEPT);
+	oe_addr_parse(&a, "192.0.2.1", 9);
+	oe_addr_parse(&b, "192.0.2.2", 9);
+	oe_addr_parse(&c, "192.0.2.3", 9);
+	T_CHECK_INT(oe_flows_tunnel_down(fs, &a, &c, "another pair"), 0);
+	T_CHECK_INT(oe_flows_tunnel_down(fs, &b, &a, "the reverse pair"), 0);
+	T_CHECK_INT(oe_flows_tunnel_down(fs, &a, &b, "tunnel deleted"), 1);
+	T_CHECK_INT(fk.nforget, 0); /* the caller removed the tunnel element itself */
+	/* the next packet is held for a new decision, not accepted in the clear */
+	pkt(fs, 2, "192.0.2.1", "192.0.2.2", 1, 0);
+	T_CHECK_INT(fk.nv, 1);
+	T_CHECK_INT(fk.nlookups, 2);
+	oe_flows_stats(fs, &st);
+	T_CHECK_INT(st.in_progress, 1);
+	T_CHECK_INT(st.held_packets, 1);
+	oe_flows_free(fs);
+	pg_policy_free(p);
+}
+
 int main(void)
 {
 	T_RUN(test_clear_and_block);
@@ -410,5 +450,6 @@ int main(void)
 	T_RUN(test_expiry_and_timeout);
 	T_RUN(test_reload_redecides);
 	T_RUN(test_sync_lookup_and_ports);
+	T_RUN(test_tunnel_down);
 	return t_done();
 }
