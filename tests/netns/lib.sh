@@ -432,6 +432,52 @@ cap_show() {
 	tcpdump -n -r "$f" "$@" 2>/dev/null | sed -n '1,30p'
 }
 
+# --- TCP with a checksum -------------------------------------------------------------------------
+# tcp_sha FROM TO ADDR BYTES: BYTES random octets over TCP from FROM's namespace to a listener
+# on ADDR port 5001 in TO's (IPv4 or IPv6; 60 s at most); prints "BYTES SHA256 in MS ms" as
+# received, or what each end saw; succeeds only when TO got exactly what FROM sent
+tcp_sha() {
+	local from=$1 to=$2 addr=$3 n=$4 f=$NT_DIR/tcp_sha.$$ rpid t0 sent got
+	cat >"$f.recv.py" <<'PY'
+import hashlib, socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((a, 5001)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+print(n, h.hexdigest())
+PY
+	cat >"$f.send.py" <<'PY'
+import hashlib, socket, sys, time
+data = open(sys.argv[2], 'rb').read()
+for i in range(50):
+    try:
+        s = socket.create_connection((sys.argv[1], 5001), timeout=60); break
+    except OSError: time.sleep(0.1)
+s.sendall(data); s.close()
+print(len(data), hashlib.sha256(data).hexdigest())
+PY
+	head -c "$n" /dev/urandom >"$f.data"
+	ip netns exec "$(ns "$to")" timeout 70 python3 "$f.recv.py" "$addr" >"$f.out" 2>&1 &
+	rpid=$!
+	NT_PIDS+=($rpid)
+	t0=$(date +%s%N)
+	sent=$(timeout 70 ip netns exec "$(ns "$from")" python3 "$f.send.py" "$addr" "$f.data" 2>&1)
+	wait $rpid
+	got=$(cat "$f.out")
+	rm -f "$f.data"
+	if [ -n "$sent" ] && [ "$sent" = "$got" ]; then
+		echo "$got in $(elapsed_ms "$t0") ms"
+		return 0
+	fi
+	echo "sent '$sent' got '$got'"
+	return 1
+}
+
 # --- two agents that publish keys (the setup of oe.sh) -------------------------------------------
 # oe_pair_setup [KEY=VALUE]...: hosts a (192.0.2.1) and b (192.0.2.2) on the LAN and a DNS
 # server (192.0.2.53) with the signed reverse zone holding both IPSECKEYs; in a and b an agent

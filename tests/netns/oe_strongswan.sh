@@ -149,6 +149,22 @@ sa_checks() { # sa_checks CONN CHARON-ADDR WHO
 	fi
 }
 
+# traffic WHO CHARON-ADDR FROM TO: pings both ways through the tunnel, then 2 MB over TCP
+# from FROM to TO (roles a / s) with its sha256
+traffic() {
+	local who=$1 s=$2 to out
+	if ping_ok a "$s" 3 2; then ok "$who: A pings charon's $s through the tunnel"
+	else nok "$who: A pings charon's $s through the tunnel" \
+		"$(ping_out a "$s"; tail -n 20 "$(agent_log a)"; tail -n 10 "$d/charon.log")"; fi
+	if in_ns s ping -n -q -c 3 -W 2 -I "$s" $A >/dev/null 2>&1; then
+		ok "$who: charon pings A from $s through the tunnel"
+	else nok "$who: charon pings A from $s through the tunnel" "$(tail -n 10 "$d/charon.log")"; fi
+	[ "$4" = a ] && to=$A || to=$s
+	if out=$(tcp_sha "$3" "$4" "$to" 2000000); then
+		ok "$who: 2 MB over TCP $3 -> $4 arrive intact ($out)"
+	else nok "$who: 2 MB over TCP $3 -> $4 arrive intact" "$out"; fi
+}
+
 # 1. charon initiates, our agent responds
 t0=$(date +%s%N)
 out=$(in_ns s swanctl --initiate --ike out --child out --timeout 10 2>&1)
@@ -157,14 +173,26 @@ note "charon -> agent: IKE_SA_INIT to Child SA in $(elapsed_ms "$t0") ms (swanct
 result "charon initiates to our agent (swanctl --initiate)" $rc \
 	"$(tail -n 15 <<<"$out"; tail -n 30 "$(agent_log a)")"
 sa_checks out $S1 "charon initiates"
+traffic "charon initiates" $S1 s a
 
 # 2. our agent initiates from its trap (DNS lookup of charon's key, IKE), charon responds
 ping_ok a $S2 1 8
 sa_checks in $S2 "agent initiates"
+traffic "agent initiates" $S2 a s
 
 cap_stop wire
 ike=$(cap_count wire udp port 500 or \( udp port 4500 and udp[8:4] = 0 \))
-note "IKE datagrams on the wire: $ike"
+espudp=$(cap_count wire udp port 4500 and udp[8:4] != 0)
+raw=$(cap_count wire esp)
+clear=$(cap_count wire icmp or tcp)
+text=$(tcpdump -n -r "$NT_DIR/wire.pcap" udp port 4500 and udp[8:4] != 0 2>/dev/null)
+if [ "$ike" -ge 8 ]; then ok "A's capture shows IKE ($ike datagrams)"
+else nok "A's capture shows IKE" "$(cap_show wire)"; fi
+if [ "$espudp" -ge 40 ] && grep -q 'UDP-encap: ESP' <<<"$text" && [ "$raw" -eq 0 ]; then
+	ok "A's capture shows ESP-in-UDP on 4500 only ($espudp packets, no raw ESP)"
+else nok "A's capture shows ESP-in-UDP on 4500 only" "in UDP $espudp, raw $raw: $(cap_show wire)"; fi
+if [ "$clear" -eq 0 ]; then ok "no cleartext ICMP or TCP between A and charon"
+else nok "no cleartext ICMP or TCP between A and charon" "$(cap_show wire icmp or tcp)"; fi
 
 # 3. charon deletes both IKE SAs (INFORMATIONAL DELETE on 4500): our tunnels go away
 for c in out:$S1 in:$S2; do
