@@ -176,7 +176,11 @@ sa_checks out $S1 "charon initiates"
 traffic "charon initiates" $S1 s a
 
 # 2. our agent initiates from its trap (DNS lookup of charon's key, IKE), charon responds
-ping_ok a $S2 1 8
+first=$(ping_out a $S2 1 8 | grep -o 'time=[0-9.]* ms')
+note "agent -> charon: first ping (DNS lookup + IKEv2 + ESP-in-UDP both ways): ${first:-no answer}"
+if [ -n "$first" ]; then ok "agent initiates: the first ping to $S2 is held during IKE and answered"
+else nok "agent initiates: the first ping to $S2 is held during IKE and answered" \
+	"$(tail -n 30 "$(agent_log a)")"; fi
 sa_checks in $S2 "agent initiates"
 traffic "agent initiates" $S2 a s
 
