@@ -356,7 +356,9 @@ static int run_accept(const char *ns, unsigned num)
 {
 	int self = ns_enter(ns);
 	struct kern_nfq *q;
-	int err = kern_nfq_open((uint16_t)num, 4096, &q);
+	/* the agent's default queuemaxlen: the sender meets the same back-pressure (its socket
+	 * buffer fills with queued packets) instead of drops that would waste CPU */
+	int err = kern_nfq_open((uint16_t)num, 65536, &q);
 
 	ns_leave(self);
 	if (err) {

@@ -174,6 +174,8 @@ for size in 64 1400; do
 	awk -v e="$(med esp $size arrived_per_s)" -v a="$(med accept $size arrived_per_s)" -v s=$size \
 		'BEGIN { if (a > 0) printf "  %5s  ESP / NFQUEUE accept = %.0f%% (bar: >= 80%%)\n", s, 100 * e / a }'
 done
+echo "  The sender reaches the kernel row's rate; below it, the path is the limit (queues of 65536"
+echo "  packets hold the sender back through its socket buffer rather than drop)."
 echo "  (3.) us/pkt: the process's utime+stime per packet arrived at B: the agents encrypt in A,"
 echo "       decrypt in B; the accept programs only give verdicts. A's eroute $A -> $B: $through packets"
 
