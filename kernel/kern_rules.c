@@ -107,25 +107,29 @@ static int run_prog(const char *const argv[], const char *in)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -EINTR;
 }
 
+/* Removes every jump from table's hook to chain (a crash between two starts can leave more
+ * than one), then the chain. */
+static void xt_remove_chain(const char *ipt, const char *table, const char *hook,
+			    const char *chain)
+{
+	const char *del[] = { ipt, "-w", "-t", table, "-D", hook, "-j", chain, NULL };
+	const char *flush[] = { ipt, "-w", "-t", table, "-F", chain, NULL };
+	const char *rm[] = { ipt, "-w", "-t", table, "-X", chain, NULL };
+
+	for (int i = 0; i < 16 && run_prog(del, NULL) == 0; i++)
+		;
+	run_prog(flush, NULL);
+	run_prog(rm, NULL);
+}
+
 /* The ESP queue's jumps: inbound ESP marked by our input chain (filter INPUT), outbound
  * tunnel packets marked by our postrouting chain (mangle POSTROUTING). */
 static void xt_remove_esp(bool v6)
 {
-	static const char *const tab[2][3] = { { "filter", "INPUT", "OE_ESPIN" },
-					       { "mangle", "POSTROUTING", "OE_ESPOUT" } };
 	const char *ipt = v6 ? "ip6tables" : "iptables";
 
-	for (int t = 0; t < 2; t++) {
-		const char *del[] = { ipt, "-w", "-t", tab[t][0], "-D", tab[t][1], "-j", tab[t][2],
-				      NULL };
-		const char *flush[] = { ipt, "-w", "-t", tab[t][0], "-F", tab[t][2], NULL };
-		const char *rm[] = { ipt, "-w", "-t", tab[t][0], "-X", tab[t][2], NULL };
-
-		for (int i = 0; i < 16 && run_prog(del, NULL) == 0; i++)
-			;
-		run_prog(flush, NULL);
-		run_prog(rm, NULL);
-	}
+	xt_remove_chain(ipt, "filter", "INPUT", "OE_ESPIN");
+	xt_remove_chain(ipt, "mangle", "POSTROUTING", "OE_ESPOUT");
 }
 
 static int xt_install_esp(const struct kern_rules_conf *c, bool v6)
@@ -153,35 +157,33 @@ static int xt_install_esp(const struct kern_rules_conf *c, bool v6)
 
 static void xt_remove(bool v6)
 {
-	const char *ipt = v6 ? "ip6tables" : "iptables", *chain = v6 ? "OE_TRAP6" : "OE_TRAP";
-	const char *del[] = { ipt, "-w", "-t", "filter", "-D", "OUTPUT", "-j", chain, NULL };
-	const char *flush[] = { ipt, "-w", "-t", "filter", "-F", chain, NULL };
-	const char *rm[] = { ipt, "-w", "-t", "filter", "-X", chain, NULL };
+	const char *ipt = v6 ? "ip6tables" : "iptables";
 
-	/* every jump we may have left (a crash between two starts can leave more than one) */
-	for (int i = 0; i < 16 && run_prog(del, NULL) == 0; i++)
-		;
-	run_prog(flush, NULL);
-	run_prog(rm, NULL);
+	xt_remove_chain(ipt, "filter", "OUTPUT", v6 ? "OE_TRAP6" : "OE_TRAP");
+	xt_remove_chain(ipt, "filter", "INPUT", v6 ? "OE_TRAPIN6" : "OE_TRAPIN");
 	xt_remove_esp(v6);
 }
 
+/* OE_TRAP queues what our output chain marked as trapped; OE_TRAPIN what our input chain
+ * marked as inbound cleartext from a private range (the agent negotiates towards its sender). */
 static int xt_install(const struct kern_rules_conf *c, bool v6)
 {
 	const char *argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "-w", "--noflush",
 			       NULL };
-	const char *chain = v6 ? "OE_TRAP6" : "OE_TRAP";
-	char in[512];
+	const char *chain = v6 ? "OE_TRAP6" : "OE_TRAP", *in = v6 ? "OE_TRAPIN6" : "OE_TRAPIN";
+	char text[768];
 	int st;
 
-	snprintf(in, sizeof(in),
-		 "*filter\n:%s - [0:0]\n"
+	snprintf(text, sizeof(text),
+		 "*filter\n:%s - [0:0]\n:%s - [0:0]\n"
 		 "-A %s -m mark --mark 0x%x/0x%x -j NFQUEUE --queue-num %u\n"
-		 "-I OUTPUT 1 -j %s\nCOMMIT\n",
-		 chain, chain, kern_trap_mark(c), c->mask, c->queue, chain);
-	st = run_prog(argv, in);
+		 "-A %s -m mark --mark 0x%x/0x%x -j NFQUEUE --queue-num %u\n"
+		 "-I OUTPUT 1 -j %s\n-I INPUT 1 -j %s\nCOMMIT\n",
+		 chain, in, chain, kern_trap_mark(c), c->mask, c->queue, in, kern_trapin_mark(c),
+		 c->mask, c->queue, chain, in);
+	st = run_prog(argv, text);
 	if (st != 0) {
-		oe_err(KERN, "%s failed (%d) installing %s", argv[0], st, chain);
+		oe_err(KERN, "%s failed (%d) installing %s and %s", argv[0], st, chain, in);
 		return st < 0 ? st : -EIO;
 	}
 	return 0;

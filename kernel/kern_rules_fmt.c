@@ -24,6 +24,13 @@ uint32_t kern_esp_mark(const struct kern_rules_conf *c)
 	return (c->mark + 2 * low) & c->mask;
 }
 
+uint32_t kern_trapin_mark(const struct kern_rules_conf *c)
+{
+	uint32_t low = c->mask & (~c->mask + 1);
+
+	return (c->mark + 3 * low) & c->mask;
+}
+
 bool kern_shunt_ports_ok(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
@@ -239,6 +246,28 @@ static void put_esp_in(const struct kern_rules_conf *c, struct oe_buf *out)
 	}
 }
 
+/* Inbound cleartext from a `private` range (no tunnel with that peer: the tun lines come
+ * first) is dropped and counted; a few per second also go to the trap queue, marked, so the
+ * agent negotiates towards the sender if it publishes a key (DESIGN.md §5, E*): the agent
+ * always drops them. The limit bounds what a spoofing sender makes the agent do. */
+static void put_private_in(const struct kern_rules_conf *c, struct oe_buf *out)
+{
+	for (int f = 0; f < 2; f++) {
+		const char *ip = f ? "ip6" : "ip";
+		char fc = f ? '6' : '4';
+
+		oe_buf_printf(out, "\t\t%s saddr @priv%c limit rate 20/second burst 20 packets "
+			      "counter name \"cleartext_in\" meta mark set meta mark and 0x%08x or "
+			      "0x%08x ", ip, fc, ~c->mask, kern_trapin_mark(c));
+		if (c->native_queue)
+			oe_buf_printf(out, "queue num %u\n", c->queue);
+		else /* OE_TRAPIN queues it from filter INPUT */
+			oe_buf_puts(out, "return\n");
+		oe_buf_printf(out, "\t\t%s saddr @priv%c counter name \"cleartext_in\" drop\n", ip,
+			      fc);
+	}
+}
+
 void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range *v, size_t n,
 		       struct oe_buf *out)
 {
@@ -264,10 +293,10 @@ void kern_rules_render(const struct kern_rules_conf *c, const struct kern_range 
 	oe_buf_puts(out, "\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
 		    "nd-neighbor-advert, nd-redirect } return\n"
 		    "\t\tudp dport { 500, 4500 } return\n"
-		    "\t\tip saddr @priv4 counter name \"cleartext_in\" drop\n"
-		    "\t\tip6 saddr @priv6 counter name \"cleartext_in\" drop\n"
 		    "\t\tip daddr . ip saddr @tun4 counter name \"cleartext_in\" drop\n"
-		    "\t\tip6 daddr . ip6 saddr @tun6 counter name \"cleartext_in\" drop\n\t}\n}\n");
+		    "\t\tip6 daddr . ip6 saddr @tun6 counter name \"cleartext_in\" drop\n");
+	put_private_in(c, out);
+	oe_buf_puts(out, "\t}\n}\n");
 	kern_rules_render_ranges(v, n, out);
 }
 

@@ -265,6 +265,10 @@ struct kern_rules_conf {
 uint32_t kern_trap_mark(const struct kern_rules_conf *c);
 /* The mark of packets for the ESP queue (xt backend): mark plus twice the lowest bit. */
 uint32_t kern_esp_mark(const struct kern_rules_conf *c);
+/* The mark of inbound cleartext from a `private` range that our input chain sends to the trap
+ * queue (rate-limited) so the agent starts a negotiation towards its sender (DESIGN.md §5
+ * E*): mark plus three times the lowest bit. */
+uint32_t kern_trapin_mark(const struct kern_rules_conf *c);
 
 /* The whole `inet oe_agent` table as nft -f input (pure): chains, the range sets filled from
  * v (n ranges, each family's ranges disjoint), empty shunt sets and counters. */

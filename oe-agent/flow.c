@@ -553,6 +553,25 @@ static void packet(struct oe_flows *fs, const struct oe_flow_pkt *p)
 	}
 }
 
+void oe_flows_inbound(struct oe_flows *fs, const struct kern_pkt *h)
+{
+	struct kern_pkt r = { .src = h->dst, .dst = h->src, .proto = h->proto,
+			      .sport = h->dport, .dport = h->sport };
+	bool ports = in_mixed(fs, &r.dst);
+	struct oe_flow *f = find(fs, &r, ports);
+
+	fs->st.inbound++;
+	/* only private senders: the kernel's private ranges may be stale after a reload */
+	if (f || group_of(fs, &r) != PG_PRIVATE)
+		return;
+	if (fs->st.lookups >= fs->lim.max_lookups || fs->st.in_progress >= fs->lim.max_flows ||
+	    !(f = flow_new(fs, &r, ports))) {
+		fs->st.over_limit++;
+		return;
+	}
+	decide(fs, f, PG_PRIVATE);
+}
+
 void oe_flows_malformed(struct oe_flows *fs)
 {
 	fs->st.trapped++;

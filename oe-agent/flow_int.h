@@ -99,6 +99,7 @@ struct oe_flow_stats {
 	uint64_t over_limit;	 /* packets dropped by the global limits */
 	uint64_t expired;	 /* shunts that went back to trap */
 	uint64_t redecided;	 /* shunts withdrawn by a reload */
+	uint64_t inbound;	 /* inbound cleartext from private peers the kernel showed us */
 	uint32_t in_progress, lookups, decided;
 	uint64_t held_packets, held_bytes;
 };
@@ -118,6 +119,10 @@ void oe_flows_set_limits(struct oe_flows *fs, const struct oe_flow_limits *lim);
 
 /* A trapped packet. */
 void oe_flows_packet(struct oe_flows *fs, const struct oe_flow_pkt *p);
+/* Inbound cleartext h from a `private` peer (already dropped by the caller, DESIGN.md §5
+ * E*): unless the reverse pair (our address -> the sender) is decided or deciding, its flow
+ * starts as if our own packet to the sender had been trapped, with nothing held. */
+void oe_flows_inbound(struct oe_flows *fs, const struct kern_pkt *h);
 /* A packet that did not parse (already dropped by the caller): counted. */
 void oe_flows_malformed(struct oe_flows *fs);
 /* The key lookup of f finished (res borrowed). */

@@ -26,6 +26,7 @@ struct oe_trap {
 	uint64_t timer_at;
 	uint64_t shunt_life_s;
 	uint16_t queue;
+	uint32_t mask, in_mark;	   /* queued packets with this mark are inbound (OE_TRAPIN) */
 	uint64_t icmp_errors;
 	oe_negotiate_fn negotiate; /* the IKE issue's; NULL: negotiations fail at once */
 	void (*negotiate_cancel)(void *arg, struct oe_flow *f);
@@ -243,6 +244,11 @@ static void on_packet(void *ctx, const struct kern_nfq_pkt *p)
 		oe_flows_malformed(t->flows);
 		return;
 	}
+	if ((p->mark & t->mask) == t->in_mark) { /* inbound cleartext from a private peer */
+		kern_nfq_verdict(t->nfq, p->id, KERN_V_DROP);
+		oe_flows_inbound(t->flows, &fp.hdr);
+		return;
+	}
 	oe_flows_packet(t->flows, &fp);
 }
 
@@ -322,6 +328,8 @@ static int start_kernel(struct oe_trap *t, const struct oe_conf *c, const struct
 	size_t n = 0;
 	int err = oe_trap_ranges(p, &v, &n);
 
+	t->mask = rc.mask;
+	t->in_mark = kern_trapin_mark(&rc);
 	if (!err)
 		err = kern_rules_open(&rc, v, n, &t->rules);
 	free(v);
@@ -502,7 +510,8 @@ void oe_trap_status(struct oe_trap *t, struct oe_buf *out)
 	oe_buf_printf(out, "counters: trapped %llu, decisions %llu (pass %llu, drop %llu, "
 		      "reject %llu, tunnel %llu)\n  after-decision %llu, dropped-oldest %llu, "
 		      "malformed %llu, over-limit %llu, expired %llu, re-decided %llu\n"
-		      "  queue-full %llu, icmp-errors %llu, inbound-cleartext-dropped %llu\n",
+		      "  queue-full %llu, icmp-errors %llu, inbound-cleartext-dropped %llu "
+		      "(shown to the agent %llu)\n",
 		      (unsigned long long)st.trapped, (unsigned long long)st.flows,
 		      (unsigned long long)st.outcome[OE_FLOW_PASS],
 		      (unsigned long long)st.outcome[OE_FLOW_DROP],
@@ -512,7 +521,8 @@ void oe_trap_status(struct oe_trap *t, struct oe_buf *out)
 		      (unsigned long long)st.malformed, (unsigned long long)st.over_limit,
 		      (unsigned long long)st.expired, (unsigned long long)st.redecided,
 		      (unsigned long long)kern_nfq_kernel_drops(t->nfq),
-		      (unsigned long long)t->icmp_errors, (unsigned long long)in_drops);
+		      (unsigned long long)t->icmp_errors, (unsigned long long)in_drops,
+		      (unsigned long long)st.inbound);
 }
 
 void oe_trap_tunnel_down(struct oe_trap *t, const struct oe_addr *ours,

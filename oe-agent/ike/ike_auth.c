@@ -148,12 +148,19 @@ static void add_child(struct ike_builder *b, const struct ike_proposal *prop,
 
 /* ---- initiator ------------------------------------------------------------------------------ */
 
+/* The same two hosts' identities: a host with several addresses is a different identity on
+ * each (IDs are the addresses), so its SAs from one address never replace another's. */
+static bool same_pair(const struct ike_sa *a, const struct ike_sa *b)
+{
+	return oe_addr_eq(&a->remote.addr, &b->remote.addr) &&
+	       oe_addr_eq(&a->local.addr, &b->local.addr);
+}
+
 /* §2.4: INITIAL_CONTACT when we hold no other SA with this peer. */
 static bool first_contact(const struct ike_sa *sa)
 {
 	for (const struct ike_sa *o = sa->e->all; o; o = o->next)
-		if (o != sa && o->state == IKE_S_ESTABLISHED &&
-		    oe_addr_eq(&o->remote.addr, &sa->remote.addr))
+		if (o != sa && o->state == IKE_S_ESTABLISHED && same_pair(o, sa))
 			return false;
 	return true;
 }
@@ -509,7 +516,7 @@ static void initial_contact(struct ike_sa *sa)
 {
 	for (struct ike_sa *o = sa->e->all; o; o = o->next)
 		if (o != sa && o->state != IKE_S_DEAD && ike_id_eq(&o->peer_id, &sa->peer_id) &&
-		    oe_addr_eq(&o->remote.addr, &sa->remote.addr)) {
+		    same_pair(o, sa)) {
 			oe_info(IKE, "IKE SA %016" PRIx64 ": replaced after INITIAL_CONTACT",
 				o->spi_i);
 			ike_sa_kill(o, IKE_ERR_DELETED);

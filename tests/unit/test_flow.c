@@ -439,6 +439,42 @@ static void test_tunnel_down(void)
 	pg_policy_free(p);
 }
 
+/* inbound cleartext from a private peer (DESIGN.md §5 E*): the reverse pair's flow starts
+ * with nothing held, once; other senders and decided pairs start nothing */
+static void test_inbound_private(void)
+{
+	struct pg_policy *p = policy("198.51.100.0/24\n", "192.0.2.0/24\n", "", "");
+	struct fake fk;
+	struct oe_flows *fs = setup(&fk, p, NULL);
+	struct dk_result nx = result(DK_L_NXDOMAIN);
+	struct kern_pkt in;
+	struct oe_flow_stats st;
+
+	memset(&in, 0, sizeof(in));
+	oe_addr_parse(&in.src, "192.0.2.9", 9); /* the private peer */
+	oe_addr_parse(&in.dst, "203.0.113.1", 11); /* us */
+	in.proto = 1;
+	oe_flows_inbound(fs, &in);
+	T_CHECK_INT(fk.nlookups, 1);
+	T_CHECK(oe_addr_eq(&fk.lookups[0]->src, &in.dst));
+	T_CHECK(oe_addr_eq(&fk.lookups[0]->dst, &in.src));
+	T_CHECK_INT(fk.lookups[0]->nheld, 0);
+	oe_flows_inbound(fs, &in); /* deciding already: no second lookup */
+	T_CHECK_INT(fk.nlookups, 1);
+	oe_flows_lookup_done(fs, fk.lookups[0], &nx);
+	T_CHECK_INT(fk.nv, 0); /* nothing was held, nothing released */
+	oe_flows_inbound(fs, &in); /* decided (%drop): nothing */
+	T_CHECK_INT(fk.nlookups, 1);
+	oe_addr_parse(&in.src, "198.51.100.9", 12); /* private-or-clear sender: nothing */
+	oe_flows_inbound(fs, &in);
+	T_CHECK_INT(fk.nlookups, 1);
+	oe_flows_stats(fs, &st);
+	T_CHECK_INT(st.inbound, 4);
+	T_CHECK_INT(st.outcome[OE_FLOW_DROP], 1);
+	oe_flows_free(fs);
+	pg_policy_free(p);
+}
+
 int main(void)
 {
 	T_RUN(test_clear_and_block);
@@ -451,5 +487,6 @@ int main(void)
 	T_RUN(test_reload_redecides);
 	T_RUN(test_sync_lookup_and_ports);
 	T_RUN(test_tunnel_down);
+	T_RUN(test_inbound_private);
 	return t_done();
 }

@@ -247,9 +247,19 @@ static void test_render_table(void)
 	T_CHECK(strstr(o.p, "ip saddr . ip daddr . meta l4proto . th sport . th dport @dropp4 drop")
 		!= NULL);
 	T_CHECK(strstr(o.p, "queue") == NULL);
+	/* inbound cleartext: tunnel peers dropped first; private senders rate-limited to the
+	 * trap queue (marked for OE_TRAPIN), the rest dropped */
+	T_CHECK_INT(kern_trapin_mark(&c), 0x4f480000);
+	T_CHECK(strstr(o.p, "ip daddr . ip saddr @tun4 counter") <
+		strstr(o.p, "ip saddr @priv4 limit rate"));
+	T_CHECK(strstr(o.p, "ip saddr @priv4 limit rate 20/second burst 20 packets counter name "
+			"\"cleartext_in\" meta mark set meta mark and 0x0000ffff or 0x4f480000 "
+			"return\n\t\tip saddr @priv4 counter name \"cleartext_in\" drop\n") != NULL);
+	T_CHECK(strstr(o.p, "ip6 saddr @priv6 limit rate") != NULL);
 	oe_buf_reset(&o);
 	c.native_queue = true;
 	kern_rules_render(&c, v, 3, &o);
+	T_CHECK(strstr(o.p, "or 0x4f480000 queue num 7\n") != NULL);
 	T_CHECK(strstr(o.p, "queue num 7\n") != NULL); /* never `bypass` */
 	T_CHECK(strstr(o.p, "bypass") == NULL);
 	oe_buf_free(&o);
