@@ -213,6 +213,16 @@ static void status_reply(struct oe_agent *a, struct oe_buf *out)
 		oe_tunnels_status(a->tunnels, out);
 }
 
+/* status --json: the IKE and Child SAs and the ESP counters (empty without the tunnels). */
+static void status_json_reply(struct oe_agent *a, struct oe_buf *out)
+{
+	oe_buf_puts(out, "OK\n");
+	if (a->tunnels)
+		oe_tunnels_status_json(a->tunnels, out);
+	else
+		oe_buf_puts(out, "{\"ike_sas\":[],\"esp\":null}\n");
+}
+
 static bool copy_eroute(void *ctx, struct kern_eroute *e)
 {
 	return kern_eroute_add(ctx, e) == 0;
@@ -249,7 +259,10 @@ static void on_request(void *ctx, const struct oe_ctl_req *req, struct oe_buf *o
 		eroute_reply(a, req->json, out);
 		break;
 	case OE_CTL_STATUS:
-		status_reply(a, out);
+		if (req->json)
+			status_json_reply(a, out);
+		else
+			status_reply(a, out);
 		break;
 	case OE_CTL_POLICY:
 		oe_buf_puts(out, "OK\n");

@@ -204,7 +204,7 @@ enum oe_ctl_cmd { OE_CTL_EROUTE, OE_CTL_STATUS, OE_CTL_RELOAD, OE_CTL_POLICY };
 
 struct oe_ctl_req {
 	enum oe_ctl_cmd cmd;
-	bool json;	     /* eroute --json */
+	bool json;	     /* eroute --json, status --json */
 	struct pg_key key;   /* policy */
 	bool has_proto;	     /* policy: PROTO given */
 	bool has_port;	     /* policy: PORT given */

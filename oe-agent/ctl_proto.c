@@ -181,24 +181,24 @@ int oe_ctl_req_parse(const uint8_t *text, size_t n, struct oe_ctl_req *out,
 		snprintf(why, OE_CTL_WHYLEN, "request: empty");
 		return -EINVAL;
 	}
-	if (tok_is(&t[0], "eroute")) {
-		out->cmd = OE_CTL_EROUTE;
+	if (tok_is(&t[0], "eroute") || tok_is(&t[0], "status")) {
+		out->cmd = tok_is(&t[0], "eroute") ? OE_CTL_EROUTE : OE_CTL_STATUS;
 		if (nt == 2 && tok_is(&t[1], "--json")) {
 			out->json = true;
 			return 0;
 		}
 		if (nt == 1)
 			return 0;
-		snprintf(why, OE_CTL_WHYLEN, "eroute '%s': expected no argument or --json",
-			 oe_tok(t[1].s, t[1].n, tb));
+		snprintf(why, OE_CTL_WHYLEN, "%s '%s': expected no argument or --json",
+			 out->cmd == OE_CTL_EROUTE ? "eroute" : "status", oe_tok(t[1].s, t[1].n, tb));
 		return -EINVAL;
 	}
-	if (tok_is(&t[0], "status") || tok_is(&t[0], "reload")) {
-		out->cmd = tok_is(&t[0], "status") ? OE_CTL_STATUS : OE_CTL_RELOAD;
+	if (tok_is(&t[0], "reload")) {
+		out->cmd = OE_CTL_RELOAD;
 		if (nt == 1)
 			return 0;
-		snprintf(why, OE_CTL_WHYLEN, "%s '%s': takes no arguments",
-			 out->cmd == OE_CTL_STATUS ? "status" : "reload", oe_tok(t[1].s, t[1].n, tb));
+		snprintf(why, OE_CTL_WHYLEN, "reload '%s': takes no arguments",
+			 oe_tok(t[1].s, t[1].n, tb));
 		return -EINVAL;
 	}
 	if (tok_is(&t[0], "policy")) {

@@ -73,5 +73,7 @@ void oe_tunnels_set_policy(struct oe_tunnels *x, const struct pg_policy *p);
 void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out);
 /* Appends the IKE and Child SA listing and the datapath counters of `ipsec status`. */
 void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out);
+/* The same SAs and counters as one JSON object {"ike_sas": [...], "esp": {...}}. */
+void oe_tunnels_status_json(struct oe_tunnels *x, struct oe_buf *out);
 
 #endif

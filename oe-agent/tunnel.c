@@ -453,6 +453,20 @@ void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out)
 	}
 }
 
+void oe_tunnels_status_json(struct oe_tunnels *x, struct oe_buf *out)
+{
+	struct kern_uesp_stats s;
+
+	kern_uesp_stats_get(x->uesp, &s);
+	oe_buf_puts(out, "{\"ike_sas\":");
+	ike_status_json(oe_ike_engine(x->ike), out);
+	oe_buf_printf(out, ",\n\"esp\":{\"encrypted\":%llu,\"decrypted\":%llu,\"no_sa\":%llu,"
+		      "\"errors\":%llu,\"rekeys_asked\":%llu}}\n",
+		      (unsigned long long)s.encrypted, (unsigned long long)s.decrypted,
+		      (unsigned long long)s.no_sa, (unsigned long long)s.errors,
+		      (unsigned long long)s.soft_expired);
+}
+
 void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out)
 {
 	struct kern_uesp_stats s;

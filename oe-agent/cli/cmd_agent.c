@@ -22,9 +22,15 @@ int cmd_eroute(int argc, char **argv, const char *config)
 
 int cmd_status(int argc, char **argv, const char *config)
 {
-	if (argc > 1)
-		return cli_usage_error("status", "takes no arguments");
-	return cli_request(config, "status", stdout);
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return cli_usage_error("status", "unexpected argument");
+	}
+	return cli_request(config, json ? "status --json" : "status", stdout);
 }
 
 int cmd_reload(int argc, char **argv, const char *config)

@@ -19,12 +19,13 @@ static const struct cli_cmd cmds[] = {
 	  "List the eroutes of the running agent in the KLIPS layout: packet count, source,\n"
 	  "destination and SAID (%trap, %pass, %reject, %drop, %hold or tun0x...@peer).\n"
 	  "--json prints every field as a JSON array." },
-	{ "status", cmd_status, "",
+	{ "status", cmd_status, "[--json]",
 	  "Show the running agent: pid, uptime, config file, policy rules per group and when\n"
 	  "they were loaded, the number of eroutes, and the result of the last reload; the\n"
 	  "flows being decided; each IKE SA (peer, IDs, auth, algorithms, age, rekey time)\n"
 	  "with its Child SAs (SPIs, mode, encapsulation, algorithm, bytes and packets both\n"
-	  "ways, idle time, age, rekey and expiry times); the ESP datapath's counters." },
+	  "ways, idle time, age, rekey and expiry times); the ESP datapath's counters.\n"
+	  "--json prints only the SAs and the ESP counters, as one JSON object." },
 	{ "reload", cmd_reload, "",
 	  "Make the running agent re-read ipsec.conf and the policy group files. If anything\n"
 	  "is wrong, the errors are printed (path:line: ...), the old policy stays in force\n"

@@ -227,5 +227,8 @@ void ike_stats_get(const struct ike_engine *e, struct ike_stats *out);
  * mode, encapsulation, algorithm, ESN and reqid, the selectors, bytes and packets both ways
  * with the idle time (ops->kern query), and age, rekey and expiry times (man ipsec(8)). */
 void ike_status_format(const struct ike_engine *e, struct oe_buf *out);
+/* The same as a JSON array of IKE SA objects, each with its "child_sas" array (no newline at
+ * the end); times in seconds, null where there is no deadline. */
+void ike_status_json(const struct ike_engine *e, struct oe_buf *out);
 
 #endif

@@ -776,15 +776,20 @@ bool ike_sa_at(const struct ike_engine *e, size_t i, struct ike_sa_info *out)
 
 /* ---- `ipsec status` ------------------------------------------------------------------------ */
 
-/* "in 42s" for a deadline at (ms), "never" when there is none, "now" when it is due. */
-static const char *until(uint64_t at, uint64_t now, char buf[static 32])
+/* What the listing shows of a Child SA, gathered once for the text and the JSON forms. */
+struct child_view {
+	const struct kern_child_sa *k;
+	const char *state;
+	bool installed;
+	struct kern_sa_counters ct;
+	uint64_t idle_s, age_s;
+	uint64_t rekey_in_ms, expires_in_ms; /* UINT64_MAX: never */
+};
+
+/* Milliseconds until at (0: no deadline -> UINT64_MAX; due already -> 0). */
+static uint64_t left_ms(uint64_t at, uint64_t now)
 {
-	if (!at)
-		return "never";
-	if (at <= now)
-		return "now";
-	snprintf(buf, 32, "in %" PRIu64 "s", (at - now + 999) / 1000);
-	return buf;
+	return !at ? UINT64_MAX : at > now ? at - now : 0;
 }
 
 static uint64_t secs_since(uint64_t t, uint64_t now)
@@ -792,14 +797,48 @@ static uint64_t secs_since(uint64_t t, uint64_t now)
 	return t && t < now ? (now - t) / 1000 : 0;
 }
 
-static void format_ike_sa(const struct ike_sa *sa, uint64_t now, struct oe_buf *out)
+static void child_view(const struct ike_engine *e, const struct child_sa *c, uint64_t now,
+		       struct child_view *v)
 {
-	char l[OE_ADDRSTRLEN], r[OE_ADDRSTRLEN], lid[IKE_IDSTRLEN], rid[IKE_IDSTRLEN], t[32];
-	struct ike_id me;
+	memset(v, 0, sizeof(*v));
+	v->k = &c->k;
+	v->state = child_sa_state_name(c->state);
+	v->installed = c->installed;
+	if (c->installed && e->ops.kern->query)
+		e->ops.kern->query(e->ops.kern_arg, &c->k, &v->ct);
+	/* idle since the last packet either way, or since it was installed */
+	v->idle_s = secs_since(v->ct.last_use_ms ? v->ct.last_use_ms : c->installed_ms, now);
+	v->age_s = secs_since(c->installed_ms, now);
+	v->rekey_in_ms = left_ms(c->rekey_at, now);
+	v->expires_in_ms = left_ms(c->expire_at, now);
+}
+
+/* "in 42s" for a deadline ms away, "never" without one, "now" when it is due. */
+static const char *until(uint64_t ms, char buf[static 32])
+{
+	if (ms == UINT64_MAX)
+		return "never";
+	if (ms == 0)
+		return "now";
+	snprintf(buf, 32, "in %" PRIu64 "s", (ms + 999) / 1000);
+	return buf;
+}
+
+static size_t nchildren(const struct ike_sa *sa)
+{
 	size_t n = 0;
 
 	for (const struct child_sa *c = sa->children; c; c = c->next)
 		n += c->installed;
+	return n;
+}
+
+static void format_ike_sa(const struct ike_sa *sa, uint64_t now, struct oe_buf *out)
+{
+	char l[OE_ADDRSTRLEN], r[OE_ADDRSTRLEN], lid[IKE_IDSTRLEN], rid[IKE_IDSTRLEN], t[32];
+	size_t n = nchildren(sa);
+	struct ike_id me;
+
 	ike_local_id(sa, &me);
 	oe_buf_printf(out, "IKE SA %016" PRIx64 "_i %016" PRIx64 "_r %s, %s, %s[%u] %s %s[%u]\n",
 		      sa->spi_i, sa->spi_r, ike_sa_state_name(sa->state),
@@ -815,51 +854,142 @@ static void format_ike_sa(const struct ike_sa *sa, uint64_t now, struct oe_buf *
 		      ike_auth_method_name(sa->peer_auth), ike_xf_name(IKE_XF_DH, sa->dh),
 		      ike_xf_name(IKE_XF_PRF, sa->prf), sa->encr_bits);
 	oe_buf_printf(out, "    age %" PRIu64 "s, rekey %s, %zu Child SA%s\n",
-		      secs_since(sa->established_ms, now), until(sa->rekey_at, now, t), n,
+		      secs_since(sa->established_ms, now), until(left_ms(sa->rekey_at, now), t), n,
 		      n == 1 ? "" : "s");
 }
 
-static void format_child_sa(const struct ike_engine *e, const struct child_sa *c, uint64_t now,
-			    struct oe_buf *out)
+static void format_child_sa(const struct child_view *v, struct oe_buf *out)
 {
-	const struct kern_child_sa *k = &c->k;
-	struct kern_sa_counters ct = { 0 };
+	const struct kern_child_sa *k = v->k;
 	char s[OE_PREFIXSTRLEN], d[OE_PREFIXSTRLEN], encap[32], t1[32], t2[32];
-	uint64_t last;
 
 	if (k->encap == KERN_ENCAP_UDP)
 		snprintf(encap, sizeof(encap), "ESP in UDP %u", k->encap_dport);
 	else
 		snprintf(encap, sizeof(encap), "raw ESP");
 	oe_buf_printf(out, "  Child SA %08x_in %08x_out %s, %s, %s, AES_GCM_16-%u, %s, reqid %u\n",
-		      k->spi_in, k->spi_out, child_sa_state_name(c->state),
+		      k->spi_in, k->spi_out, v->state,
 		      k->mode == KERN_MODE_TUNNEL ? "tunnel" : "transport", encap,
 		      (unsigned)k->key_len * 8, k->esn ? "ESN" : "no ESN", k->reqid);
 	oe_buf_printf(out, "    %s === %s\n", oe_prefix_str(&k->sel.src, s),
 		      oe_prefix_str(&k->sel.dst, d));
-	if (!c->installed)
+	if (!v->installed)
 		return;
-	if (e->ops.kern->query)
-		e->ops.kern->query(e->ops.kern_arg, k, &ct);
-	last = ct.last_use_ms ? ct.last_use_ms : c->installed_ms;
 	oe_buf_printf(out, "    in %" PRIu64 " bytes %" PRIu64 " packets, out %" PRIu64 " bytes %"
-		      PRIu64 " packets, idle %" PRIu64 "s%s\n", ct.bytes_in, ct.packets_in,
-		      ct.bytes_out, ct.packets_out, secs_since(last, now),
-		      ct.last_use_ms ? "" : " (never used)");
-	oe_buf_printf(out, "    age %" PRIu64 "s, rekey %s, expires %s\n",
-		      secs_since(c->installed_ms, now), until(c->rekey_at, now, t1),
-		      until(c->expire_at, now, t2));
+		      PRIu64 " packets, idle %" PRIu64 "s%s\n", v->ct.bytes_in, v->ct.packets_in,
+		      v->ct.bytes_out, v->ct.packets_out, v->idle_s,
+		      v->ct.last_use_ms ? "" : " (never used)");
+	oe_buf_printf(out, "    age %" PRIu64 "s, rekey %s, expires %s\n", v->age_s,
+		      until(v->rekey_in_ms, t1), until(v->expires_in_ms, t2));
 }
 
 void ike_status_format(const struct ike_engine *e, struct oe_buf *out)
 {
 	uint64_t now = ike_now(e);
+	struct child_view v;
 
 	for (const struct ike_sa *sa = e->all; sa; sa = sa->next) {
 		if (sa->state == IKE_S_DEAD)
 			continue;
 		format_ike_sa(sa, now, out);
-		for (const struct child_sa *c = sa->children; c; c = c->next)
-			format_child_sa(e, c, now, out);
+		for (const struct child_sa *c = sa->children; c; c = c->next) {
+			child_view(e, c, now, &v);
+			format_child_sa(&v, out);
+		}
 	}
+}
+
+/* ---- the same as JSON ---------------------------------------------------------------------- */
+
+/* ,"name":"s" */
+static void json_kv_str(struct oe_buf *out, const char *name, const char *s)
+{
+	oe_buf_printf(out, ",\"%s\":", name);
+	oe_buf_json_str(out, s);
+}
+
+/* ,"name":N in seconds (rounded up), or null without a deadline */
+static void json_kv_left(struct oe_buf *out, const char *name, uint64_t ms)
+{
+	if (ms == UINT64_MAX)
+		oe_buf_printf(out, ",\"%s\":null", name);
+	else
+		oe_buf_printf(out, ",\"%s\":%" PRIu64, name, (ms + 999) / 1000);
+}
+
+static void json_child_sa(const struct child_view *v, struct oe_buf *out)
+{
+	const struct kern_child_sa *k = v->k;
+	char s[OE_PREFIXSTRLEN], d[OE_PREFIXSTRLEN];
+
+	oe_buf_printf(out, "{\"spi_in\":\"%08x\",\"spi_out\":\"%08x\"", k->spi_in, k->spi_out);
+	json_kv_str(out, "state", v->state);
+	json_kv_str(out, "mode", k->mode == KERN_MODE_TUNNEL ? "tunnel" : "transport");
+	json_kv_str(out, "encap", k->encap == KERN_ENCAP_UDP ? "udp" : "none");
+	oe_buf_printf(out, ",\"encap_port\":%u", k->encap == KERN_ENCAP_UDP ? k->encap_dport : 0);
+	oe_buf_printf(out, ",\"encr\":\"AES_GCM_16\",\"encr_bits\":%u,\"esn\":%s,\"reqid\":%u",
+		      (unsigned)k->key_len * 8, k->esn ? "true" : "false", k->reqid);
+	json_kv_str(out, "src", oe_prefix_str(&k->sel.src, s));
+	json_kv_str(out, "dst", oe_prefix_str(&k->sel.dst, d));
+	oe_buf_printf(out, ",\"installed\":%s,\"bytes_in\":%" PRIu64 ",\"packets_in\":%" PRIu64
+		      ",\"bytes_out\":%" PRIu64 ",\"packets_out\":%" PRIu64 ",\"used\":%s"
+		      ",\"idle_s\":%" PRIu64 ",\"age_s\":%" PRIu64, v->installed ? "true" : "false",
+		      v->ct.bytes_in, v->ct.packets_in, v->ct.bytes_out, v->ct.packets_out,
+		      v->ct.last_use_ms ? "true" : "false", v->idle_s, v->age_s);
+	json_kv_left(out, "rekey_in_s", v->rekey_in_ms);
+	json_kv_left(out, "expires_in_s", v->expires_in_ms);
+	oe_buf_puts(out, "}");
+}
+
+static void json_ike_sa(const struct ike_engine *e, const struct ike_sa *sa, uint64_t now,
+			struct oe_buf *out)
+{
+	char a[OE_ADDRSTRLEN], id[IKE_IDSTRLEN];
+	struct child_view v;
+	struct ike_id me;
+	const char *sep = "";
+
+	ike_local_id(sa, &me);
+	oe_buf_printf(out, "{\"spi_i\":\"%016" PRIx64 "\",\"spi_r\":\"%016" PRIx64 "\"", sa->spi_i,
+		      sa->spi_r);
+	json_kv_str(out, "state", ike_sa_state_name(sa->state));
+	oe_buf_printf(out, ",\"initiator\":%s", sa->initiator ? "true" : "false");
+	json_kv_str(out, "local", oe_addr_str(&sa->local.addr, a));
+	oe_buf_printf(out, ",\"local_port\":%u", sa->local.port);
+	json_kv_str(out, "remote", oe_addr_str(&sa->remote.addr, a));
+	oe_buf_printf(out, ",\"remote_port\":%u", sa->remote.port);
+	json_kv_str(out, "local_id", ike_id_str(&me, id));
+	json_kv_str(out, "remote_id", ike_id_str(&sa->peer_id, id));
+	json_kv_str(out, "peer_auth", ike_auth_method_name(sa->peer_auth));
+	json_kv_str(out, "dh", ike_xf_name(IKE_XF_DH, sa->dh));
+	json_kv_str(out, "prf", ike_xf_name(IKE_XF_PRF, sa->prf));
+	oe_buf_printf(out, ",\"encr\":\"AES_GCM_16\",\"encr_bits\":%u", sa->encr_bits);
+	if (sa->established_ms)
+		oe_buf_printf(out, ",\"age_s\":%" PRIu64, secs_since(sa->established_ms, now));
+	else
+		oe_buf_puts(out, ",\"age_s\":null");
+	json_kv_left(out, "rekey_in_s", left_ms(sa->rekey_at, now));
+	oe_buf_printf(out, ",\"nchild\":%zu,\"child_sas\":[", nchildren(sa));
+	for (const struct child_sa *c = sa->children; c; c = c->next, sep = ",\n  ") {
+		oe_buf_puts(out, *sep ? sep : "\n  ");
+		child_view(e, c, now, &v);
+		json_child_sa(&v, out);
+	}
+	oe_buf_puts(out, sa->children ? "\n ]}" : "]}");
+}
+
+void ike_status_json(const struct ike_engine *e, struct oe_buf *out)
+{
+	uint64_t now = ike_now(e);
+	bool any = false;
+
+	oe_buf_puts(out, "[");
+	for (const struct ike_sa *sa = e->all; sa; sa = sa->next) {
+		if (sa->state == IKE_S_DEAD)
+			continue;
+		oe_buf_puts(out, any ? ",\n " : "\n ");
+		json_ike_sa(e, sa, now, out);
+		any = true;
+	}
+	oe_buf_puts(out, any ? "\n]" : "]");
 }

@@ -3,9 +3,10 @@
 # from A to B brings a tunnel up; `ipsec status` shows the Child SA with its algorithm, byte and
 # packet counts that grow with traffic, its lifetime and rekey time. Then nothing is sent: within
 # 15 s both ends drop the tunnel (A deletes it through an INFORMATIONAL DELETE, B's log shows
-# the DELETE received), the eroutes and the Child SAs are gone from both listings, and the pair
-# is back to the trap: the next ping negotiates a new tunnel with new SPIs. The capture shows
-# the INFORMATIONAL exchange and never a cleartext packet between A and B.
+# the DELETE received), the eroutes and the Child SAs are gone from both listings (text and
+# --json), and the pair is back to the trap: the next ping negotiates a new tunnel with new
+# SPIs. The capture shows the INFORMATIONAL exchange and never a cleartext packet between A
+# and B.
 #
 #   A 192.0.2.1 (oe-agent) ──┐            ┌── B 192.0.2.2 (oe-agent)
 #                            ├─ br0 (lan) ┤   tcpdump on B's eth0
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.." || exit 2
 . tests/netns/lib.sh
 
 nt_init idle
-nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping
+nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping python3
 
 A=192.0.2.1
 B=192.0.2.2
@@ -61,6 +62,17 @@ if grep -Eq '^  Child SA [0-9a-f]{8}_in [0-9a-f]{8}_out INSTALLED, tunnel, raw E
 	grep -Eq '^    age [0-9]+s, rekey in [0-9]+s, expires in [0-9]+s$' <<<"$st"; then
 	ok "ipsec status: the Child SA with SPIs, mode, encap, algorithm, counts, lifetime and rekey time"
 else nok "ipsec status: the Child SA with SPIs, mode, encap, algorithm, counts, lifetime and rekey time" "$st"; fi
+js=$(agent_ipsec a status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+i = d["ike_sas"][0]; c = i["child_sas"][0]
+ok = (i["state"] == "ESTABLISHED" and i["initiator"] and i["remote"] == "192.0.2.2" and
+      i["nchild"] == 1 and i["rekey_in_s"] > 0 and c["state"] == "INSTALLED" and
+      c["encap"] == "none" and c["packets_out"] >= 1 and c["packets_in"] >= 1 and
+      c["expires_in_s"] > c["rekey_in_s"] > 0 and d["esp"]["encrypted"] >= 1)
+print("ok" if ok else json.dumps(d))' 2>&1)
+if [ "$js" = ok ]; then ok "ipsec status --json: the same SAs as a JSON object"
+else nok "ipsec status --json: the same SAs as a JSON object" "$js"; fi
 p1=$(child_out_packets a)
 ping_ok a $B 3 2 && ok "more pings (the SA is not idle meanwhile)" || nok "more pings"
 p2=$(child_out_packets a)
@@ -82,7 +94,11 @@ if grep -q "DELETE from the peer" "$(agent_log b)"; then ok "B's log shows the D
 else nok "B's log shows the DELETE received" "$(tail -n 20 "$(agent_log b)")"; fi
 ca=$(child_sas a)
 cb=$(child_sas b)
-if [ "$ca" = 0 ] && [ "$cb" = 0 ] && agent_ipsec a status | grep -q ', 0 Child SAs$'; then
+nj=$(agent_ipsec b status --json | python3 -c '
+import json, sys
+print(sum(len(i["child_sas"]) for i in json.load(sys.stdin)["ike_sas"]))' 2>&1)
+if [ "$ca" = 0 ] && [ "$cb" = 0 ] && [ "$nj" = 0 ] &&
+	agent_ipsec a status | grep -q ', 0 Child SAs$'; then
 	ok "ipsec status on both ends: no Child SA left"
 else nok "ipsec status on both ends: no Child SA left" "$(agent_ipsec a status; agent_ipsec b status)"; fi
 

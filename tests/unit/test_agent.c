@@ -33,7 +33,9 @@ static void test_ctl_requests(void)
 	T_CHECK_INT(req("eroute --json\n", &r, why), 0);
 	T_CHECK(r.cmd == OE_CTL_EROUTE && r.json);
 	T_CHECK_INT(req("  status\t", &r, why), 0);
-	T_CHECK(r.cmd == OE_CTL_STATUS);
+	T_CHECK(r.cmd == OE_CTL_STATUS && !r.json);
+	T_CHECK_INT(req("status --json", &r, why), 0);
+	T_CHECK(r.cmd == OE_CTL_STATUS && r.json);
 	T_CHECK_INT(req("reload", &r, why), 0);
 	T_CHECK(r.cmd == OE_CTL_RELOAD);
 	T_CHECK_INT(req("policy 192.0.2.7", &r, why), 0);
@@ -65,7 +67,7 @@ static void test_ctl_refusals(void)
 			       "reload or policy)");
 	refuse("eroute --xml", "eroute '--xml': expected no argument or --json");
 	refuse("eroute --json x", "eroute '--json': expected no argument or --json");
-	refuse("status now", "status 'now': takes no arguments");
+	refuse("status now", "status 'now': expected no argument or --json");
 	refuse("reload all", "reload 'all': takes no arguments");
 	refuse("policy", "policy: missing address");
 	refuse("policy host.example", "address 'host.example': not an IPv4 or IPv6 address");

@@ -879,6 +879,17 @@ static void test_status_format(void)
 			T_CHECK_STR(b.p, want[k]);
 			break;
 		}
+	/* the JSON form carries the same */
+	oe_buf_reset(&b);
+	ike_status_json(i->e, &b);
+	if (getenv("IKE_TEST_LOG"))
+		fprintf(stderr, "%s\n", b.p);
+	T_CHECK(strstr(b.p, "\"state\":\"ESTABLISHED\",\"initiator\":true,\"local\":\"192.0.2.1\""));
+	T_CHECK(strstr(b.p, "\"age_s\":10,\"rekey_in_s\":14390,\"nchild\":1,\"child_sas\":["));
+	T_CHECK(strstr(b.p, "\"bytes_in\":1000,\"packets_in\":10,\"bytes_out\":2000,"
+			    "\"packets_out\":20,\"used\":true,\"idle_s\":3,\"age_s\":10,"
+			    "\"rekey_in_s\":3230,\"expires_in_s\":3590}"));
+	T_CHECK(b.p[0] == '[' && b.p[b.len - 1] == ']');
 	oe_buf_free(&b);
 	w_free(&w);
 }
