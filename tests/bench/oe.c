@@ -4,6 +4,8 @@
  *   first NS_A NS_B BASE4 N           one UDP datagram to each of N fresh peers BASE4+1..N,
  *                                     one-way time from send (in A) to delivery (in B); then 5
  *                                     more to the same peer (established pair)
+ *   burst NS_A NS_B BASE4 N           one datagram to each of N fresh peers at once; the
+ *                                     delivery time of each
  *   blast NS_A NS_B DST4 SIZE SECS [PID...]  UDP of SIZE-octet IP packets from one sendmmsg
  *                                     thread in A; counts arrivals in B; CPU of each PID
  *   accept NS QUEUE                   a plain NFQUEUE accept loop (kern_nfq) until SIGTERM
@@ -141,7 +143,8 @@ static double proc_cpu_s(long pid)
 	fclose(f);
 	buf[n] = 0;
 	p = strrchr(buf, ')'); /* the command name may hold spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -174,7 +177,7 @@ static double quantile(double *v, size_t n, double q)
 	return v[k ? k - 1 : 0];
 }
 
-/* ---- first packet to first encrypted delivery ------------------------------------------------- */
+/* ---- first packet to first encrypted delivery ------------------------------------------------ */
 
 /* Sends one datagram to `to` and waits for its arrival on rx; returns the one-way time in µs
  * (the clock is the same on both ends: one host), or -1 after FIRST_WAIT_S. */
@@ -237,7 +240,47 @@ static int run_first(const char *nsa, const char *nsb, const char *base, long n)
 	return 0;
 }
 
-/* ---- a fast UDP sender ------------------------------------------------------------------------ */
+/* All n fresh pairs at once: one datagram to each of base+1..n back to back, then each one's
+ * delivery time (the agent runs up to n lookups and IKE exchanges side by side). */
+static int run_burst(const char *nsa, const char *nsb, const char *base, long n)
+{
+	int rx = udp_in(nsb, true), tx = udp_in(nsa, false);
+	double *sent = calloc((size_t)n, sizeof(double)), *lat = calloc((size_t)n, sizeof(double));
+	bool *seen = calloc((size_t)n, sizeof(bool));
+	double deadline;
+	size_t got = 0;
+
+	if (!sent || !lat || !seen)
+		return 1;
+	for (uint32_t i = 0; i < (uint32_t)n; i++) {
+		struct sockaddr_in to = addr4(base, i + 1);
+
+		sent[i] = bench_now_s();
+		if (sendto(tx, &i, sizeof(i), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			fprintf(stderr, "oe: sendto %s: %s\n", inet_ntoa(to.sin_addr), strerror(errno));
+	}
+	deadline = bench_now_s() + FIRST_WAIT_S;
+	while (got < (size_t)n && bench_now_s() < deadline) {
+		struct pollfd p = { rx, POLLIN, 0 };
+		uint32_t tag;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		while (recv(rx, &tag, sizeof(tag), MSG_DONTWAIT) == (ssize_t)sizeof(tag))
+			if (tag < (uint32_t)n && !seen[tag]) {
+				seen[tag] = true;
+				lat[got++] = (bench_now_s() - sent[tag]) * 1e6;
+			}
+	}
+	printf("burst_lost=%zu\n", (size_t)n - got);
+	print_dist("burst", lat, got);
+	free(sent);
+	free(lat);
+	free(seen);
+	return 0;
+}
+
+/* ---- a fast UDP sender ----------------------------------------------------------------------- */
 
 static atomic_bool stop;
 
@@ -335,7 +378,7 @@ static int run_blast(const char *nsa, const char *nsb, const char *dst, long siz
 	return 0;
 }
 
-/* ---- plain NFQUEUE accept ---------------------------------------------------------------------- */
+/* ---- plain NFQUEUE accept -------------------------------------------------------------------- */
 
 static long accepted;
 
@@ -380,7 +423,7 @@ static int run_accept(const char *ns, unsigned num)
 	return 0;
 }
 
-/* ---- the ESP datapath shapes: NFQUEUE verdicts vs a TUN device ---------------------------------- */
+/* ---- the ESP datapath shapes: NFQUEUE verdicts vs a TUN device ------------------------------- */
 
 struct dp {
 	struct kern_esp_sa *sa;
@@ -617,6 +660,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 6 && strcmp(argv[1], "first") == 0)
 		return run_first(argv[2], argv[3], argv[4], atol(argv[5]));
+	if (argc == 6 && strcmp(argv[1], "burst") == 0)
+		return run_burst(argv[2], argv[3], argv[4], atol(argv[5]));
 	if (argc >= 7 && strcmp(argv[1], "blast") == 0)
 		return run_blast(argv[2], argv[3], argv[4], atol(argv[5]), atof(argv[6]), argv + 7,
 				 argc - 7);
@@ -626,7 +671,7 @@ int main(int argc, char **argv)
 	    (strcmp(argv[2], "nfq") == 0 || strcmp(argv[2], "tun") == 0))
 		return run_dp(argv[2][0] == 't', argv[3], argv[4], argv[5], argv[6], atol(argv[7]),
 			      atof(argv[8]), argv[9]);
-	fprintf(stderr, "usage: oe [first NS_A NS_B BASE4 N | blast NS_A NS_B DST4 SIZE SECS "
+	fprintf(stderr, "usage: oe [first|burst NS_A NS_B BASE4 N | blast NS_A NS_B DST4 SIZE SECS "
 			"[PID...] | accept NS QUEUE | dp nfq|tun NS_X SRC4 DST4 PEER4 SIZE SECS "
 			"QUEUE|TUNDEV]\n");
 	return 2;
