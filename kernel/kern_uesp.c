@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -236,6 +237,8 @@ int kern_uesp_open(uint16_t num, uint32_t maxlen, struct kern_uesp **out)
 	u->num = num;
 	u->mark = KERN_SOCKMARK_DEFAULT;
 	u->mtu_fd4 = u->mtu_fd6 = -1;
+	if (getrandom(&u->frag_id, sizeof(u->frag_id), GRND_NONBLOCK) != sizeof(u->frag_id))
+		u->frag_id = (uint32_t)oe_now_ms();
 	err = uesp_tab_init(&u->tab);
 	if (err) {
 		free(u);
@@ -272,6 +275,9 @@ void kern_uesp_close(struct kern_uesp *u)
 		OPENSSL_cleanse(u->obuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
 	free(u->obuf);
 	free(u->vbuf);
+	if (u->sbuf)
+		OPENSSL_cleanse(u->sbuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
+	free(u->sbuf);
 	free(u);
 }
 

@@ -83,11 +83,14 @@ struct kern_uesp {
 	int (*send_fn)(void *arg, const uint8_t *pkt, size_t n); /* NULL: the raw sockets */
 	void *send_arg;
 	uint8_t *rbuf, *obuf, *vbuf;
+	uint8_t *sbuf;			/* inner fragments encrypted (kern_uesp_pmtu.c) */
+	uint32_t frag_id;		/* Identification of the IPv6 fragments we make */
 };
 
 /* ---- path MTU (kern_uesp_pmtu.c) ---- */
 /* What to do with outbound packet pkt of SA s on its path: FITS or FRAGMENT (encrypt), or
- * ICMP (dropped: the too-big error went to the local sender). */
+ * ICMP: handled here (the too-big error went to the local sender, or the packet was split
+ * and its fragments sent), the verdict drops it. */
 enum kern_esp_mtu_action uesp_mtu_decide(struct kern_uesp *u, struct uesp_sa *s,
 					 const uint8_t *pkt, size_t n);
 /* The encrypted packet (len bytes at out, writable) after decision act: its length for the

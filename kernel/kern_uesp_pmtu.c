@@ -14,6 +14,7 @@
 #include "kern_uesp_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -131,10 +132,55 @@ static void too_big(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *pkt, 
 			 strerror(-err));
 		return;
 	}
+	oe_debug(ESP, "SA %08x: a %zu-octet packet is too big once encrypted: ICMP too-big, mtu %u",
+		 s->sa.spi_out, n, mtu);
 	u->st.icmp_sent++;
 	s->path->told = mtu;
 	s->path->told_ms = now;
 	s->path->kmtu = mtu; /* what the kernel holds once it has read our error */
+}
+
+struct split {
+	struct kern_uesp *u;
+	struct uesp_sa *s;
+	bool failed;
+};
+
+/* One fragment of the inner packet: encrypted and sent (it fits the path). */
+static void emit_inner(void *arg, const uint8_t *frag, size_t len)
+{
+	struct split *x = arg;
+	size_t out = 0;
+
+	if (x->failed || kern_esp_encrypt(x->s->esp, frag, len, x->u->sbuf,
+					  UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX, &out) != KERN_ESP_OK ||
+	    send_pkt(x->u, x->u->sbuf, out) != 0) {
+		x->failed = true;
+		return;
+	}
+	x->u->st.encrypted++;
+	x->u->st.direct++;
+}
+
+/* The kernel fragments a local sender's packets after the postrouting hook, so our queue
+ * sees them whole: an IPv6 packet above the PMTU the kernel holds for its destination (the
+ * one we told) is split here as the kernel would have split it (RFC 8200 §5: at the
+ * source), each fragment encrypted and sent. */
+static void split_inner(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *pkt, size_t n)
+{
+	struct split x = { u, s, false };
+
+	u->st.split++;
+	if (!u->sbuf && !(u->sbuf = malloc(UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX))) {
+		u->st.errors++;
+		return;
+	}
+	if (kern_esp_fragment(pkt, n, s->path->kmtu, ++u->frag_id, emit_inner, &x) < 0 ||
+	    x.failed) {
+		u->st.errors++;
+		oe_debug(ESP, "SA %08x: splitting a %zu-octet packet for PMTU %u failed",
+			 s->sa.spi_out, n, s->path->kmtu);
+	}
 }
 
 enum kern_esp_mtu_action uesp_mtu_decide(struct kern_uesp *u, struct uesp_sa *s,
@@ -148,7 +194,12 @@ enum kern_esp_mtu_action uesp_mtu_decide(struct kern_uesp *u, struct uesp_sa *s,
 	if (!s->path->base)
 		return KERN_ESP_MTU_FITS; /* no route known: the kernel decides after the verdict */
 	act = kern_esp_mtu_check(s->esp, pkt, n, s->path->base, &mtu);
-	if (act == KERN_ESP_MTU_ICMP)
+	if (act != KERN_ESP_MTU_ICMP)
+		return act;
+	if (pkt[0] >> 4 == 6 && n > s->path->kmtu && s->path->kmtu <= mtu &&
+	    s->path->kmtu >= 1280)
+		split_inner(u, s, pkt, n);
+	else
 		too_big(u, s, pkt, n, mtu, now);
 	return act;
 }
@@ -176,8 +227,7 @@ size_t uesp_mtu_send(struct kern_uesp *u, struct uesp_sa *s, enum kern_esp_mtu_a
 			clear_df(out, len);
 			return len;
 		}
-		if (kern_esp_fragment(out, len, p->base, (uint32_t)s->sa.spi_out ^
-				      (uint32_t)u->st.fragmented, emit_frag, u) < 0)
+		if (kern_esp_fragment(out, len, p->base, ++u->frag_id, emit_frag, u) < 0)
 			u->st.errors++;
 		return 0;
 	}

@@ -430,6 +430,8 @@ struct kern_uesp_stats {
 	uint64_t icmp_sent;	/* ICMP too-big errors delivered to their local sender */
 	uint64_t fragmented;	/* outer packets fragmented (no DF on the inner packet) */
 	uint64_t direct;	/* outer packets (or fragments) sent through our raw socket */
+	uint64_t split;		/* IPv6 packets above the kernel's PMTU fragmented as their
+				 * local source would have after the queue */
 };
 /* Binds NFQUEUE num (whole packets, no GSO, never fail-open) unless num is 0 (then only the
  * ops work: tests). Returns 0 or -errno. */

@@ -387,6 +387,7 @@ int oe_tunnels_start(struct oe_loop *l, const struct oe_conf *c, const struct pg
 		goto fail;
 	}
 	kern_uesp_set_rekey_cb(x->uesp, on_rekey, x);
+	kern_uesp_set_sockmark(x->uesp, c->socketmark);
 	err = oe_loop_watch(l, kern_uesp_fd(x->uesp), EPOLLIN, on_esp, x);
 	if (!err)
 		err = oe_dns_new(&x->dns, l, c, &d);
@@ -478,7 +479,11 @@ void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out)
 		      x->nch == 1 ? "" : "s");
 	ike_status_format(oe_ike_engine(x->ike), out);
 	oe_buf_printf(out, "esp: encrypted %llu, decrypted %llu, no-sa %llu, errors %llu, "
-		      "rekeys-asked %llu\n", (unsigned long long)s.encrypted,
+		      "rekeys-asked %llu, too-big %llu, icmp-sent %llu, fragmented %llu, "
+		      "direct %llu, split %llu\n", (unsigned long long)s.encrypted,
 		      (unsigned long long)s.decrypted, (unsigned long long)s.no_sa,
-		      (unsigned long long)s.errors, (unsigned long long)s.soft_expired);
+		      (unsigned long long)s.errors, (unsigned long long)s.soft_expired,
+		      (unsigned long long)s.too_big, (unsigned long long)s.icmp_sent,
+		      (unsigned long long)s.fragmented, (unsigned long long)s.direct,
+		      (unsigned long long)s.split);
 }

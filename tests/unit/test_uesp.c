@@ -505,7 +505,8 @@ static void test_pmtu_v4(void)
 
 /* IPv6 over a 1400-octet path: packet too big with 1326 (1400 - 40 - 8 - 8 - 2 - 16); an
  * ICMPv6 error that does not fit is encrypted and its outer packet fragmented by us (the
- * kernel would not fragment it for a local sender), each fragment within the path. */
+ * kernel would not fragment it for a local sender), each fragment within the path; once the
+ * kernel holds 1326, larger packets (which it would fragment after our queue) are split. */
 static void test_pmtu_v6(void)
 {
 	struct kern_child_sa sa = child(0x5001, 0x6001, "2001:db8::1", "2001:db8::2");
@@ -537,10 +538,20 @@ static void test_pmtu_v6(void)
 	T_CHECK_INT(sent.pkt[2][6], 44);
 	T_CHECK(sent.len[1] <= 1400 && sent.len[2] <= 1400);
 	T_CHECK_INT(sent.len[1] + sent.len[2], 1476 + 2 * 48 - 40);
+	/* the kernel holds 1326 now and would fragment a larger packet after the queue: it is
+	 * split into inner fragments of at most 1326, each encrypted and sent */
+	pmtu = 1326;
+	n = udp6("2001:db8::1", "2001:db8::2", 1400, in);
+	T_CHECK_INT(kern_uesp_process(u, in, n, out, sizeof(out)), 0);
+	T_CHECK_INT(sent.n, 5);
+	T_CHECK_INT(sent.pkt[3][6], 50);
+	T_CHECK_INT(sent.pkt[4][6], 50);
+	T_CHECK(sent.len[3] <= 1400 && sent.len[4] <= 1400);
 	kern_uesp_stats_get(u, &st);
 	T_CHECK_INT(st.too_big, 1);
 	T_CHECK_INT(st.fragmented, 1);
-	T_CHECK_INT(st.direct, 2);
+	T_CHECK_INT(st.split, 1);
+	T_CHECK_INT(st.direct, 4);
 	kern_uesp_close(u);
 }
 
