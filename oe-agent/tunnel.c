@@ -33,6 +33,7 @@ struct child {
 	struct oe_addr gw;		/* the peer's outer address */
 	uint64_t up_ms;			/* installed (oe_now_ms): idle since then if never used */
 	bool deleting;			/* our idle DELETE is out */
+	uint64_t seq;			/* install order: a pair's newest carries its traffic */
 };
 
 /* The idle check runs every inactivity/4, within these bounds: a few seconds late on a
@@ -55,6 +56,7 @@ struct oe_tunnels {
 	uint64_t inactivity_ms;		/* idle Child SAs are deleted after this (0 = never) */
 	oe_timer_id idle_timer;		/* armed while there are Child SAs to watch */
 	uint64_t unresponsive_s;	/* failure shunt life after an IKE timeout */
+	uint64_t nseq;			/* Child SAs recorded so far (struct child seq) */
 };
 
 static bool grow(void **v, size_t *cap, size_t n, size_t size)
@@ -98,7 +100,7 @@ static void child_up(struct oe_tunnels *x, const struct ike_event *ev)
 {
 	const struct kern_child_sa *k = ev->child;
 	struct child c = { ev->sa, k->spi_in, k->spi_out, k->sel.src.addr, k->sel.dst.addr,
-			   k->remote, oe_now_ms(), false };
+			   k->remote, oe_now_ms(), false, ++x->nseq };
 
 	if (!grow((void **)&x->ch, &x->capch, x->nch, sizeof(*x->ch))) {
 		oe_err(IKE, "out of memory recording Child SA %08x", k->spi_in);
@@ -435,6 +437,17 @@ void oe_tunnels_set_policy(struct oe_tunnels *x, const struct pg_policy *p)
 
 /* ---- listings -------------------------------------------------------------------------------- */
 
+/* A newer Child SA of the same pair carries its traffic (c is a rekey's old SA until its
+ * DELETE): the pair keeps one eroute, the newest. */
+static bool superseded(const struct oe_tunnels *x, const struct child *c)
+{
+	for (size_t i = 0; i < x->nch; i++)
+		if (x->ch[i].seq > c->seq && oe_addr_eq(&x->ch[i].ours, &c->ours) &&
+		    oe_addr_eq(&x->ch[i].peer, &c->peer))
+			return true;
+	return false;
+}
+
 void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out)
 {
 	for (size_t i = 0; i < x->nch; i++) {
@@ -443,6 +456,8 @@ void oe_tunnels_eroutes(struct oe_tunnels *x, struct kern_eroute_table *out)
 		struct kern_sa_counters ct = { 0 };
 		struct kern_eroute e;
 
+		if (superseded(x, c))
+			continue;
 		memset(&e, 0, sizeof(e));
 		e.sel.src = oe_prefix_host(&c->ours);
 		e.sel.dst = oe_prefix_host(&c->peer);

@@ -138,6 +138,8 @@ struct ike_conf {
 	unsigned liveness_ms;	/* idle time before an empty INFORMATIONAL (30000; 0 = off) */
 	unsigned ike_lifetime_s;  /* IKE SA rekey after (14400) */
 	unsigned child_lifetime_s;/* Child SA hard lifetime (3600); soft = 90% */
+	unsigned rekey_delete_ms; /* after our Child SA rekey, the old SA's DELETE waits this
+				   * long (1000) so ESP still in flight on it arrives */
 	unsigned cookie_threshold;/* half-open SAs from which COOKIEs are required (256) */
 	unsigned lookup_timeout_ms;/* give up waiting for the key lookup (15000) */
 	enum ike_encap encap;	  /* IKE_ENCAP_AUTO */

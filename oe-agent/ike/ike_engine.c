@@ -359,6 +359,7 @@ void ike_conf_default(struct ike_conf *c)
 	c->liveness_ms = 30000;
 	c->ike_lifetime_s = 14400;
 	c->child_lifetime_s = 3600;
+	c->rekey_delete_ms = 1000;
 	c->cookie_threshold = 256;
 	c->lookup_timeout_ms = 15000;
 	c->natt_port = IKE_NATT_PORT;

@@ -170,6 +170,24 @@ static bool child_race(struct ike_sa *sa, uint32_t old_spi)
 	return loser != mine;
 }
 
+/* After our rekey both ends send on the new SA, but ESP sent on the old one just before may
+ * still be queued behind the IKE messages (NFQUEUE backlogs, a busy agent): the old SA goes,
+ * with a DELETE to the peer, conf.rekey_delete_ms after the switch instead of at once (its
+ * hard-lifetime deadline brought forward, child_sa_timers); the peer removes its half when
+ * that DELETE arrives. strongSwan keeps the old inbound SA a while for the same reason. */
+static void retire_later(struct ike_sa *sa, struct child_sa *old)
+{
+	uint64_t at = ike_now(sa->e) + sa->e->conf.rekey_delete_ms;
+
+	if (!sa->e->conf.rekey_delete_ms) {
+		ike_sa_queue(sa, IKE_P_DELETE_CHILD, old->k.spi_in);
+		return;
+	}
+	if (!old->expire_at || old->expire_at > at)
+		old->expire_at = at;
+	ike_sa_touch(sa);
+}
+
 static void child_failed(struct ike_sa *sa, struct child_sa *old, struct child_sa *nc,
 			 enum ike_status why)
 {
@@ -252,7 +270,7 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	if (old->state == CHILD_S_REKEYING)
 		child_sa_set_state(sa, old, CHILD_S_REKEYED);
 	if (child_race(sa, spi)) /* we won (or raced nobody): the old SA is ours to delete */
-		ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi);
+		retire_later(sa, old);
 	return IKE_OK;
 fail:
 	child_failed(sa, old, nc, st);

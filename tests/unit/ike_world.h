@@ -354,6 +354,7 @@ static struct w_node *w_add(struct w_world *w, const char *name, const char *add
 	n->ep.port = IKE_PORT;
 	n->policy = PG_PRIVATE_OR_CLEAR;
 	ike_conf_default(&n->conf);
+	n->conf.rekey_delete_ms = 0; /* transcripts: the old Child SA's DELETE right away */
 	n->conf.hostkey = key;
 	return n;
 }

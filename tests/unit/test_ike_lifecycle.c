@@ -894,6 +894,156 @@ static void test_status_format(void)
 	w_free(&w);
 }
 
+/* ---- the datapath across rekeys (§2.8): the mock kernel and a queue-less uesp side by side -- */
+
+struct tee {
+	struct kern_mock *km; /* what the node's engine was given as kern_arg */
+	struct kern_uesp *u;
+};
+static struct tee tees[2];
+
+static struct kern_uesp *uesp_of(void *km)
+{
+	for (size_t k = 0; k < 2; k++)
+		if (tees[k].km == km)
+			return tees[k].u;
+	abort();
+}
+
+static int tee_install(void *arg, const struct kern_child_sa *sa)
+{
+	int err = kern_mock_ops.install(arg, sa);
+
+	return err ? err : kern_uesp_ops.install(uesp_of(arg), sa);
+}
+
+static int tee_update(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa)
+{
+	int err = kern_mock_ops.update(arg, old, nsa);
+
+	return err ? err : kern_uesp_ops.update(uesp_of(arg), old, nsa);
+}
+
+static int tee_remove(void *arg, const struct kern_child_sa *sa)
+{
+	kern_mock_ops.remove(arg, sa);
+	return kern_uesp_ops.remove(uesp_of(arg), sa);
+}
+
+static int tee_query(void *arg, const struct kern_child_sa *sa, struct kern_sa_counters *out)
+{
+	return kern_uesp_ops.query(uesp_of(arg), sa, out);
+}
+
+static const struct kern_ops tee_ops = { "tee", tee_install, tee_update, tee_remove, tee_query };
+
+/* An IPv4 UDP datagram from a to b carrying the number k (header checksum done). */
+static size_t datagram(const struct w_node *a, const struct w_node *b, unsigned k, uint8_t *p)
+{
+	uint32_t sum = 0;
+
+	memset(p, 0, 32);
+	p[0] = 0x45;
+	p[3] = 32;
+	p[8] = 64;
+	p[9] = 17;
+	memcpy(p + 12, a->ep.addr.b, 4);
+	memcpy(p + 16, b->ep.addr.b, 4);
+	p[21] = 9;
+	p[23] = 9;
+	p[25] = 12;
+	memcpy(p + 28, &k, 4);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	p[10] = (uint8_t)(~sum >> 8);
+	p[11] = (uint8_t)~sum;
+	return 32;
+}
+
+/* ESP in flight: encrypted by one end's uesp, decrypted by the other's later. */
+struct wire {
+	uint8_t b[128];
+	size_t len;
+};
+
+static void send_esp(const struct w_node *a, const struct w_node *b, unsigned k, struct wire *w)
+{
+	uint8_t p[64];
+	size_t n = datagram(a, b, k, p);
+
+	w->len = kern_uesp_process(uesp_of(a->km), p, n, w->b, sizeof(w->b));
+}
+
+/* True if the packet arrives as sent (counted in *lost otherwise). */
+static bool recv_esp(const struct w_node *a, const struct w_node *b, unsigned k,
+		     const struct wire *w, unsigned *lost)
+{
+	uint8_t p[64], out[192];
+	size_t n = datagram(a, b, k, p);
+	bool ok = w->len && kern_uesp_process(uesp_of(b->km), w->b, w->len, out,
+					      sizeof(out)) == n && memcmp(out, p, n) == 0;
+
+	*lost += !ok;
+	return ok;
+}
+
+/* Rekeys of the Child SA (by I, by R) with a packet each way every millisecond, each one
+ * decrypted lag milliseconds after it was encrypted (ESP slower than IKE by that much, the
+ * network's 1 ms included): none may be lost, whichever end switches first. */
+static void rekey_under_traffic(bool by_r, unsigned lag)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct wire ir[64], ri[64];
+	unsigned lost = 0, k;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	for (size_t n = 0; n < 2; n++) {
+		tees[n].km = w.n[n].km = kern_mock_new();
+		T_CHECK_INT(kern_uesp_open(0, 0, &tees[n].u), 0);
+		w.n[n].kern = &tee_ops;
+	}
+	i->conf.child_pfs = r->conf.child_pfs = true;
+	i->conf.rekey_delete_ms = r->conf.rekey_delete_ms = 1000; /* the agent's default */
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_INT(by_r ? ike_rekey_child(r->e, r_handle(r)) : ike_rekey_child(i->e, i->sa),
+		    IKE_OK);
+	for (k = 0; k < 40; k++) {
+		send_esp(i, r, k, &ir[k]);
+		send_esp(r, i, k, &ri[k]);
+		w_run(&w, 1);
+		if (k < lag)
+			continue;
+		if (!recv_esp(i, r, k - lag, &ir[k - lag], &lost) ||
+		    !recv_esp(r, i, k - lag, &ri[k - lag], &lost))
+			fprintf(stderr, "# rekey by %s, ESP %u ms late: packet %u lost\n",
+				by_r ? "R" : "I", lag, k - lag);
+	}
+	T_CHECK_INT(lost, 0);
+	w_run(&w, 1000); /* the old SA's DELETE */
+	T_CHECK_INT(kern_mock_installed(i->km), 1);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	check_pair(i, r);
+	w_free(&w);
+	for (size_t n = 0; n < 2; n++)
+		kern_uesp_close(tees[n].u);
+}
+
+static void test_rekey_under_traffic(void)
+{
+	for (unsigned lag = 0; lag < 8; lag++) {
+		rekey_under_traffic(false, lag);
+		rekey_under_traffic(true, lag);
+	}
+}
+
 int main(void)
 {
 	if (!getenv("IKE_TEST_LOG"))
@@ -909,6 +1059,7 @@ int main(void)
 	T_RUN(test_rekey_child_pfs_invalid_ke);
 	T_RUN(test_invalid_ike_spi);
 	T_RUN(test_invalid_ike_spi_forged);
+	T_RUN(test_rekey_under_traffic);
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
