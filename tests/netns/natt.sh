@@ -7,7 +7,7 @@
 # mappings). N initiates to B: NAT detected, IKE floats to 4500, B answers at the NAT's
 # mappings, ESP in UDP both ways; N sends NAT keepalives (keep-alive=2s) once it is idle.
 # Each part: the first ping held during IKE is answered, 2 MB over TCP arrive with their
-# sha256, B's capture holds ESP in UDP ("UDP-encap: ESP") and no raw ESP, no cleartext ICMP or
+# sha256 (part 1 also over IPv6, 1 MB), B's capture holds ESP in UDP ("UDP-encap: ESP") and no raw ESP, no cleartext ICMP or
 # TCP; eroutes and `ipsec status` show the tunnel and its ports.
 #
 # How B reaches N's inside address: B's Child SA with N has N's own address 198.51.100.2 as
@@ -17,12 +17,14 @@
 # out as UDP from B's 4500 to the NAT's address:port, which R maps back to N's 4500. A
 # cleartext packet from B to N would cross R unchanged, so B's capture would show it.
 #
-#   A 192.0.2.1 (encapsulation=yes) ─┐                 ┌─ B 192.0.2.2 (oe-agent, tcpdump)
-#   DNS 192.0.2.53 (nsd) ────────────┼── br0 (lan) ────┤
-#                                    │                 └─ R 192.0.2.254 eth0 (nft masquerade)
-#                                    │                       198.51.100.1 in0
-#                                    │                          │ veth
-#                                    └ (no path to N but R) N 198.51.100.2 (oe-agent, keep-alive=2s)
+#   A 192.0.2.1, 2001:db8::1 ──────┐              ┌── B 192.0.2.2, 2001:db8::2
+#     oe-agent, encapsulation=yes  ├─ br0 (lan) ──┤     oe-agent, tcpdump on eth0
+#   DNS 192.0.2.53 (nsd) ──────────┘              └── R 192.0.2.254 (eth0): forwards,
+#                                                       nft masquerade of 198.51.100.0/24
+#                                                     R 198.51.100.1 (in0)
+#                                                       │ veth: N's only link
+#                                                     N 198.51.100.2
+#                                                       oe-agent, keep-alive=2s
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/netns/lib.sh
@@ -32,6 +34,8 @@ nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping nft iptables-save
 
 A=192.0.2.1
 B=192.0.2.2
+A6=2001:db8::1
+B6=2001:db8::2
 R=192.0.2.254
 N=198.51.100.2
 RIN=198.51.100.1
@@ -63,8 +67,8 @@ EOF
 }
 
 net_lan
-net_host a $A
-net_host b $B
+net_host a $A $A6
+net_host b $B $B6
 net_host dns 192.0.2.53
 net_host r $R
 net_nat_inside n r $N $RIN
@@ -78,6 +82,11 @@ key_new n
 	key_ipseckey b $B
 } | dns_zone 2.0.192.in-addr.arpa
 dns_sign 2.0.192.in-addr.arpa
+{
+	key_ipseckey a $A6
+	key_ipseckey b $B6
+} | dns_zone 8.b.d.0.1.0.0.2.ip6.arpa
+dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
 key_ipseckey n $N | dns_zone 100.51.198.in-addr.arpa
 dns_sign 100.51.198.in-addr.arpa
 dns_start dns 192.0.2.53
@@ -90,7 +99,7 @@ agent_natt() {
 	agent_conf $r nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
 		dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s \
 		"hostkey=$NT_DIR/keys/$r.pem" "$@"
-	printf '192.0.2.0/24\n198.51.100.0/24\n' | agent_policy $r private-or-clear
+	printf '192.0.2.0/24\n198.51.100.0/24\n2001:db8::/64\n' | agent_policy $r private-or-clear
 	for g in private clear clear-or-private block; do : | agent_policy $r $g; done
 	agent_start $r
 }
@@ -100,6 +109,7 @@ agent_natt n keep-alive=2s || exit 1
 ok "agents start in A (encapsulation=yes), B and N (behind R's NAT, keep-alive=2s)"
 
 cap_start b wire host $A and host $B || exit 1
+cap_start b wire6 ip6 and host $A6 and host $B6 || exit 1
 cap_start b wiren host $R and host $B || exit 1
 cap_start b inside net 198.51.100.0/24 || exit 1
 
@@ -110,27 +120,29 @@ first_ping() {
 		"$(tail -n 30 "$(agent_log "$1")"; echo ---; tail -n 20 "$(agent_log b)")"; fi
 }
 
-# transfer FROM ADDR WHAT: 2 MB over TCP from FROM to ADDR in B, checksum intact
+# transfer FROM ADDR WHAT [MB]: MB (2) MB over TCP from FROM to ADDR in B, checksum intact
 transfer() {
-	local out
-	if out=$(tcp_sha "$1" b "$2" 2000000); then ok "$3: 2 MB over TCP from $1 to B arrive intact ($out)"
-	else nok "$3: 2 MB over TCP from $1 to B arrive intact" "$out"; fi
+	local out mb=${4:-2}
+	if out=$(tcp_sha "$1" b "$2" $((mb * 1000000))); then
+		ok "$3: $mb MB over TCP from $1 to B arrive intact ($out)"
+	else nok "$3: $mb MB over TCP from $1 to B arrive intact" "$out"; fi
 }
 
-# wire_check CAP WHAT: ESP in UDP 4500 only between the two, no raw ESP, no cleartext
+# wire_check CAP WHAT: ESP in UDP 4500 only between the two, no raw ESP, no cleartext (ICMP
+# echoes or TCP; neighbour discovery is below IPsec)
 wire_check() {
 	local udp raw clear text
 	udp=$(cap_count "$1" udp port 4500 and not udp[4:2] == 9)
-	raw=$(cap_count "$1" ip proto 50)
-	clear=$(cap_count "$1" icmp or tcp)
+	raw=$(cap_count "$1" ip proto 50 or ip6 proto 50)
+	clear=$(cap_count "$1" icmp or tcp or icmp6[0] == 128 or icmp6[0] == 129)
 	text=$(cap_show "$1" udp port 4500)
 	if [ "$udp" -ge 20 ] && grep -q 'UDP-encap: ESP' <<<"$text"; then
 		ok "$2: B's capture shows ESP in UDP 4500 ($udp datagrams)"
 	else nok "$2: B's capture shows ESP in UDP 4500" "$udp: $(cap_show "$1")"; fi
 	if [ "$raw" -eq 0 ]; then ok "$2: no raw ESP"
-	else nok "$2: no raw ESP" "$(cap_show "$1" ip proto 50)"; fi
+	else nok "$2: no raw ESP" "$(cap_show "$1" ip proto 50 or ip6 proto 50)"; fi
 	if [ "$clear" -eq 0 ]; then ok "$2: no cleartext ICMP or TCP"
-	else nok "$2: no cleartext ICMP or TCP" "$(cap_show "$1" icmp or tcp)"; fi
+	else nok "$2: no cleartext ICMP or TCP" "$(cap_show "$1" icmp or tcp or icmp6)"; fi
 }
 
 tun_re='tun0x[0-9a-f]+@'
@@ -150,6 +162,8 @@ if grep -Eq "${A//./\\.}\[4500\] -> ${B//./\\.}\[4500\]" <<<"$st" &&
 	grep -q 'ESP in UDP 4500' <<<"$st"; then
 	ok "encapsulation=yes: A's ipsec status: IKE between the 4500s, Child SA ESP in UDP"
 else nok "encapsulation=yes: A's ipsec status: IKE between the 4500s, Child SA ESP in UDP" "$st"; fi
+first_ping a $B6 "encapsulation=yes, IPv6"
+transfer a $B6 "encapsulation=yes, IPv6" 1
 grep -q 'UDP encapsulation forced (encapsulation=yes)' "$(agent_log a)" &&
 	ok "encapsulation=yes: A's log says it forced UDP encapsulation" ||
 	nok "encapsulation=yes: A's log says it forced UDP encapsulation"
@@ -179,9 +193,11 @@ ping_ok b $N 2 2 && ok "NAT: after 7 s idle B still reaches N" ||
 	nok "NAT: after 7 s idle B still reaches N"
 
 cap_stop wire
+cap_stop wire6
 cap_stop wiren
 cap_stop inside
 wire_check wire "encapsulation=yes"
+wire_check wire6 "encapsulation=yes, IPv6"
 wire_check wiren "NAT"
 ka=$(cap_count wiren src host $R and udp port 4500 and udp[4:2] == 9)
 if [ "$ka" -ge 1 ]; then ok "NAT: N's keepalives on the wire during the idle time ($ka)"
