@@ -8,7 +8,8 @@
 # host has five addresses: L's policy gives R's five addresses the five groups, R's policy gives
 # L's five addresses the five groups. Cell (row: L's group for R, L key; column: R's group for
 # L, R key) is `ping -I <L's address that R puts in that column's group> <R's address that L
-# puts in that row's group>` from the L host of that key to the R host of that key.
+# puts in that row's group>` from the L host of that key to the R host of that key. All of it
+# twice: over IPv4 and over IPv6 (2001:db8::11-15, ::21-25, ::31-35, ::41-45), 200 cells.
 #
 #   L1 192.0.2.11-15 (key) ──┐              ┌── R1 192.0.2.31-35 (key), tcpdump on eth0
 #   L0 192.0.2.21-25 (none) ─┼─ br0 (lan) ──┼── R0 192.0.2.41-45 (none), tcpdump on eth0
@@ -30,9 +31,13 @@ nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping nft iptables-save
 
 GRP=(clear clear-or-private private-or-clear private block)
 declare -A BASE=([l1]=192.0.2.1 [l0]=192.0.2.2 [r1]=192.0.2.3 [r0]=192.0.2.4)
-# addr HOST G: HOST's address that the other side puts in group index G (0..4)
-addr() { echo "${BASE[$1]}$(($2 + 1))"; }
-addrs() { local g; for g in 0 1 2 3 4; do addr "$1" $g; done; }
+# addr HOST G [6]: HOST's address (IPv4, or IPv6 with 6) that the other side puts in group
+# index G (0..4)
+addr() {
+	if [ "${3:-}" = 6 ]; then echo "2001:db8::${BASE[$1]##*.}$(($2 + 1))"
+	else echo "${BASE[$1]}$(($2 + 1))"; fi
+}
+addrs() { local g; for g in 0 1 2 3 4; do addr "$1" $g; addr "$1" $g 6; done; }
 
 # DESIGN.md §5, rows (L's group for R, L key y/n), columns (R's group for L, R key y/n)
 EXPECT=(
@@ -53,16 +58,19 @@ for h in l1 l0 r1 r0; do
 	# shellcheck disable=SC2046
 	net_host $h $(addrs $h)
 done
-net_host dns 192.0.2.53
+net_host dns 192.0.2.53 2001:db8::53
 
 key_new l1
 key_new r1
 {
 	for a in $(addrs l1); do key_ipseckey l1 "$a"; done
 	for a in $(addrs r1); do key_ipseckey r1 "$a"; done
-} | dns_zone 2.0.192.in-addr.arpa
+} >"$NT_DIR/ipseckeys"
+grep -v ip6.arpa "$NT_DIR/ipseckeys" | dns_zone 2.0.192.in-addr.arpa
+grep ip6.arpa "$NT_DIR/ipseckeys" | dns_zone 8.b.d.0.1.0.0.2.ip6.arpa
 dns_sign 2.0.192.in-addr.arpa
-dns_start dns 192.0.2.53
+dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
+dns_start dns 192.0.2.53 2001:db8::53
 
 for h in l1 l0 r1 r0; do
 	kv=()
@@ -71,22 +79,24 @@ for h in l1 l0 r1 r0; do
 		dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s "${kv[@]}"
 	case $h in l*) peers="r1 r0" ;; *) peers="l1 l0" ;; esac
 	for g in 0 1 2 3 4; do
-		for p in $peers; do addr $p $g; done | agent_policy $h "${GRP[g]}"
+		for p in $peers; do addr $p $g; addr $p $g 6; done | agent_policy $h "${GRP[g]}"
 	done
 done
 for h in l1 l0 r1 r0; do agent_start $h || exit 1; done
 ok "four agents start (L1, R1 with host keys; L0, R0 without)"
 
-for h in r1 r0; do cap_start $h $h icmp or esp || exit 1; done
+for h in r1 r0; do cap_start $h $h icmp or esp or icmp6 or ip6 proto 50 || exit 1; done
 
-# cells: "row col lhost src rhost dst", rows and columns in the order of EXPECT
+# cells: "family row col lhost src rhost dst", rows and columns in the order of EXPECT
 CELLS=()
-for gl in 0 1 2 3 4; do
-	for kl in 1 0; do
-		for gr in 0 1 2 3 4; do
-			for kr in 1 0; do
-				CELLS+=("$((gl * 2 + 1 - kl)) $((gr * 2 + 1 - kr)) l$kl \
-$(addr l$kl "$gr") r$kr $(addr r$kr "$gl")")
+for f in 4 6; do
+	for gl in 0 1 2 3 4; do
+		for kl in 1 0; do
+			for gr in 0 1 2 3 4; do
+				for kr in 1 0; do
+					CELLS+=("$f $((gl * 2 + 1 - kl)) $((gr * 2 + 1 - kr)) l$kl \
+$(addr l$kl "$gr" $f) r$kr $(addr r$kr "$gl" $f)")
+				done
 			done
 		done
 	done
@@ -97,16 +107,16 @@ mkdir -p "$NT_DIR/first" "$NT_DIR/retry"
 t0=$(date +%s%N)
 pids=()
 for c in "${CELLS[@]}"; do
-	read -r _ _ lh src _ dst <<<"$c"
+	read -r _ _ _ lh src _ dst <<<"$c"
 	(ip netns exec "$(ns "$lh")" timeout 20 ping -n -q -c 1 -W 12 -I "$src" "$dst" \
 		>/dev/null 2>&1; echo $? >"$NT_DIR/first/$src-$dst") &
 	pids+=($!)
 done
 wait "${pids[@]}"
-note "first pings of 100 cells done in $(elapsed_ms "$t0") ms"
+note "first pings of ${#CELLS[@]} cells done in $(elapsed_ms "$t0") ms"
 pids=()
 for c in "${CELLS[@]}"; do
-	read -r _ _ lh src _ dst <<<"$c"
+	read -r _ _ _ lh src _ dst <<<"$c"
 	(ip netns exec "$(ns "$lh")" timeout 20 ping -n -q -c 2 -i 0.5 -W 2 -I "$src" "$dst" \
 		>/dev/null 2>&1; echo $? >"$NT_DIR/retry/$src-$dst") &
 	pids+=($!)
@@ -114,14 +124,21 @@ done
 wait "${pids[@]}"
 note "retries done after $(elapsed_ms "$t0") ms"
 for h in l1 l0; do agent_ipsec $h eroute >"$NT_DIR/eroute.$h" 2>&1; done
+# E*: the inbound cleartext that R's kernel showed its agent (rate-limited, OE_TRAPIN)
+for h in r1 r0; do
+	n=$(agent_ipsec $h status | sed -n 's/.*(shown to the agent \([0-9]*\)).*/\1/p')
+	if [ "${n:-0}" -gt 0 ]; then ok "$h: inbound cleartext from private peers reached the agent ($n)"
+	else nok "$h: inbound cleartext from private peers reached the agent" \
+		"$(agent_ipsec $h status 2>&1 | grep -A1 queue-full)"; fi
+done
 for h in r1 r0; do cap_stop $h; done
 
 # per pair on the wire: "src dst kind" (req / rep / esp) counted over both captures
 for h in r1 r0; do tcpdump -n -r "$NT_DIR/$h.pcap" 2>/dev/null; done | awk '
-	$2 == "IP" && $4 == ">" {
+	($2 == "IP" || $2 == "IP6") && $4 == ">" {
 		s = $3; d = $5; sub(/:$/, "", d)
-		if ($0 ~ /ICMP echo request/) k = "req"
-		else if ($0 ~ /ICMP echo reply/) k = "rep"
+		if ($0 ~ /ICMP echo request|ICMP6, echo request/) k = "req"
+		else if ($0 ~ /ICMP echo reply|ICMP6, echo reply/) k = "rep"
 		else if ($0 ~ /ESP\(/) k = "esp"
 		else next
 		n[s " " d " " k]++
@@ -140,7 +157,7 @@ observe() {
 	req=$(wire "$s" "$d" req)
 	rep=$(wire "$d" "$s" rep)
 	esp=$(($(wire "$s" "$d" esp) + $(wire "$d" "$s" esp)))
-	grep -Eq "^[0-9]+ +${s//./\\.}/32 +-> +${d//./\\.}/32 +=> +tun0x" "$NT_DIR/eroute.$lh" &&
+	grep -Eq "^[0-9]+ +${s//./\\.}/[0-9]+ +-> +${d//./\\.}/[0-9]+ +=> +tun0x" "$NT_DIR/eroute.$lh" &&
 		tun=1
 	if [ "$first" != 0 ] && [ "$retry" != 0 ]; then echo F
 	elif [ "$esp" -eq 0 ] && [ "$tun" -eq 0 ]; then
@@ -156,42 +173,42 @@ observe() {
 
 declare -A OBS
 for c in "${CELLS[@]}"; do
-	read -r row col lh src _ dst <<<"$c"
-	OBS[$row,$col]=$(observe "$lh" "$src" "$dst")
+	read -r f row col lh src _ dst <<<"$c"
+	OBS[$f,$row,$col]=$(observe "$lh" "$src" "$dst")
 done
 
 # the observed matrix in DESIGN.md's layout, then one result per row naming differing cells
+yn() { [ $(($1 % 2)) = 0 ] && echo y || echo n; }
 hdr="| L's group for R / L key |"
 for g in "${GRP[@]}"; do hdr+=" $g y | $g n |"; done
-note "observed (expected after '!' where they differ):"
-note "$hdr"
-for row in $(seq 0 9); do
-	read -ra exp <<<"${EXPECT[row]}"
-	line="| ${GRP[row / 2]} $([ $((row % 2)) = 0 ] && echo y || echo n) |"
-	bad=
-	for col in $(seq 0 9); do
-		o=${OBS[$row,$col]}
-		if [ "$o" = "${exp[col]}" ]; then line+=" $o |"
-		else
-			line+=" $o!${exp[col]} |"
-			bad+=" [${GRP[col / 2]} $([ $((col % 2)) = 0 ] && echo y || echo n): $o, want ${exp[col]}]"
-		fi
+for f in 4 6; do
+	note "IPv$f, observed (expected after '!' where they differ):"
+	note "$hdr"
+	for row in $(seq 0 9); do
+		read -ra exp <<<"${EXPECT[row]}"
+		line="| ${GRP[row / 2]} $(yn $row) |"
+		bad=
+		for col in $(seq 0 9); do
+			o=${OBS[$f,$row,$col]}
+			if [ "$o" = "${exp[col]}" ]; then line+=" $o |"
+			else
+				line+=" $o!${exp[col]} |"
+				bad+=" [${GRP[col / 2]} $(yn $col): $o, want ${exp[col]}]"
+			fi
+		done
+		note "$line"
+		name="IPv$f matrix row '${GRP[row / 2]} $(yn $row)'"
+		if [ -z "$bad" ]; then ok "$name: as DESIGN.md §5"; else nok "$name:$bad"; fi
 	done
-	note "$line"
-	name="matrix row '${GRP[row / 2]} $([ $((row % 2)) = 0 ] && echo y || echo n)'"
-	if [ -z "$bad" ]; then ok "$name: as DESIGN.md §5"; else nok "$name:$bad"; fi
 done
 
 # never cleartext to a private destination: L's addresses to R's .x4 addresses
 leak=
-for lh in l1 l0; do
-	for s in $(addrs $lh); do
-		for rh in r1 r0; do
-			d=$(addr $rh 3)
-			n=$(wire "$s" "$d" req)
-			[ "$n" -gt 0 ] && leak+=" $s->$d ($n)"
-		done
-	done
+for c in "${CELLS[@]}"; do
+	read -r f row _ _ s _ d <<<"$c"
+	[ $((row / 2)) = 3 ] || continue
+	n=$(wire "$s" "$d" req)
+	[ "$n" -gt 0 ] && leak+=" $s->$d ($n)"
 done
 if [ -z "$leak" ]; then ok "no cleartext echo request ever reaches a private destination"
 else nok "no cleartext echo request ever reaches a private destination" "$leak"; fi
