@@ -9,10 +9,11 @@
  *   blast NS_A NS_B DST4 SIZE SECS [PID...]  UDP of SIZE-octet IP packets from one sendmmsg
  *                                     thread in A; counts arrivals in B; CPU of each PID
  *   accept NS QUEUE                   a plain NFQUEUE accept loop (kern_nfq) until SIGTERM
- *   dp nfq|tun NS_X SRC4 DST4 PEER4 SIZE SECS QUEUE|TUNDEV
+ *   dp nfq|nfq1|tun NS_X SRC4 DST4 PEER4 SIZE SECS QUEUE|TUNDEV
  *                                     the same ESP encryption (kern_esp_encrypt) on packets
  *                                     read from an NFQUEUE (verdicts carry the ESP packet) or
- *                                     from a TUN device (ESP sent on a raw socket)
+ *                                     from a TUN device (ESP sent on a raw socket); nfq1:
+ *                                     one packet per recv and per verdict send
  * SIZE is always the inner IPv4 packet (20 IP + 8 UDP + payload). Prints key=value figures;
  * the script makes the table. Never asserts a time: benchmarks only measure. */
 #include <arpa/inet.h>
@@ -429,6 +430,7 @@ struct dp {
 	struct kern_esp_sa *sa;
 	int fd;		/* the netlink socket, or the TUN device */
 	int raw;	/* TUN: the raw socket the ESP packets leave on */
+	bool single;	/* NFQUEUE one packet per recv and per verdict send (the agent's shape) */
 	uint32_t portid;
 	uint16_t queue;
 	struct sockaddr_in peer;
@@ -526,24 +528,29 @@ static void nfq_turn(struct dp *d)
 	static char rb[BATCH][PKT_MAX + 256];
 	struct mmsghdr m[BATCH];
 	struct iovec iov[BATCH];
-	size_t off = 0;
-	int n, slot = 0;
+	unsigned vlen = d->single ? 1 : BATCH;
 
 	for (int i = 0; i < BATCH; i++) {
 		iov[i] = (struct iovec){ rb[i], sizeof(rb[i]) };
 		m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 	}
-	n = recvmmsg(d->fd, m, BATCH, MSG_DONTWAIT, NULL);
-	for (int i = 0; i < n; i++) {
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)rb[i];
-		int len = (int)m[i].msg_len;
+	for (int turn = 0; turn < BATCH / (int)vlen; turn++) {
+		int n = recvmmsg(d->fd, m, vlen, MSG_DONTWAIT, NULL), slot = 0;
+		size_t off = 0;
 
-		for (; mnl_nlmsg_ok(nlh, len) && slot < BATCH; nlh = mnl_nlmsg_next(nlh, &len))
-			if ((nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET)
-				nfq_one(d, nlh, slot++, &off);
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			const struct nlmsghdr *nlh = (const struct nlmsghdr *)rb[i];
+			int len = (int)m[i].msg_len;
+
+			for (; mnl_nlmsg_ok(nlh, len) && slot < BATCH; nlh = mnl_nlmsg_next(nlh, &len))
+				if ((nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET)
+					nfq_one(d, nlh, slot++, &off);
+		}
+		if (off && send(d->fd, d->vbuf, off, 0) < 0)
+			d->errors++;
 	}
-	if (off && send(d->fd, d->vbuf, off, 0) < 0)
-		d->errors++;
 }
 
 /* TUN: read until the device is empty (or a batch is full), then one sendmmsg of the ESP
@@ -587,7 +594,7 @@ static void tun_turn(struct dp *d)
 
 /* The datapath in this thread, a sender in another, both in ns; after 0.3 s of warm-up, secs
  * of packets/s and this thread's CPU per packet. */
-static int run_dp(bool tun, const char *ns, const char *local, const char *dst, const char *peer,
+static int run_dp(const char *mode, const char *ns, const char *local, const char *dst, const char *peer,
 		  long size, double secs, const char *what)
 {
 	static struct dp d;
@@ -595,9 +602,11 @@ static int run_dp(bool tun, const char *ns, const char *local, const char *dst, 
 	double c0 = 0, s0 = 0, t0 = 0, warm;
 	long n0 = 0, sent0 = 0;
 	clockid_t sclk;
+	bool tun = strcmp(mode, "tun") == 0;
 	pthread_t t;
 	int err;
 
+	d.single = strcmp(mode, "nfq1") == 0;
 	d.peer = addr4(peer, 0);
 	d.peer.sin_port = 0;
 	err = tun ? tun_open(&d, ns, what) : nfq_bind(&d, ns, (unsigned)atoi(what));
@@ -668,11 +677,12 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "accept") == 0)
 		return run_accept(argv[2], (unsigned)atoi(argv[3]));
 	if (argc == 10 && strcmp(argv[1], "dp") == 0 &&
-	    (strcmp(argv[2], "nfq") == 0 || strcmp(argv[2], "tun") == 0))
-		return run_dp(argv[2][0] == 't', argv[3], argv[4], argv[5], argv[6], atol(argv[7]),
+	    (strcmp(argv[2], "nfq") == 0 || strcmp(argv[2], "nfq1") == 0 ||
+	     strcmp(argv[2], "tun") == 0))
+		return run_dp(argv[2], argv[3], argv[4], argv[5], argv[6], atol(argv[7]),
 			      atof(argv[8]), argv[9]);
 	fprintf(stderr, "usage: oe [first|burst NS_A NS_B BASE4 N | blast NS_A NS_B DST4 SIZE SECS "
-			"[PID...] | accept NS QUEUE | dp nfq|tun NS_X SRC4 DST4 PEER4 SIZE SECS "
+			"[PID...] | accept NS QUEUE | dp nfq|nfq1|tun NS_X SRC4 DST4 PEER4 SIZE SECS "
 			"QUEUE|TUNDEV]\n");
 	return 2;
 }

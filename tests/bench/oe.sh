@@ -137,10 +137,10 @@ esp_at_d() { in_ns d nft list table ip bench | sed -n 's/.*counter packets \([0-
 declare -A DP
 for size in 64 1400; do
 	for _ in $(seq 1 "$ROUNDS"); do
-		for m in nfq tun; do
+		for m in nfq nfq1 tun; do
 			d0=$(esp_at_d)
-			if [ $m = nfq ]; then
-				out=$(timeout 60 "$TOOL" dp nfq "$(ns c)" $C $D $D $size "$SECS" $QDP)
+			if [ $m != tun ]; then
+				out=$(timeout 60 "$TOOL" dp $m "$(ns c)" $C $D $D $size "$SECS" $QDP)
 			else
 				out=$(timeout 60 "$TOOL" dp tun "$(ns c)" $C 203.0.113.200 $D $size "$SECS" oetun0)
 			fi
@@ -193,15 +193,18 @@ done
 echo "  The sender reaches the kernel row's rate; below it, the path is the limit (queues of 65536"
 echo "  packets hold the sender back through its socket buffer rather than drop)."
 echo "  (3.) us/pkt: the process's utime+stime per packet arrived at B: the agents encrypt in A,"
-echo "       decrypt in B; the accept programs only give verdicts. A's eroute $A -> $B: $through packets"
+echo "       decrypt in B; the accept programs only give verdicts. It can include kernel work done"
+echo "       in the process's context (a verdict re-injects the packet: in A the rest of the path,"
+echo "       over the veth up to B's queue). A's eroute $A -> $B: $through packets"
 
 echo "oe: 4. ESP datapath shapes, one thread in C encrypting (kern_esp_encrypt, AES-128-GCM) what a"
 echo "   sendmmsg thread in C sends; median of $ROUNDS x ${SECS} s; us/pkt = that thread's CPU per packet;"
 echo "   sender us = the sender's CPU per datagram (the kernel's enqueue half); D counts the ESP:"
 printf '  %5s  %-42s %9s %7s %5s %7s %9s %7s\n' size "packets from" pkts/s Gbit/s CPU us/pkt sent/s "sender us"
 for size in 64 1400; do
-	for m in nfq tun; do
+	for m in nfq nfq1 tun; do
 		case $m in nfq) name="NFQUEUE, ESP in the verdicts (64/sendmsg)" ;;
+		nfq1) name="NFQUEUE, 1 recv + 1 verdict send a packet" ;;
 		tun) name="TUN read, ESP on a raw socket (sendmmsg)" ;; esac
 		pps=$(dmed $m $size pkts_per_s)
 		printf '  %5s  %-42s %9s %7s %4s%% %7s %9s %7s  (arrived %s of %s, errors %s)\n' $size "$name" \
@@ -213,8 +216,9 @@ for size in 64 1400; do
 	awk -v n="$(dmed nfq $size cpu_us_per_pkt)" -v t="$(dmed tun $size cpu_us_per_pkt)" \
 		-v ns="$(dmed nfq $size sender_us_per_pkt)" -v ts="$(dmed tun $size sender_us_per_pkt)" \
 		-v np="$(dmed nfq $size pkts_per_s)" -v tp="$(dmed tun $size pkts_per_s)" -v s=$size \
-		'BEGIN { if (n > 0 && np > 0) printf "  %5s  TUN / NFQUEUE: CPU per packet %.2f (with the sender'"'"'s %.2f), packets/s %.2f\n",
-			s, t / n, (t + ts) / (n + ns), tp / np }'
+		-v o="$(dmed nfq1 $size cpu_us_per_pkt)" \
+		'BEGIN { if (n > 0 && np > 0) printf "  %5s  TUN / NFQUEUE: CPU per packet %.2f (with the sender'"'"'s %.2f), packets/s %.2f; NFQUEUE unbatched / batched: CPU per packet %.2f\n",
+			s, t / n, (t + ts) / (n + ns), tp / np, o / n }'
 done
 for r in a b; do agent_stop $r; done
 exit 0
