@@ -511,11 +511,19 @@ static void authenticate(struct ike_sa *sa)
 
 /* ---- the end of IKE_AUTH -------------------------------------------------------------------- */
 
+static bool established(const struct ike_sa *o)
+{
+	return o->state == IKE_S_ESTABLISHED || o->state == IKE_S_REKEYED ||
+	       o->state == IKE_S_DELETING;
+}
+
 /* §2.4: INITIAL_CONTACT: the peer lost its state, so ours from before is gone too. */
 static void initial_contact(struct ike_sa *sa)
 {
+	/* only SAs from before: one still negotiating with that peer was started after its
+	 * restart (ours, racing this one), and failing it would fail the flow waiting on it */
 	for (struct ike_sa *o = sa->e->all; o; o = o->next)
-		if (o != sa && o->state != IKE_S_DEAD && ike_id_eq(&o->peer_id, &sa->peer_id) &&
+		if (o != sa && established(o) && ike_id_eq(&o->peer_id, &sa->peer_id) &&
 		    same_pair(o, sa)) {
 			oe_info(IKE, "IKE SA %016" PRIx64 ": replaced after INITIAL_CONTACT",
 				o->spi_i);

@@ -894,6 +894,48 @@ static void test_status_format(void)
 	w_free(&w);
 }
 
+/* ---- INITIAL_CONTACT (§2.4) ---------------------------------------------------------------- */
+
+/* I restarts; R, still holding the stale SA, and I start SAs to each other at once. I's IKE_AUTH
+ * carries INITIAL_CONTACT (I holds no SA with R); R checks both new SAs' AUTH after a key
+ * lookup, I's first. The INITIAL_CONTACT deletes the stale SA only: R's own SA, still
+ * negotiating, was started after I's restart and must not fail (its flow would take the
+ * failure shunt). */
+static void test_initial_contact_spares_negotiation(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct oe_sel s;
+	uint64_t r_new = 0;
+	struct ike_sa_info si;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	w_stop(i);
+	T_CHECK_INT(w_start(i), 0);
+	r->defer_lookups = true;
+	r->events[0] = 0;
+	s = w_sel(r, i);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	T_CHECK_INT(ike_initiate(r->e, &r->ep, &i->ep, NULL, &s, &r_new), IKE_OK);
+	w_run(&w, 100);
+	T_CHECK(ike_sa_get(r->e, r_new, &si) && strcmp(si.state, "AUTH_LOOKUP") == 0);
+	T_CHECK_INT(r->nlk, 2);
+	T_CHECK_STR(r->events, "");
+	w_answer_lookups(r);
+	w_run(&w, 100);
+	T_CHECK_STR(r->events, "CHILD_DOWN DELETED:deleted ESTABLISHED CHILD_UP ESTABLISHED "
+			       "CHILD_UP");
+	T_CHECK(ike_sa_get(r->e, r_new, &si) && strcmp(si.state, "ESTABLISHED") == 0);
+	T_CHECK_INT(ike_sa_count(r->e), 2);
+	w_free(&w);
+}
+
 /* ---- the datapath across rekeys (§2.8): the mock kernel and a queue-less uesp side by side -- */
 
 struct tee {
@@ -1060,6 +1102,7 @@ int main(void)
 	T_RUN(test_invalid_ike_spi);
 	T_RUN(test_invalid_ike_spi_forged);
 	T_RUN(test_rekey_under_traffic);
+	T_RUN(test_initial_contact_spares_negotiation);
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
