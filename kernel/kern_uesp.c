@@ -1,6 +1,6 @@
 /* The uesp backend of kern_ops (DESIGN.md §4): Child SAs as ESP core contexts (kern_esp.c),
- * found by inbound SPI or by the outbound pair, and the packet path on an NFQUEUE of its own
- * whose verdicts carry the rewritten packet.
+ * found by inbound SPI or by the outbound pair (kern_uesp_tab.c), and the packet path on an
+ * NFQUEUE of its own (kern_nfq.c) whose verdicts carry the rewritten packet.
  * NFQUEUE rather than a TUN device, by measurement (tests/bench/oe part 4: the same
  * kern_esp_encrypt on packets from each; 2-vCPU VM, 4 runs): a TUN reader costs 0.95-1.06 of
  * the CPU per packet at 64 octets (2.4-2.6 vs 2.5-2.7 us) and 0.74-0.89 at 1400 (2.6-2.9 vs
@@ -14,25 +14,14 @@
 #include "kern_uesp_int.h"
 
 #include <errno.h>
-#include <linux/netfilter/nfnetlink_queue.h>
-#include <libmnl/libmnl.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "oe_log.h"
 #include "oe_time.h"
-
-#define OE_NF_DROP 0	/* <linux/netfilter.h> clashes with <netinet/in.h> */
-#define OE_NF_ACCEPT 1
-#define UESP_MSG_MAX (UESP_PKT_MAX + 512)
-#define UESP_BATCH 64
 
 /* ---- kern_ops ------------------------------------------------------------------------------- */
 
@@ -180,61 +169,17 @@ size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint
 
 /* ---- the queue ------------------------------------------------------------------------------ */
 
-static int cfg_send(struct kern_uesp *u, struct nlmsghdr *nlh)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	ssize_t n;
-
-	nlh->nlmsg_flags |= NLM_F_ACK;
-	if (mnl_socket_sendto(u->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (int tries = 0; (n = mnl_socket_recvfrom(u->nl, buf, sizeof(buf))) < 0; tries++) {
-		if (errno != EAGAIN || tries >= 1000)
-			return -errno;
-		usleep(1000);
-	}
-	return mnl_cb_run(buf, (size_t)n, 0, u->portid, NULL, NULL) < 0 ? -errno : 0;
-}
-
-/* Whole packets (we rewrite them), no GSO flag (the kernel segments first, so every packet
- * we see is one IP packet with its checksums done), no fail-open (never cleartext). */
-static int queue_bind(struct kern_uesp *u, uint32_t maxlen)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	int err, one = 1, rcv = 8 << 20;
-
-	u->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!u->nl || mnl_socket_bind(u->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	u->portid = mnl_socket_get_portid(u->nl);
-	setsockopt(mnl_socket_get_fd(u->nl), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
-	if (setsockopt(mnl_socket_get_fd(u->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) <
-	    0)
-		setsockopt(mnl_socket_get_fd(u->nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, u->num);
-	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
-	err = cfg_send(u, nlh);
-	if (err)
-		return err;
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, u->num);
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, UESP_PKT_MAX);
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(0));
-	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
-	if (maxlen)
-		nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
-	return cfg_send(u, nlh);
-}
-
 int kern_uesp_open(uint16_t num, uint32_t maxlen, struct kern_uesp **out)
 {
+	/* whole packets (we rewrite them), no GSO (the kernel segments first, so every packet
+	 * is one IP packet with its checksums done), verdicts that carry the new packet */
+	struct kern_nfq_conf qc = { UESP_PKT_MAX, false, maxlen, true };
 	struct kern_uesp *u = calloc(1, sizeof(*u));
-	int err = -ENOMEM;
+	int err;
 
 	*out = NULL;
 	if (!u)
 		return -ENOMEM;
-	u->num = num;
 	u->mark = KERN_SOCKMARK_DEFAULT;
 	u->mtu_fd4 = u->mtu_fd6 = -1;
 	if (getrandom(&u->frag_id, sizeof(u->frag_id), GRND_NONBLOCK) != sizeof(u->frag_id))
@@ -246,12 +191,10 @@ int kern_uesp_open(uint16_t num, uint32_t maxlen, struct kern_uesp **out)
 	}
 	err = -ENOMEM;
 	if (num) {
-		u->rbuf = malloc(UESP_MSG_MAX);
 		u->obuf = malloc(UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
-		u->vbuf = malloc(UESP_MSG_MAX + KERN_ESP_OVERHEAD_MAX);
-		if (!u->rbuf || !u->obuf || !u->vbuf)
+		if (!u->obuf)
 			goto fail;
-		err = queue_bind(u, maxlen);
+		err = kern_nfq_open_conf(num, &qc, &u->q);
 		if (err)
 			goto fail;
 	}
@@ -266,15 +209,12 @@ void kern_uesp_close(struct kern_uesp *u)
 {
 	if (!u)
 		return;
-	if (u->nl)
-		mnl_socket_close(u->nl);
+	kern_nfq_close(u->q);
 	uesp_tab_free(&u->tab);
 	uesp_mtu_close(u);
-	free(u->rbuf);
 	if (u->obuf)
 		OPENSSL_cleanse(u->obuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
 	free(u->obuf);
-	free(u->vbuf);
 	if (u->sbuf)
 		OPENSSL_cleanse(u->sbuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
 	free(u->sbuf);
@@ -283,64 +223,36 @@ void kern_uesp_close(struct kern_uesp *u)
 
 int kern_uesp_fd(const struct kern_uesp *u)
 {
-	return u->nl ? mnl_socket_get_fd(u->nl) : -1;
+	return u->q ? kern_nfq_fd(u->q) : -1;
 }
 
-static void verdict(struct kern_uesp *u, uint32_t id, const uint8_t *pkt, size_t len)
+static void on_packet(void *ctx, const struct kern_nfq_pkt *p)
 {
-	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)u->vbuf, NFQNL_MSG_VERDICT, u->num);
+	struct kern_uesp *u = ctx;
+	size_t len = 0;
 
-	nfq_nlmsg_verdict_put(nlh, (int)id, len ? OE_NF_ACCEPT : OE_NF_DROP);
-	if (len)
-		nfq_nlmsg_verdict_put_pkt(nlh, pkt, (uint32_t)len);
-	if (mnl_socket_sendto(u->nl, nlh, nlh->nlmsg_len) < 0)
-		oe_debug(ESP, "verdict for packet %u: %s", id, strerror(errno));
-}
-
-static void handle_msg(struct kern_uesp *u, const struct nlmsghdr *nlh)
-{
-	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
-	struct nfqnl_msg_packet_hdr *ph;
-	const uint8_t *data = NULL;
-	size_t n = 0, len = 0;
-
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
-	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
-		return;
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-	if (attr[NFQA_PAYLOAD]) {
-		data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
-		n = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
-	}
 	/* a cut copy cannot be encrypted or authenticated: drop */
-	if (data && !attr[NFQA_CAP_LEN])
-		len = kern_uesp_process(u, data, n, u->obuf, UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
-	verdict(u, ntohl(ph->packet_id), u->obuf, len);
+	if (p->data && p->caplen == p->len)
+		len = kern_uesp_process(u, p->data, p->caplen, u->obuf,
+					UESP_PKT_MAX + KERN_ESP_OVERHEAD_MAX);
+	if (len > UESP_PKT_MAX) { /* an outer packet IP cannot carry */
+		u->st.errors++;
+		len = 0;
+	}
+	kern_nfq_verdict_pkt(u->q, p->id, u->obuf, len);
 }
 
 int kern_uesp_receive(struct kern_uesp *u)
 {
-	int count = 0;
+	int n, err;
 
-	if (!u->nl)
+	if (!u->q)
 		return -EBADF;
-	for (int i = 0; i < UESP_BATCH; i++) {
-		ssize_t r = recv(mnl_socket_get_fd(u->nl), u->rbuf, UESP_MSG_MAX, MSG_DONTWAIT);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)u->rbuf;
-		int len = (int)r;
-
-		if (r < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? count :
-											     -errno;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET ||
-			    (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_QUEUE)
-				continue;
-			handle_msg(u, nlh);
-			count++;
-		}
-	}
-	return count;
+	n = kern_nfq_receive(u->q, on_packet, u);
+	err = kern_nfq_flush(u->q);
+	if (err)
+		oe_debug(ESP, "verdicts on queue: %s", strerror(-err));
+	return n;
 }
 
 void kern_uesp_stats_get(const struct kern_uesp *u, struct kern_uesp_stats *out)

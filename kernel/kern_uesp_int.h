@@ -7,8 +7,6 @@
 
 #include "kernel.h"
 
-struct mnl_socket;
-
 /* What we know of the path to one outer remote address. In OE the outer remote is also the
  * inner destination, so the kernel's PMTU for it is lowered by our own ICMP too-big (to the
  * inner MTU we report): that value is remembered (told) and not taken for the outer path. */
@@ -68,9 +66,7 @@ int uesp_tab_del(struct uesp_tab *t, uint32_t spi_in, uint64_t now_ms);
 #define UESP_PKT_MAX 65535
 
 struct kern_uesp {
-	struct mnl_socket *nl;
-	uint16_t num;
-	uint32_t portid;
+	struct kern_nfq *q;		/* the ESP queue; NULL without one (tests) */
 	struct uesp_tab tab;
 	struct kern_uesp_stats st;
 	void (*rekey_cb)(void *arg, uint32_t spi_in);
@@ -82,7 +78,7 @@ struct kern_uesp {
 	void *pmtu_arg;
 	int (*send_fn)(void *arg, const uint8_t *pkt, size_t n); /* NULL: the raw sockets */
 	void *send_arg;
-	uint8_t *rbuf, *obuf, *vbuf;
+	uint8_t *obuf;			/* the packet for the verdict */
 	uint8_t *sbuf;			/* inner fragments encrypted (kern_uesp_pmtu.c) */
 	uint32_t frag_id;		/* Identification of the IPv6 fragments we make */
 };

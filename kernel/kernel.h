@@ -308,7 +308,7 @@ int kern_shunt_walk(struct kern_rules *r,
 /* Inbound cleartext from private ranges dropped by the kernel so far. */
 int kern_rules_inbound_drops(struct kern_rules *r, uint64_t *packets);
 
-/* -- the trap queue (kern_nfq.c) -- */
+/* -- NFQUEUE (kern_nfq.c): the trap queue, and the ESP queue under kern_uesp -- */
 #define KERN_NFQ_COPY 1280 /* bytes of each packet copied to us (headers + ICMP quote) */
 
 struct kern_nfq_pkt {
@@ -325,6 +325,15 @@ struct kern_nfq;
 /* Binds queue num (copy mode, KERN_NFQ_COPY bytes, GSO flag, never fail-open; maxlen
  * packets queued in the kernel at most). Returns 0 or -errno. */
 int kern_nfq_open(uint16_t num, uint32_t maxlen, struct kern_nfq **out);
+struct kern_nfq_conf {
+	uint32_t copy;	   /* bytes of each packet copied to us, 1..65535 */
+	bool gso;	   /* large GSO packets whole (else the kernel segments first) */
+	uint32_t maxlen;   /* packets queued in the kernel at most; 0 = the kernel's */
+	bool verdict_pkts; /* verdicts will carry packets: room for them (kern_nfq_verdict_pkt) */
+};
+/* Binds queue num as c says (never fail-open). kern_nfq_open is this with KERN_NFQ_COPY, GSO
+ * and no packet verdicts. Returns 0 or -errno. */
+int kern_nfq_open_conf(uint16_t num, const struct kern_nfq_conf *c, struct kern_nfq **out);
 void kern_nfq_close(struct kern_nfq *q);
 int kern_nfq_fd(const struct kern_nfq *q);
 /* Receives what is waiting (up to a batch of messages per call, non-blocking) and calls fn
@@ -334,6 +343,9 @@ int kern_nfq_receive(struct kern_nfq *q, void (*fn)(void *ctx, const struct kern
 /* Queues a verdict; sent with the others in one sendmsg by kern_nfq_flush (or when the batch
  * fills). Returns 0 or -errno. */
 int kern_nfq_verdict(struct kern_nfq *q, uint32_t id, enum kern_verdict v);
+/* Queues an accept verdict that replaces the packet by pkt (len bytes, copied), or a drop
+ * when len is 0; sent like the others, in order. -EMSGSIZE when it can never fit. */
+int kern_nfq_verdict_pkt(struct kern_nfq *q, uint32_t id, const uint8_t *pkt, size_t len);
 int kern_nfq_flush(struct kern_nfq *q);
 /* Packets the kernel dropped because the queue was full, as of the last message. */
 uint64_t kern_nfq_kernel_drops(const struct kern_nfq *q);

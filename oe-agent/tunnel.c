@@ -135,6 +135,7 @@ static void child_down(struct oe_tunnels *x, const struct ike_event *ev)
 }
 
 /* ---- idle teardown (inactivity=) --------------------------------------------------------- */
+/* The check runs while there are Child SAs or IKE SAs; child_up arms it. */
 
 /* Milliseconds c has carried no packet either way (uesp's last use, else its install). */
 static uint64_t idle_ms(struct oe_tunnels *x, const struct child *c, uint64_t now)
@@ -185,6 +186,9 @@ static void on_idle_check(void *ctx)
 		if (idle >= x->inactivity_ms)
 			idle_delete(x, &x->ch[i], idle);
 	}
+	/* IKE SAs whose Child SA went without them (hard expiry, a peer's DELETE of the Child
+	 * SA alone) carry nothing either */
+	ike_delete_childless(oe_ike_engine(x->ike), x->inactivity_ms);
 	oe_ike_rearm(x->ike);
 	idle_arm(x);
 }
@@ -193,7 +197,8 @@ static void idle_arm(struct oe_tunnels *x)
 {
 	uint64_t every = x->inactivity_ms / 4;
 
-	if (!x->inactivity_ms || x->idle_timer || !x->nch)
+	if (!x->inactivity_ms || x->idle_timer ||
+	    (!x->nch && !ike_sa_count(oe_ike_engine(x->ike))))
 		return;
 	every = every < TUN_IDLE_CHECK_MIN_MS ? TUN_IDLE_CHECK_MIN_MS :
 		every > TUN_IDLE_CHECK_MAX_MS ? TUN_IDLE_CHECK_MAX_MS : every;

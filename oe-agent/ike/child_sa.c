@@ -176,6 +176,7 @@ void child_sa_remove(struct ike_sa *sa, struct child_sa *c)
 		if (err)
 			oe_warn(IKE, "Child SA %08x: removing it failed: %d", c->k.spi_in, err);
 		c->installed = false;
+		sa->child_gone_ms = ike_now(sa->e);
 		sa->e->stats.child_removed++;
 		ike_event(sa, IKE_EV_CHILD_DOWN, IKE_ERR_DELETED, &c->k);
 	}

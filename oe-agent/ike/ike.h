@@ -187,6 +187,10 @@ enum ike_status ike_delete(struct ike_engine *e, uint64_t sa);
  * no such SA; IKE_ERR_STATE: already being deleted, or sa is not ESTABLISHED. */
 enum ike_status ike_delete_child(struct ike_engine *e, uint64_t sa, uint32_t spi_in,
 				 bool *ike_too);
+/* Deletes (INFORMATIONAL DELETE) every ESTABLISHED IKE SA that has had no Child SA in the
+ * kernel for idle_ms: its last one expired without a rekey or the peer deleted it alone, and
+ * an opportunistic IKE SA exists only for its pair's Child SA. Returns how many. */
+size_t ike_delete_childless(struct ike_engine *e, uint64_t idle_ms);
 /* Rekeys the first Child SA / the IKE SA now (CREATE_CHILD_SA, RFC 7296 §2.8). */
 enum ike_status ike_rekey_child(struct ike_engine *e, uint64_t sa);
 enum ike_status ike_rekey_ike(struct ike_engine *e, uint64_t sa);

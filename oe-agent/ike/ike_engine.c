@@ -663,6 +663,16 @@ enum ike_status ike_delete(struct ike_engine *e, uint64_t handle)
 	return st;
 }
 
+/* Child SAs of sa in the kernel. */
+static size_t nchildren(const struct ike_sa *sa)
+{
+	size_t n = 0;
+
+	for (const struct child_sa *c = sa->children; c; c = c->next)
+		n += c->installed;
+	return n;
+}
+
 /* A Child SA that still carries the pair: not on its way out after a rekey or a DELETE. */
 static bool child_live(const struct child_sa *c)
 {
@@ -699,6 +709,29 @@ enum ike_status ike_delete_child(struct ike_engine *e, uint64_t handle, uint32_t
 	}
 	leave(e);
 	return st;
+}
+
+size_t ike_delete_childless(struct ike_engine *e, uint64_t idle_ms)
+{
+	uint64_t now = ike_now(e);
+	size_t n = 0;
+
+	enter(e);
+	for (struct ike_sa *sa = e->all; sa; sa = sa->next) {
+		uint64_t since = sa->child_gone_ms > sa->established_ms ? sa->child_gone_ms
+									: sa->established_ms;
+
+		/* an exchange in flight (a liveness check, a rekey) is left to finish first */
+		if (sa->state != IKE_S_ESTABLISHED || sa->pending != IKE_P_NONE || nchildren(sa) ||
+		    now - since < idle_ms)
+			continue;
+		oe_info(IKE, "IKE SA %016" PRIx64 ":%016" PRIx64 ": no Child SA for %" PRIu64
+			" s, deleting it", sa->spi_i, sa->spi_r, (now - since) / 1000);
+		if (delete_ike(sa) == IKE_OK)
+			n++;
+	}
+	leave(e);
+	return n;
 }
 
 static enum ike_status rekey(struct ike_engine *e, uint64_t handle, enum ike_pending what)
@@ -823,15 +856,6 @@ static const char *until(uint64_t ms, char buf[static 32])
 		return "now";
 	snprintf(buf, 32, "in %" PRIu64 "s", (ms + 999) / 1000);
 	return buf;
-}
-
-static size_t nchildren(const struct ike_sa *sa)
-{
-	size_t n = 0;
-
-	for (const struct child_sa *c = sa->children; c; c = c->next)
-		n += c->installed;
-	return n;
 }
 
 static void format_ike_sa(const struct ike_sa *sa, uint64_t now, struct oe_buf *out)

@@ -154,6 +154,7 @@ struct ike_sa {
 
 	uint64_t last_rx_ms;	 /* any authenticated message from the peer */
 	uint64_t established_ms; /* when it became ESTABLISHED (status: age) */
+	uint64_t child_gone_ms;	 /* when a Child SA of it last left the kernel */
 	uint64_t liveness_at;	 /* next liveness check (0 = none) */
 	uint64_t rekey_at;	 /* IKE SA rekey (0 = none) */
 	uint64_t expire_at;	 /* half-open / give-up / deleting deadline (0 = none) */

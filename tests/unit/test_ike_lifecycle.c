@@ -844,6 +844,47 @@ out:
 	w_free(&w);
 }
 
+/* An IKE SA left without Child SA (its last one reached the hard lifetime without a rekey)
+ * carries nothing: once that has lasted the idle time it is deleted; one with a Child SA is
+ * not. */
+static void test_delete_childless(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.child_lifetime_s = 60;
+	r->conf.child_lifetime_s = 600;
+	i->conf.liveness_ms = r->conf.liveness_ms = 0;
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	T_CHECK_INT(ike_delete_childless(i->e, 0), 0); /* it has its Child SA */
+	no_rekey(i->e, i->sa);
+	no_rekey(r->e, r_handle(r));
+	w_run(&w, 61 * 1000);
+	W_EXPECT(&w, "I>R INFO req 2"); /* the hard lifetime's DELETE of the Child SA */
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_sa_count(i->e), 1);
+	T_CHECK_INT(ike_delete_childless(i->e, 30 * 1000), 0); /* childless for 1 s only */
+	w_run(&w, 30 * 1000);
+	W_EXPECT_END(&w);
+	T_CHECK_INT(ike_delete_childless(i->e, 30 * 1000), 1);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO req 3");
+	W_EXPECT(&w, "R>I INFO resp 3");
+	W_EXPECT_END(&w);
+	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted");
+	T_CHECK_INT(ike_sa_count(i->e), 0);
+	T_CHECK_INT(ike_sa_count(r->e), 0);
+	w_free(&w);
+}
+
 /* `ipsec status`: algorithms, counters from the kernel, idle time, age, rekey and expiry. */
 static void test_status_format(void)
 {
@@ -1110,6 +1151,7 @@ int main(void)
 	T_RUN(test_delete_child_last);
 	T_RUN(test_delete_child_crossed);
 	T_RUN(test_delete_child_not_last);
+	T_RUN(test_delete_childless);
 	T_RUN(test_status_format);
 	EVP_PKEY_free(k_ec);
 	EVP_PKEY_free(k_ed);
