@@ -14,6 +14,7 @@ struct node {
 	struct oe_ike *k;
 	struct kern_mock *km;
 	struct oe_addr addr;
+	struct oe_addr alias;	/* a second address of the same host (af 0: none) */
 	EVP_PKEY *key;
 	unsigned up, failed, lookups;
 };
@@ -34,7 +35,8 @@ static int fake_lookup(void *arg, const struct ike_id *id,
 	memset(&f, 0, sizeof(f));
 	res.status = DK_L_NXDOMAIN;
 	for (int i = 0; i < 2 && !lookups_fail; i++)
-		if (nodes[i].key && id->type == 1 && memcmp(id->data, nodes[i].addr.b, 4) == 0) {
+		if (nodes[i].key && id->type == 1 && (memcmp(id->data, nodes[i].addr.b, 4) == 0 ||
+		    (nodes[i].alias.af && memcmp(id->data, nodes[i].alias.b, 4) == 0))) {
 			res.status = DK_L_FOUND;
 			res.val = DK_VAL_SECURE;
 			res.rrtype = DK_RR_IPSECKEY;
@@ -190,11 +192,51 @@ static void test_lookup_fails(void)
 	oe_loop_free(l);
 }
 
+static bool two_up(void)
+{
+	return nodes[0].up >= 2 && nodes[1].up >= 2;
+}
+
+/* One host, two addresses (each its own identity, key published at both): the SA to the
+ * second address carries INITIAL_CONTACT (RFC 7296 §2.4) and must not replace the one to the
+ * first, on either end: a multi-address OE host keeps an IKE SA per address pair. */
+static void test_two_addresses_one_peer(void)
+{
+	struct oe_loop *l;
+	uint64_t sa1 = 0, sa2 = 0;
+	struct ike_sa_info info;
+	uint16_t port;
+
+	T_CHECK_INT(oe_loop_new(&l), 0);
+	start(l, 0, "127.0.0.1", true);
+	start(l, 1, "127.0.0.2", true);
+	T_CHECK(oe_addr_parse(&nodes[1].alias, "127.0.0.3", 9));
+	if (!nodes[0].k || !nodes[1].k)
+		goto out;
+	port = oe_ike_port(nodes[1].k, AF_INET, false);
+	T_CHECK_INT(oe_ike_initiate(nodes[0].k, &nodes[0].addr, &nodes[1].addr, port, NULL, &sa1),
+		    IKE_OK);
+	T_CHECK(run_until(l, both_up));
+	T_CHECK_INT(oe_ike_initiate(nodes[0].k, &nodes[0].addr, &nodes[1].alias, port, NULL,
+				    &sa2), IKE_OK);
+	T_CHECK(run_until(l, two_up));
+	T_CHECK(ike_sa_get(oe_ike_engine(nodes[0].k), sa1, &info));
+	T_CHECK_STR(info.state, "ESTABLISHED");
+	T_CHECK(ike_sa_get(oe_ike_engine(nodes[0].k), sa2, &info));
+	T_CHECK_STR(info.state, "ESTABLISHED");
+	T_CHECK_INT(ike_sa_count(oe_ike_engine(nodes[1].k)), 2);
+	T_CHECK_INT(kern_mock_installed(nodes[1].km), 2);
+out:
+	stop();
+	oe_loop_free(l);
+}
+
 int main(void)
 {
 	T_RUN(test_signatures);
 	T_RUN(test_auth_null_initiator);
 	T_RUN(test_natt_port_marker);
 	T_RUN(test_lookup_fails);
+	T_RUN(test_two_addresses_one_peer);
 	return t_done();
 }
