@@ -6,7 +6,7 @@
  * the CPU per packet at 64 octets (2.4-2.7 vs 2.5-2.7 us) and 0.74-0.89 at 1400 (2.6-2.9 vs
  * 3.2-3.5 us), and the sender 0.3-0.8 us less (no copy into a netlink message); packets/s are
  * the same within the VM's noise. Batching matters more than the choice: one recv and one
- * verdict send per packet cost NFQUEUE 1.26-1.41 times the CPU of recvmmsg batches with
+ * verdict send per packet cost NFQUEUE 1.07-1.41 times the CPU of recvmmsg batches with
  * several verdicts per sendmsg. Up to ~1 us a packet does not pay for what TUN costs here:
  * routes or policy routing to steer each tunnel pair into the device, decrypted packets
  * arriving on another interface (rp_filter, firewall rules by interface), inner packets sized
