@@ -113,18 +113,26 @@ static void nat_float(struct ike_sa *sa)
 void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
 		    const struct ike_endpoint *to)
 {
+	bool nat = sa->nat_remote || sa->nat_fake;
+	bool floated = to->port != sa->local.port && to->port == sa->e->conf.natt_port;
 	char a[OE_ADDRSTRLEN];
 
+	if (oe_addr_eq(&from->addr, &sa->remote.addr) && from->port == sa->remote.port &&
+	    to->port == sa->local.port)
+		return;
 	/* §2.23: the end not behind the NAT answers where the peer's NAT mapping is now; the
-	 * end behind it keeps its peer (a NAT in front of us may rewrite what we see) */
-	if (!(sa->nat_remote || sa->nat_fake) ||
-	    (oe_addr_eq(&from->addr, &sa->remote.addr) && from->port == sa->remote.port &&
-	     to->port == sa->local.port))
+	 * end behind it keeps its peer (a NAT in front of us may rewrite what we see), unless
+	 * the peer moved to our NAT-T port (it floated, say with encapsulation forced on its
+	 * side): then we talk from and to the ports it uses, as §2.11 wants for answers */
+	if (!nat && !floated)
 		return;
 	oe_info(IKE, "IKE SA %016" PRIx64 ": peer now at %s:%u, our port %u", sa->spi_i,
 		oe_addr_str(&from->addr, a), from->port, to->port);
-	sa->remote = *from;
 	sa->local.port = to->port;
+	if (nat)
+		sa->remote = *from;
+	else
+		sa->remote.port = from->port;
 }
 
 void ike_nat_keepalive(struct ike_sa *sa, uint64_t now)

@@ -152,6 +152,30 @@ static void test_encap_no(void)
 	w_free(&w);
 }
 
+/* I forces encapsulation, R (encapsulation=no) reads no NAT detection: I floats anyway and R
+ * answers from the port the request came to, to the port it came from (§2.11, §2.23). The
+ * Child SAs then disagree (UDP on I, raw ESP on R): what the two configurations ask for. */
+static void test_peer_floats_alone(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info sr;
+
+	setup(&w, k_i, k_r);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->conf.encap = IKE_ENCAP_YES;
+	r->conf.encap = IKE_ENCAP_NO;
+	start(&w);
+	up(&w);
+	sa_of(r, &sr);
+	T_CHECK_INT(sr.local.port, IKE_NATT_PORT);
+	T_CHECK_INT(sr.remote.port, IKE_NATT_PORT);
+	T_CHECK_INT(kern_mock_at(i->km, 0)->encap, KERN_ENCAP_UDP);
+	T_CHECK_INT(kern_mock_at(r->km, 0)->encap, KERN_ENCAP_NONE);
+	w_free(&w);
+}
+
 /* Behind the NAT, I sends a keepalive every keep-alive seconds of silence towards R; ESP it
  * sends counts as traffic (no keepalive then); R, not behind a NAT, never sends one. */
 static void test_keepalive(void)
@@ -230,6 +254,7 @@ int main(void)
 	T_RUN(test_encap_yes_initiator);
 	T_RUN(test_encap_yes_responder);
 	T_RUN(test_encap_no);
+	T_RUN(test_peer_floats_alone);
 	T_RUN(test_keepalive);
 	T_RUN(test_keepalive_off);
 	EVP_PKEY_free(k_i);
