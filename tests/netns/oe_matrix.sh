@@ -13,8 +13,8 @@
 #
 #   L1 192.0.2.11-15 (key) ──┐              ┌── R1 192.0.2.31-35 (key), tcpdump on eth0
 #   L0 192.0.2.21-25 (none) ─┼─ br0 (lan) ──┼── R0 192.0.2.41-45 (none), tcpdump on eth0
-#   DNS 192.0.2.53 (nsd, signed 2.0.192.in-addr.arpa) ──┘
-#   address .x1 clear, .x2 clear-or-private, .x3 private-or-clear, .x4 private, .x5 block
+#   DNS 192.0.2.53 2001:db8::53 (nsd: signed 2.0.192.in-addr.arpa, 8.b.d.0.1.0.0.2.ip6.arpa) ──┘
+#   address .x1 / ::x1 clear, .x2 clear-or-private, .x3 private-or-clear, .x4 private, .x5 block
 #
 # Every cell's first ping runs at once (12 s to answer: DNS, IKE, or the 8 s hold time), then
 # two retries each. A cell's observed symbol: F never answered; C answered, no ESP; E answered
