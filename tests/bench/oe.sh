@@ -98,13 +98,19 @@ split=$(awk '$3 == "FLOW" && $6 ~ /^198\.51\.100\./ {
 # The accept queues sit at the hooks the ESP queues use (mangle POSTROUTING in A for outbound,
 # filter INPUT in B for inbound) for the `clear` pair A 203.0.113.1 -> B 203.0.113.2 only;
 # 203.0.113.3 is the same path without any queue.
-in_ns a iptables -t mangle -A POSTROUTING -d 203.0.113.2 -p udp --dport 9 -j NFQUEUE --queue-num $QACC &&
-	in_ns b iptables -t filter -A INPUT -d 203.0.113.2 -p udp --dport 9 -j NFQUEUE --queue-num $QACC ||
-	{ nok "NFQUEUE accept rules"; exit 1; }
+if ! in_ns a iptables -t mangle -A POSTROUTING -d 203.0.113.2 -p udp --dport 9 \
+	-j NFQUEUE --queue-num $QACC ||
+	! in_ns b iptables -t filter -A INPUT -d 203.0.113.2 -p udp --dport 9 \
+		-j NFQUEUE --queue-num $QACC; then
+	nok "NFQUEUE accept rules"
+	exit 1
+fi
+declare -A ACC # ACC[role] = the PID of its accept loop
 for r in a b; do
 	nt_bg "$TOOL" accept "$(ns $r)" $QACC >"$NT_DIR/acc-$r.out" 2>&1
-	eval "acc_$r=$NT_BG"
-	wait_for 10 grep -q ready "$NT_DIR/acc-$r.out" || { nok "accept queue in $r" "$(cat "$NT_DIR/acc-$r.out")"; exit 1; }
+	ACC[$r]=$NT_BG
+	wait_for 10 grep -q ready "$NT_DIR/acc-$r.out" ||
+		{ nok "accept queue in $r" "$(cat "$NT_DIR/acc-$r.out")"; exit 1; }
 done
 ping_ok a $B 1 5 || { nok "the A-B tunnel comes up" "$(tail -n 20 "$(agent_log a)")"; exit 1; }
 blast() { timeout 60 "$TOOL" blast "$(ns a)" "$(ns b)" "$@"; }
@@ -114,7 +120,7 @@ for size in 64 1400; do
 		for p in kernel accept esp; do
 			case $p in
 			kernel) out=$(blast 203.0.113.3 $size "$SECS") ;;
-			accept) out=$(blast 203.0.113.2 $size "$SECS" "$acc_a" "$acc_b") ;;
+			accept) out=$(blast 203.0.113.2 $size "$SECS" "${ACC[a]}" "${ACC[b]}") ;;
 			esp) out=$(blast $B $size "$SECS" "$(agent_pid a)" "$(agent_pid b)") ;;
 			esac
 			for k in sent_per_s arrived_per_s cpu0_us_per_pkt cpu1_us_per_pkt cpu0_pct cpu1_pct; do
@@ -125,14 +131,19 @@ for size in 64 1400; do
 done
 through=$(eroute_count a $A $B)
 # med PATH SIZE KEY: the median over the rounds
-med() { printf '%s\n' ${R[$1,$2,$3]} | grep . | median; }
+med() { tr ' ' '\n' <<<"${R[$1,$2,$3]}" | grep . | median; }
 
-# --- 4. NFQUEUE vs TUN: the same ESP encryption on packets from each --------------------------------
-in_ns c iptables -t mangle -A POSTROUTING -d $D -p udp --dport 9 -j NFQUEUE --queue-num $QDP &&
-	ip -n "$(ns c)" tuntap add dev oetun0 mode tun && ip -n "$(ns c)" link set oetun0 up &&
-	ip -n "$(ns c)" route add 203.0.113.200/32 dev oetun0 src $C &&
-	in_ns d nft -f - <<<'table ip bench { chain in { type filter hook prerouting priority -300;
-		ip protocol esp counter drop; }; }' || { nok "C and D for the datapath comparison"; exit 1; }
+# --- 4. NFQUEUE vs TUN: the same ESP encryption on packets from each ------------------------------
+# C: the UDP to D queued after routing; the TUN device takes 203.0.113.200. D drops the ESP
+# early and counts it.
+dp_setup() {
+	in_ns c iptables -t mangle -A POSTROUTING -d $D -p udp --dport 9 -j NFQUEUE --queue-num $QDP &&
+		ip -n "$(ns c)" tuntap add dev oetun0 mode tun && ip -n "$(ns c)" link set oetun0 up &&
+		ip -n "$(ns c)" route add 203.0.113.200/32 dev oetun0 src $C &&
+		in_ns d nft -f - <<<'table ip bench { chain in { type filter hook prerouting priority -300;
+			ip protocol esp counter drop; }; }'
+}
+dp_setup || { nok "C and D for the datapath comparison"; exit 1; }
 esp_at_d() { in_ns d nft list table ip bench | sed -n 's/.*counter packets \([0-9]*\).*/\1/p'; }
 declare -A DP
 for size in 64 1400; do
@@ -151,28 +162,31 @@ for size in 64 1400; do
 		done
 	done
 done
-dmed() { printf '%s\n' ${DP[$1,$2,$3]} | grep . | median; }
-sum() { printf '%s\n' ${DP[$1,$2,$3]} | awk '{ s += $1 } END { print s + 0 }'; }
+dmed() { tr ' ' '\n' <<<"${DP[$1,$2,$3]}" | grep . | median; }
+sum() { tr ' ' '\n' <<<"${DP[$1,$2,$3]}" | awk '{ s += $1 } END { print s + 0 }'; }
 
-# --- figures ---------------------------------------------------------------------------------------
-echo "oe: 1. first packet to first encrypted delivery (UDP, one-way, A -> B), $PAIRS fresh pairs in turn:"
-printf '  fresh pair (trap + DNS + IKEv2 + ESP): p50 %s us, p99 %s us, mean %s us, max %s us (%s of %s delivered)\n' \
+# --- figures --------------------------------------------------------------------------------------
+echo "oe: 1. first packet to first encrypted delivery (UDP, one-way, A -> B), $PAIRS fresh pairs"
+echo "   in turn, then $BURST at once:"
+printf '  fresh pair (trap + DNS + IKEv2 + ESP): p50 %s us, p99 %s us, mean %s us, max %s us %s\n' \
 	"$(kv "$first" fresh_p50_us)" "$(kv "$first" fresh_p99_us)" "$(kv "$first" fresh_mean_us)" \
-	"$(kv "$first" fresh_max_us)" "$(kv "$first" fresh_n)" "$PAIRS"
+	"$(kv "$first" fresh_max_us)" "($(kv "$first" fresh_n) of $PAIRS delivered)"
 printf '  established pair (ESP both ends):     p50 %s us, p99 %s us (%s datagrams)\n' \
 	"$(kv "$first" est_p50_us)" "$(kv "$first" est_p99_us)" "$(kv "$first" est_n)"
-printf '  %s fresh pairs at once:                p50 %s us, p99 %s us, mean %s us, max %s us (%s delivered)\n' \
-	"$BURST" "$(kv "$burst" burst_p50_us)" "$(kv "$burst" burst_p99_us)" "$(kv "$burst" burst_mean_us)" \
-	"$(kv "$burst" burst_max_us)" "$(kv "$burst" burst_n)"
+printf '  %-38s p50 %s us, p99 %s us, mean %s us, max %s us %s\n' "$BURST fresh pairs at once:" \
+	"$(kv "$burst" burst_p50_us)" "$(kv "$burst" burst_p99_us)" "$(kv "$burst" burst_mean_us)" \
+	"$(kv "$burst" burst_max_us)" "($(kv "$burst" burst_n) delivered)"
 # deliveries long after the slowest trap-to-tunnel time of the burst are packets waiting for
 # the agents' loops (IKE of the other pairs served first), not for their own negotiation
 awk -v p="$PAIRS" '{ g = $1 > p; l[g] += $2; k[g] += $3; n[g]++; if ($2 + $3 > m[g]) m[g] = $2 + $3 }
 	END { for (g = 0; g < 2; g++) if (n[g])
-		printf "  split from A'"'"'s log, %s (ms stamps, mean of %d): DNS lookup %.2f ms, IKEv2 %.2f ms; slowest trap to tunnel %d ms\n",
-			g ? "at once" : "in turn", n[g], l[g] / n[g], k[g] / n[g], m[g] }' <<<"$split"
+		printf "  from A'"'"'s log, %s (ms stamps, mean of %d): DNS lookup %.2f ms, IKEv2 %.2f ms, %s %d ms\n",
+			g ? "at once" : "in turn", n[g], l[g] / n[g], k[g] / n[g], "slowest trap to tunnel",
+			m[g] }' <<<"$split"
 printf '  tunnel eroutes in A afterwards: %s of %s\n' "$tunnels" "$FRESH"
 
-echo "oe: 2. UDP from one sendmmsg thread in A to B; size = inner IP packet; median of $ROUNDS x ${SECS} s:"
+echo "oe: 2. UDP from one sendmmsg thread in A to B; size = inner IP packet; median of" \
+	"$ROUNDS x ${SECS} s:"
 printf '  %5s  %-24s %10s %10s %7s %6s %8s %6s %8s\n' size path sent/s arrived/s Gbit/s \
 	"CPU A" "us/pkt A" "CPU B" "us/pkt B"
 for size in 64 1400; do
@@ -217,8 +231,11 @@ for size in 64 1400; do
 		-v ns="$(dmed nfq $size sender_us_per_pkt)" -v ts="$(dmed tun $size sender_us_per_pkt)" \
 		-v np="$(dmed nfq $size pkts_per_s)" -v tp="$(dmed tun $size pkts_per_s)" -v s=$size \
 		-v o="$(dmed nfq1 $size cpu_us_per_pkt)" \
-		'BEGIN { if (n > 0 && np > 0) printf "  %5s  TUN / NFQUEUE: CPU per packet %.2f (with the sender'"'"'s %.2f), packets/s %.2f; NFQUEUE unbatched / batched: CPU per packet %.2f\n",
-			s, t / n, (t + ts) / (n + ns), tp / np, o / n }'
+		'BEGIN { if (n > 0 && np > 0) {
+			printf "  %5s  TUN / NFQUEUE: CPU per packet %.2f (with the sender'"'"'s %.2f), ", s,
+				t / n, (t + ts) / (n + ns)
+			printf "packets/s %.2f\n", tp / np
+			printf "  %5s  NFQUEUE one at a time / batched: CPU per packet %.2f\n", s, o / n } }'
 done
 for r in a b; do agent_stop $r; done
 exit 0
