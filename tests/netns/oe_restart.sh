@@ -10,7 +10,8 @@
 #      check gives up, A deletes the SAs, the pair returns to the trap and A's next ping
 #      negotiates anew. Bound: A's pings answered again within 20 s of the restart
 #      (2 s quiet + 2 s check interval + about 3 s of fast retransmissions + IKE).
-# Never any cleartext between A and B.
+# Also: liveness counts inbound ESP as a sign of life (no checks while pings flow, checks when
+# quiet). Never any cleartext between A and B.
 #
 #   A 192.0.2.1 (oe-agent) ──┐            ┌── B 192.0.2.2 (oe-agent, killed and restarted)
 #                            ├─ br0 (lan) ┤   tcpdump on B's eth0
@@ -81,6 +82,18 @@ if ping_ok a $B 1 8 && wait_for 5 one_tunnel_each; then ok "A and B have a tunne
 else nok "A and B have a tunnel" "$(tail -n 30 "$(agent_log a)")"; exit 1; fi
 spi0=$(agent_ipsec a eroute | grep -oE "$tun_re" | head -1)
 
+# liveness (dpddelay=2s) counts inbound ESP as a sign of life: 7 s of pings (one a second, so
+# each end hears ESP every second) cause no check; 5 s of silence do
+ike0=$(cap_count wire udp port 500)
+ping_ok a $B 7 2
+ike1=$(cap_count wire udp port 500)
+if [ "$ike1" -eq "$ike0" ]; then ok "busy SAs get no liveness checks (7 s of pings: no IKE datagram)"
+else nok "busy SAs get no liveness checks" "$ike0 -> $ike1 IKE datagrams: $(cap_show wire udp port 500)"; fi
+sleep 5
+ike2=$(cap_count wire udp port 500)
+if [ "$ike2" -ge $((ike1 + 2)) ]; then ok "quiet SAs are checked ($((ike2 - ike1)) IKE datagrams in 5 s of silence)"
+else nok "quiet SAs are checked" "$ike1 -> $ike2 IKE datagrams"; fi
+
 # (a) B speaks first after its restart: INITIAL_CONTACT clears A's stale SAs
 restart_b || exit 1
 if ms=$(answered_within b $A $BOUND_A); then ok "(a) B's ping to A is answered ${ms} ms after B's restart (bound ${BOUND_A} s)"
@@ -103,8 +116,10 @@ restart_b || exit 1
 if ms=$(answered_within a $B $BOUND_B); then ok "(b) A's pings to B recover ${ms} ms after B's restart (bound ${BOUND_B} s)"
 else nok "(b) A's pings to B recover within ${BOUND_B} s after B's restart" \
 	"$(grep -E 'IKE SA|liveness|INVALID|trap|TUNNEL' "$(agent_log a)" | tail -n 30)"; fi
-if grep -qE 'no answer to liveness|peer stopped answering' "$(agent_log a)"; then ok "(b) A's liveness check gave up on the old SA"
-else nok "(b) A's liveness check gave up on the old SA" "$(grep -i liveness "$(agent_log a)" | tail)"; fi
+if grep -q 'INVALID_IKE_SPI to liveness' "$(agent_log a)" &&
+	grep -qE 'no answer to liveness|peer stopped answering' "$(agent_log a)"; then
+	ok "(b) B answered A's liveness check with INVALID_IKE_SPI; A's check gave up on the old SA"
+else nok "(b) A's liveness check met INVALID_IKE_SPI and gave up" "$(grep -iE 'liveness|INVALID' "$(agent_log a)" | tail)"; fi
 if wait_for 5 one_tunnel_each; then ok "(b) one tunnel eroute each"
 else nok "(b) one tunnel eroute each" "$(agent_ipsec a eroute; agent_ipsec b eroute)"; fi
 ping_ok b $A 3 2 && ok "(b) B's pings to A work" || nok "(b) B's pings to A work"
