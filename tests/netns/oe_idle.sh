@@ -3,10 +3,11 @@
 # from A to B brings a tunnel up; `ipsec status` shows the Child SA with its algorithm, byte and
 # packet counts that grow with traffic, its lifetime and rekey time. Then nothing is sent: within
 # 15 s both ends drop the tunnel (A deletes it through an INFORMATIONAL DELETE, B's log shows
-# the DELETE received), the eroutes and the Child SAs are gone from both listings (text and
-# --json), and the pair is back to the trap: the next ping negotiates a new tunnel with new
-# SPIs. The capture shows the INFORMATIONAL exchange and never a cleartext packet between A
-# and B.
+# the DELETE received), the eroutes, the Child SAs (text and --json) and the kernel's tunnel
+# set elements are gone on both ends, and the pair is back to the trap: the next ping from A
+# negotiates a new tunnel with new SPIs; after the next idle teardown B, the responder so
+# far, starts the third. The capture shows the INFORMATIONAL exchanges and never a cleartext
+# packet between A and B. About 15 s.
 #
 #   A 192.0.2.1 (oe-agent) ──┐            ┌── B 192.0.2.2 (oe-agent)
 #                            ├─ br0 (lan) ┤   tcpdump on B's eth0
@@ -39,6 +40,11 @@ child_out_packets() {
 }
 # child_sas ROLE: Child SA entries in `ipsec status`
 child_sas() { agent_ipsec "$1" status | grep -c '^  Child SA '; }
+# tun_elem ROLE SRC DST: the pair's element in the kernel's tunnel set (what sends its packets
+# to the ESP queue instead of the trap)
+tun_elem() { in_ns "$1" nft list set inet oe_agent tun4 | grep -q "${2//./\\.} \\. ${3//./\\.}"; }
+# both_idle: neither end lists a tunnel eroute for the pair any more
+both_idle() { [ -z "$(tun_said a $A $B)" ] && [ -z "$(tun_said b $B $A)" ]; }
 
 # 1. a tunnel, and what `ipsec status` says about it
 if ping_ok a $B 1 8; then ok "the first ping from A to B is answered (tunnel up)"
@@ -47,6 +53,8 @@ if wait_for 5 eroute_has a $A $B "$tun_re${B//./\\.}" &&
 	wait_for 5 eroute_has b $B $A "$tun_re${A//./\\.}"; then
 	ok "tunnel eroutes on both ends"
 else nok "tunnel eroutes on both ends" "$(agent_ipsec a eroute; agent_ipsec b eroute)"; fi
+if tun_elem a $A $B && tun_elem b $B $A; then ok "the pair is in both kernels' tunnel sets"
+else nok "the pair is in both kernels' tunnel sets" "$(in_ns a nft list set inet oe_agent tun4)"; fi
 said1=$(tun_said a $A $B)
 st=$(agent_ipsec a status 2>&1)
 note "A's ipsec status:"
@@ -83,10 +91,12 @@ else nok "still the same Child SA after 3 s of traffic" "$said1 -> $(tun_said a 
 
 # 2. idle: both ends let it go within 15 s, the pair goes back to the trap
 t0=$(date +%s%N)
-if wait_for 15 eval "[ -z \"\$(tun_said a $A $B)\" ] && [ -z \"\$(tun_said b $B $A)\" ]"; then
+if wait_for 15 both_idle; then
 	ok "the tunnel eroutes leave both listings ($(elapsed_ms $t0) ms after the last ping)"
 else nok "the tunnel eroutes leave both listings" "$(agent_ipsec a eroute; agent_ipsec b eroute)"; fi
 note "idle teardown $(elapsed_ms $t0) ms after the last ping (inactivity ${IDLE_S} s, checked every 1 s)"
+if ! tun_elem a $A $B && ! tun_elem b $B $A; then ok "the pair left both kernels' tunnel sets"
+else nok "the pair left both kernels' tunnel sets" "$(in_ns a nft list set inet oe_agent tun4; in_ns b nft list set inet oe_agent tun4)"; fi
 if grep -Eq "idle for [0-9]+ s, deleting it" "$(agent_log a)"; then
 	ok "A's log says why: $(grep -Eo 'idle for [0-9]+ s, deleting it[a-zA-Z ]*' "$(agent_log a)" | head -1)"
 else nok "A's log says the SA was idle" "$(tail -n 20 "$(agent_log a)")"; fi
@@ -111,16 +121,26 @@ else nok "a new tunnel with a new SPI" "'$said1' -> '$said2'"; fi
 if wait_for 5 eroute_has b $B $A "$tun_re${A//./\\.}"; then ok "B lists the new tunnel too"
 else nok "B lists the new tunnel too" "$(agent_ipsec b eroute)"; fi
 
-# 4. the wire: the DELETE went as an INFORMATIONAL exchange (IKE header octet 18: 37), the
-# tunnel was negotiated twice, and nothing went in the clear
+# 4. idle again; now B, the responder so far, starts the next tunnel: its side of the pair
+# went back to the trap as well
+if wait_for 15 both_idle; then ok "the second tunnel leaves both listings when idle too"
+else nok "the second tunnel leaves both listings when idle too" "$(agent_ipsec a eroute; agent_ipsec b eroute)"; fi
+if ping_ok b $A 1 8; then ok "then a ping from B to A is answered"
+else nok "then a ping from B to A is answered" "$(tail -n 30 "$(agent_log b)")"; fi
+said3=$(tun_said b $B $A)
+if [ -n "$said3" ] && tun_elem b $B $A; then ok "B negotiated a third tunnel ($said3)"
+else nok "B negotiated a third tunnel" "$(agent_ipsec b eroute)"; fi
+
+# 5. the wire: the DELETEs went as INFORMATIONAL exchanges (IKE header octet 18: 37), the
+# tunnel was negotiated three times, and nothing went in the clear
 cap_stop wire
 info=$(cap_count wire udp port 500 and 'udp[26] = 37')
 auth=$(cap_count wire udp port 500 and 'udp[26] = 35')
 clear=$(cap_count wire icmp or tcp)
-if [ "$info" -ge 2 ]; then ok "the capture shows the INFORMATIONAL exchange on UDP 500 ($info datagrams)"
-else nok "the capture shows the INFORMATIONAL exchange on UDP 500" "$(cap_show wire udp port 500)"; fi
-if [ "$auth" -ge 4 ]; then ok "the capture shows two IKE_AUTH exchanges ($auth datagrams)"
-else nok "the capture shows two IKE_AUTH exchanges" "$(cap_show wire udp port 500)"; fi
+if [ "$info" -ge 4 ]; then ok "the capture shows the INFORMATIONAL exchanges on UDP 500 ($info datagrams)"
+else nok "the capture shows the INFORMATIONAL exchanges on UDP 500" "$(cap_show wire udp port 500)"; fi
+if [ "$auth" -ge 6 ]; then ok "the capture shows three IKE_AUTH exchanges ($auth datagrams)"
+else nok "the capture shows three IKE_AUTH exchanges" "$(cap_show wire udp port 500)"; fi
 if [ "$clear" -eq 0 ]; then ok "no cleartext ICMP or TCP between A and B at any point"
 else nok "no cleartext ICMP or TCP between A and B at any point" "$(cap_show wire icmp or tcp)"; fi
 
