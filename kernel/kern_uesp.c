@@ -119,9 +119,10 @@ static size_t outbound(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *pk
 {
 	enum kern_esp_mtu_action act;
 	enum kern_esp_status st;
+	uint64_t now = oe_now_ms();
 	size_t len = 0;
 
-	act = uesp_mtu_decide(u, s, pkt, n);
+	act = uesp_mtu_decide(u, s, pkt, n, now);
 	if (act == KERN_ESP_MTU_ICMP)
 		return 0;
 	st = kern_esp_encrypt(s->esp, pkt, n, out, cap, &len);
@@ -132,7 +133,7 @@ static size_t outbound(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *pk
 			 kern_esp_strerror(st));
 		return 0;
 	}
-	s->last_use_ms = oe_now_ms();
+	s->last_use_ms = now;
 	u->st.encrypted++;
 	return uesp_mtu_send(u, s, act, out, len);
 }

@@ -88,7 +88,7 @@ struct kern_uesp {
  * ICMP: handled here (the too-big error went to the local sender, or the packet was split
  * and its fragments sent), the verdict drops it. */
 enum kern_esp_mtu_action uesp_mtu_decide(struct kern_uesp *u, struct uesp_sa *s,
-					 const uint8_t *pkt, size_t n);
+					 const uint8_t *pkt, size_t n, uint64_t now_ms);
 /* The encrypted packet (len bytes at out, writable) after decision act: its length for the
  * verdict, or 0 when it was sent otherwise (fragments, or past the kernel's PMTU). */
 size_t uesp_mtu_send(struct kern_uesp *u, struct uesp_sa *s, enum kern_esp_mtu_action act,

@@ -46,7 +46,9 @@ static void clear_df(uint8_t *p, size_t n)
 }
 
 /* The kernel's MTU towards remote, 0 when unknown (no route). connect() on a UDP socket
- * sends nothing; it only looks the route up, with the agent's mark like our own packets. */
+ * sends nothing; it only looks the route up, with the agent's mark like our own packets.
+ * One socket per family, reconnected for each remote: 1.3 us a query (connect + IP_MTU over
+ * a veth route, 200k queries), at most once a second per path in use. */
 static unsigned kernel_pmtu(struct kern_uesp *u, const struct oe_addr *remote)
 {
 	bool v4 = remote->af == AF_INET;
@@ -184,9 +186,8 @@ static void split_inner(struct kern_uesp *u, struct uesp_sa *s, const uint8_t *p
 }
 
 enum kern_esp_mtu_action uesp_mtu_decide(struct kern_uesp *u, struct uesp_sa *s,
-					 const uint8_t *pkt, size_t n)
+					 const uint8_t *pkt, size_t n, uint64_t now)
 {
-	uint64_t now = oe_now_ms();
 	enum kern_esp_mtu_action act;
 	unsigned mtu;
 
