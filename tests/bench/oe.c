@@ -207,9 +207,9 @@ static void print_dist(const char *tag, double *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
-	printf("%s_n=%zu %s_mean_us=%.0f %s_p50_us=%.0f %s_p99_us=%.0f %s_max_us=%.0f\n", tag, n, tag,
-	       n ? sum / (double)n : 0, tag, quantile(v, n, 0.5), tag, quantile(v, n, 0.99), tag,
-	       quantile(v, n, 1.0));
+	printf("%s_n=%zu %s_mean_us=%.0f %s_min_us=%.0f %s_p50_us=%.0f %s_p99_us=%.0f "
+	       "%s_max_us=%.0f\n", tag, n, tag, n ? sum / (double)n : 0, tag, quantile(v, n, 0), tag,
+	       quantile(v, n, 0.5), tag, quantile(v, n, 0.99), tag, quantile(v, n, 1.0));
 }
 
 static int run_first(const char *nsa, const char *nsb, const char *base, long n)
