@@ -2,8 +2,8 @@
 # Idle teardown and `ipsec status` (issue 6): two agents as in oe.sh with inactivity=4s. A ping
 # from A to B brings a tunnel up; `ipsec status` shows the Child SA with its algorithm, byte and
 # packet counts that grow with traffic, its lifetime and rekey time. Then nothing is sent: within
-# 15 s both ends drop the tunnel (A deletes it through an INFORMATIONAL DELETE, B's log shows
-# the DELETE received), the eroutes, the Child SAs (text and --json) and the kernel's tunnel
+# 15 s both ends drop the tunnel (the end whose check comes first deletes it through an
+# INFORMATIONAL DELETE, the other's log shows the DELETE received), the eroutes, the Child SAs (text and --json) and the kernel's tunnel
 # set elements are gone on both ends, and the pair is back to the trap: the next ping from A
 # negotiates a new tunnel with new SPIs; after the next idle teardown B, the responder so
 # far, starts the third. The capture shows the INFORMATIONAL exchanges and never a cleartext
@@ -97,11 +97,16 @@ else nok "the tunnel eroutes leave both listings" "$(agent_ipsec a eroute; agent
 note "idle teardown $(elapsed_ms $t0) ms after the last ping (inactivity ${IDLE_S} s, checked every 1 s)"
 if ! tun_elem a $A $B && ! tun_elem b $B $A; then ok "the pair left both kernels' tunnel sets"
 else nok "the pair left both kernels' tunnel sets" "$(in_ns a nft list set inet oe_agent tun4; in_ns b nft list set inet oe_agent tun4)"; fi
-if grep -Eq "idle for [0-9]+ s, deleting it" "$(agent_log a)"; then
-	ok "A's log says why: $(grep -Eo 'idle for [0-9]+ s, deleting it[a-zA-Z ]*' "$(agent_log a)" | head -1)"
-else nok "A's log says the SA was idle" "$(tail -n 20 "$(agent_log a)")"; fi
-if grep -q "DELETE from the peer" "$(agent_log b)"; then ok "B's log shows the DELETE received"
-else nok "B's log shows the DELETE received" "$(tail -n 20 "$(agent_log b)")"; fi
+# whichever end's check came first deletes (both when their DELETEs cross, RFC 7296 §1.4.1)
+by=a
+grep -Eq "idle for [0-9]+ s, deleting it" "$(agent_log a)" || by=b
+peer=$([ $by = a ] && echo b || echo a)
+if grep -Eq "idle for [0-9]+ s, deleting it" "$(agent_log $by)"; then
+	ok "${by^^}'s log says why: $(grep -Eo 'idle for [0-9]+ s, deleting it[a-zA-Z ]*' "$(agent_log $by)" | head -1)"
+else nok "one end's log says the SA was idle" "$(tail -n 20 "$(agent_log a)"; tail -n 20 "$(agent_log b)")"; fi
+if grep -q "DELETE from the peer" "$(agent_log $peer)"; then
+	ok "${peer^^}'s log shows the DELETE received$(grep -q 'crossed ours' "$(agent_log $peer)" && echo ' (the DELETEs crossed)')"
+else nok "${peer^^}'s log shows the DELETE received" "$(tail -n 20 "$(agent_log $peer)")"; fi
 ca=$(child_sas a)
 cb=$(child_sas b)
 nj=$(agent_ipsec b status --json | python3 -c '
@@ -133,6 +138,10 @@ else nok "B negotiated a third tunnel" "$(agent_ipsec b eroute)"; fi
 
 # 5. the wire: the DELETEs went as INFORMATIONAL exchanges (IKE header octet 18: 37), the
 # tunnel was negotiated three times, and nothing went in the clear
+# tcpdump writes each packet as it comes (-U): wait for the last IKE_AUTH to reach the file
+# rather than stop it while the newest packets may still be in its ring
+auths() { cap_count wire udp port 500 and 'udp[26] = 35'; }
+wait_for 5 eval '[ "$(auths)" -ge 6 ]'
 cap_stop wire
 info=$(cap_count wire udp port 500 and 'udp[26] = 37')
 auth=$(cap_count wire udp port 500 and 'udp[26] = 35')
