@@ -70,55 +70,7 @@ enum kern_esp_mtu_action kern_esp_mtu_check(const struct kern_esp_sa *e, const u
 
 size_t kern_esp_icmp_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out, size_t cap)
 {
-	size_t q, len;
-
-	/* only the addresses are needed: any packet we could encrypt gets its answer */
-	if (n >= V4_HDR && pkt[0] >> 4 == 4 && (pkt[0] & 15) >= 5) {
-		/* RFC 792 type 3 code 4 with RFC 1191 §4's next-hop MTU; quote the header and up
-		 * to 548 octets so the error stays within 576 (RFC 1812 §4.3.2.3) */
-		q = n < 548 ? n : 548;
-		len = V4_HDR + 8 + q;
-		if (len > cap || mtu > 65535)
-			return 0;
-		memset(out, 0, V4_HDR + 8);
-		out[0] = 0x45;
-		esp_put16(out + 2, (uint16_t)len);
-		out[8] = 64;
-		out[9] = IPPROTO_ICMP;
-		memcpy(out + 12, pkt + 16, 4);
-		memcpy(out + 16, pkt + 12, 4);
-		esp_put16(out + 10, esp_sum_fold(esp_sum_add(0, out, V4_HDR)));
-		out[20] = 3;
-		out[21] = 4;
-		esp_put16(out + 26, (uint16_t)mtu);
-		memcpy(out + 28, pkt, q);
-		esp_put16(out + 22, esp_sum_fold(esp_sum_add(0, out + 20, 8 + q)));
-		return len;
-	}
-	if (n < V6_HDR || pkt[0] >> 4 != 6)
-		return 0;
-	/* RFC 4443 §3.2: type 2 code 0, the MTU, as much of the packet as fits in 1280 */
-	q = n < V6_MIN_MTU - 48 ? n : V6_MIN_MTU - 48;
-	len = V6_HDR + 8 + q;
-	if (len > cap)
-		return 0;
-	memset(out, 0, V6_HDR + 8);
-	out[0] = 0x60;
-	esp_put16(out + 4, (uint16_t)(8 + q));
-	out[6] = IPPROTO_ICMPV6;
-	out[7] = 64;
-	memcpy(out + 8, pkt + 24, 16);
-	memcpy(out + 24, pkt + 8, 16);
-	out[40] = 2;
-	esp_put32(out + 44, mtu);
-	memcpy(out + 48, pkt, q);
-	{
-		/* RFC 8200 §8.1 pseudo-header: addresses, upper-layer length, next header */
-		uint32_t s = esp_sum_add(0, out + 8, 32) + (uint32_t)(8 + q) + IPPROTO_ICMPV6;
-
-		esp_put16(out + 42, esp_sum_fold(esp_sum_add(s, out + 40, 8 + q)));
-	}
-	return len;
+	return kern_icmp_build_too_big(pkt, n, mtu, out, cap); /* kern_icmp.c builds ICMP errors */
 }
 
 /* RFC 791 §3.2: every fragment but the last carries a multiple of 8 data octets; the

@@ -37,10 +37,17 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* RFC 792 / RFC 1812 §4.3.2.3: the quote is the IP header plus at least 8 octets; we quote
- * up to 548 octets so the error stays within 576. */
-static size_t build_v4(const struct kern_pkt *k, const uint8_t *pkt, size_t n, uint8_t *out,
-		       size_t cap)
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* An ICMP error of type/code with the 32-bit field info about IPv4 packet pkt, from its
+ * destination to its source. RFC 792 / RFC 1812 §4.3.2.3: the quote is the IP header plus at
+ * least 8 octets; we quote up to 548 octets so the error stays within 576. */
+static size_t build_v4(const uint8_t *pkt, size_t n, uint8_t type, uint8_t code, uint32_t info,
+		       uint8_t *out, size_t cap)
 {
 	size_t q = n < 548 ? n : 548, len = 20 + 8 + q;
 
@@ -51,19 +58,20 @@ static size_t build_v4(const struct kern_pkt *k, const uint8_t *pkt, size_t n, u
 	put16(out + 2, (uint16_t)len);
 	out[8] = 64;
 	out[9] = IPPROTO_ICMP;
-	memcpy(out + 12, k->dst.b, 4);
-	memcpy(out + 16, k->src.b, 4);
+	memcpy(out + 12, pkt + 16, 4);
+	memcpy(out + 16, pkt + 12, 4);
 	put16(out + 10, sum_fold(sum_add(0, out, 20)));
-	out[20] = 3;  /* destination unreachable */
-	out[21] = 13; /* communication administratively prohibited (RFC 1812 §5.2.7.1) */
+	out[20] = type;
+	out[21] = code;
+	put32(out + 24, info);
 	memcpy(out + 28, pkt, q);
 	put16(out + 22, sum_fold(sum_add(0, out + 20, 8 + q)));
 	return len;
 }
 
-/* RFC 4443 §3.1: as much of the packet as fits in the minimum MTU (1280). */
-static size_t build_v6(const struct kern_pkt *k, const uint8_t *pkt, size_t n, uint8_t *out,
-		       size_t cap)
+/* The same for ICMPv6; RFC 4443 §3.1: as much of the packet as fits in the minimum MTU. */
+static size_t build_v6(const uint8_t *pkt, size_t n, uint8_t type, uint8_t code, uint32_t info,
+		       uint8_t *out, size_t cap)
 {
 	size_t q = n < 1280 - 48 ? n : 1280 - 48, plen = 8 + q, len = 40 + plen;
 	uint8_t ph[8] = { 0 };
@@ -76,10 +84,11 @@ static size_t build_v6(const struct kern_pkt *k, const uint8_t *pkt, size_t n, u
 	put16(out + 4, (uint16_t)plen);
 	out[6] = IPPROTO_ICMPV6;
 	out[7] = 64;
-	memcpy(out + 8, k->dst.b, 16);
-	memcpy(out + 24, k->src.b, 16);
-	out[40] = 1; /* destination unreachable */
-	out[41] = 1; /* communication with destination administratively prohibited */
+	memcpy(out + 8, pkt + 24, 16);
+	memcpy(out + 24, pkt + 8, 16);
+	out[40] = type;
+	out[41] = code;
+	put32(out + 44, info);
 	memcpy(out + 48, pkt, q);
 	/* RFC 8200 §8.1 pseudo-header: addresses, upper-layer length, next header */
 	ph[2] = (uint8_t)(plen >> 8);
@@ -90,6 +99,18 @@ static size_t build_v6(const struct kern_pkt *k, const uint8_t *pkt, size_t n, u
 	s = sum_add(s, out + 40, plen);
 	put16(out + 42, sum_fold(s));
 	return len;
+}
+
+size_t kern_icmp_build_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out,
+			       size_t cap)
+{
+	/* only the addresses are needed: any packet uesp could encrypt gets its answer */
+	if (n >= 20 && pkt[0] >> 4 == 4 && (pkt[0] & 15) >= 5)
+		/* RFC 792 type 3 code 4, RFC 1191 §4: the next-hop MTU in the low 16 bits */
+		return mtu > 65535 ? 0 : build_v4(pkt, n, 3, 4, mtu, out, cap);
+	if (n >= 40 && pkt[0] >> 4 == 6)
+		return build_v6(pkt, n, 2, 0, mtu, out, cap); /* RFC 4443 §3.2 packet too big */
+	return 0;
 }
 
 size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
@@ -108,9 +129,11 @@ size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap)
 					   (t == 3 || t == 4 || t == 5 || t == 11 || t == 12))
 			return 0;
 	}
+	/* RFC 1812 §5.2.7.1 communication administratively prohibited (type 3 code 13); RFC
+	 * 4443 §3.1 communication with destination administratively prohibited (type 1 code 1) */
 	if (k.src.af == AF_INET)
-		return build_v4(&k, pkt, n, out, cap);
-	return build_v6(&k, pkt, n, out, cap);
+		return build_v4(pkt, n, 3, 13, 0, out, cap);
+	return build_v6(pkt, n, 1, 1, 0, out, cap);
 }
 
 int kern_icmp_open(uint32_t mark, struct kern_icmp **out)

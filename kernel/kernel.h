@@ -206,6 +206,11 @@ enum kern_pkt_status kern_pkt_parse(const uint8_t *p, size_t n, struct kern_pkt 
  * packet pkt (n bytes of its head), as a whole IP packet from pkt's destination to its source.
  * Returns the length written to out (cap >= 1280 is enough), or 0 if pkt does not parse. */
 size_t kern_icmp_build(const uint8_t *pkt, size_t n, uint8_t *out, size_t cap);
+/* ICMP fragmentation needed (RFC 792, RFC 1191 §4) or ICMPv6 packet too big (RFC 4443 §3.2)
+ * about pkt carrying mtu, the same way (kern_esp_icmp_too_big, for uesp). 0 without an
+ * IPv4/IPv6 header, or an IPv4 mtu above 65535. */
+size_t kern_icmp_build_too_big(const uint8_t *pkt, size_t n, unsigned mtu, uint8_t *out,
+			       size_t cap);
 
 struct kern_icmp;
 /* Opens the raw sockets (IPv4 and IPv6) that send those errors, with SO_MARK mark so they
