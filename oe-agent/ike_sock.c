@@ -242,6 +242,14 @@ static void on_read(void *ctx, int fd, uint32_t events)
 	oe_ike_rearm(k);
 }
 
+void oe_ike_drain(struct oe_ike *k)
+{
+	for (int f = 0; f < NFAM; f++)
+		for (int j = 0; j < 2; j++)
+			if (k->fd[f][j] >= 0)
+				on_read(k, k->fd[f][j], 0);
+}
+
 /* ---- engine ops ---------------------------------------------------------------------------- */
 
 static int op_send(void *arg, const struct ike_endpoint *local, const struct ike_endpoint *remote,

@@ -551,7 +551,7 @@ static enum ike_status receive_on_sa(struct ike_sa *sa, struct ike_msg *m, const
 		return IKE_ERR_MALFORMED;
 	}
 	sa->last_rx_ms = ike_now(sa->e);
-	ike_nat_follow(sa, from, to);
+	ike_nat_follow(sa, m, from, to);
 	st = response ? route_response(sa, m) : route_request(sa, m);
 	if (sa->state != IKE_S_DEAD)
 		ike_sa_run_queue(sa);

@@ -315,9 +315,10 @@ enum ike_status ike_init_response(struct ike_sa *sa, const struct ike_msg *m,
 /* NAT traversal (§2.23, RFC 3948), also in ike_sa_init.c: */
 /* Whether sa's Child SAs are UDP-encapsulated: a NAT was detected or faked. */
 bool ike_sa_encap(const struct ike_sa *sa);
-/* An authenticated message of the peer came from `from` to `to`: with a NAT in play, the
- * peer's address and port (its NAT's mapping) and our port follow it. */
-void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
+/* An authenticated message m of the peer came from `from` to `to`: with a NAT in play, the
+ * peer's address and port (its NAT's mapping) and our port follow it, unless m is a replay
+ * (not the next request nor the answer we wait for). */
+void ike_nat_follow(struct ike_sa *sa, const struct ike_msg *m, const struct ike_endpoint *from,
 		    const struct ike_endpoint *to);
 /* Established SA: sends a NAT keepalive when due (a NAT in front of us and nothing else went
  * to the peer for keepalive_s) and arms the next check. */

@@ -110,15 +110,32 @@ static void nat_float(struct ike_sa *sa)
 		sa->local.port, oe_addr_str(&sa->remote.addr, r), sa->remote.port);
 }
 
-void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
+/* The NAT's mapping changed under installed Child SAs (it restarted, or timed the old one
+ * out): their ESP would still go to the old address and port, so each is rekeyed; the new
+ * ones take the current ports (child_sa.c fill) and replace the old without a gap. */
+static void nat_rekey_children(struct ike_sa *sa)
+{
+	for (struct child_sa *c = sa->children; c; c = c->next)
+		if (c->installed && c->state == CHILD_S_INSTALLED && c->k.encap == KERN_ENCAP_UDP &&
+		    (!oe_addr_eq(&c->k.remote, &sa->remote.addr) ||
+		     c->k.encap_dport != sa->remote.port || c->k.encap_sport != sa->local.port))
+			ike_sa_queue(sa, IKE_P_REKEY_CHILD, c->k.spi_in);
+}
+
+void ike_nat_follow(struct ike_sa *sa, const struct ike_msg *m, const struct ike_endpoint *from,
 		    const struct ike_endpoint *to)
 {
 	bool nat = sa->nat_remote || sa->nat_fake;
 	bool floated = to->port != sa->local.port && to->port == sa->e->conf.natt_port;
+	bool response = m->hdr.flags & IKE_FLAG_R;
 	char a[OE_ADDRSTRLEN];
 
 	if (oe_addr_eq(&from->addr, &sa->remote.addr) && from->port == sa->remote.port &&
 	    to->port == sa->local.port)
+		return;
+	/* a replayed message (valid ICV, old message ID) from elsewhere must not move us */
+	if (response ? sa->pending == IKE_P_NONE || m->hdr.msgid != sa->next_req_id
+		     : m->hdr.msgid != sa->next_peer_id)
 		return;
 	/* §2.23: the end not behind the NAT answers where the peer's NAT mapping is now; the
 	 * end behind it keeps its peer (a NAT in front of us may rewrite what we see), unless
@@ -133,6 +150,7 @@ void ike_nat_follow(struct ike_sa *sa, const struct ike_endpoint *from,
 		sa->remote = *from;
 	else
 		sa->remote.port = from->port;
+	nat_rekey_children(sa);
 }
 
 void ike_nat_keepalive(struct ike_sa *sa, uint64_t now)

@@ -73,6 +73,72 @@ static void test_float(void)
 	w_free(&w);
 }
 
+/* The NAT gives I a new mapping (it restarted): R follows I's next message there and rekeys
+ * the Child SA, whose successor sends to the new port. */
+static void test_new_mapping(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info sr;
+	uint32_t old_spi;
+
+	setup(&w, k_i, k_r);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->nat_port = 1024;
+	i->conf.liveness_ms = 1000;
+	start(&w);
+	up(&w);
+	old_spi = kern_mock_at(r->km, 0)->spi_in;
+	i->nat_port = 3000; /* from now on I's 4500 shows up as 3001 */
+	w_run(&w, 1100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	W_EXPECT(&w, "R>I CHILD req 0");
+	W_EXPECT(&w, "I>R CHILD resp 0");
+	W_EXPECT(&w, "R>I INFO req 1"); /* the old Child SA's DELETE */
+	W_EXPECT(&w, "I>R INFO resp 1");
+	sa_of(r, &sr);
+	T_CHECK_INT(sr.remote.port, 3001);
+	T_CHECK_INT(kern_mock_installed(r->km), 1);
+	T_CHECK(kern_mock_at(r->km, 0) && kern_mock_at(r->km, 0)->spi_in != old_spi);
+	T_CHECK(kern_mock_at(r->km, 0) && kern_mock_at(r->km, 0)->encap_dport == 3001);
+	check_pair(i, r);
+	w_free(&w);
+}
+
+/* An old message of I (its IKE_AUTH request, a valid ICV) replayed from another port after
+ * later exchanges does not move R (RFC 7296 §2.23: only new authenticated messages count). */
+static void test_replay_does_not_move(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct ike_sa_info sr;
+	struct ike_endpoint from, to;
+
+	setup(&w, k_i, k_r);
+	i = &w.n[0];
+	r = &w.n[1];
+	i->nat_port = 1024;
+	i->conf.liveness_ms = 1000;
+	start(&w);
+	keep(&w, 2); /* I's IKE_AUTH request */
+	up(&w);
+	w_run(&w, 1100);
+	W_EXPECT(&w, "I>R INFO req 2");
+	W_EXPECT(&w, "R>I INFO resp 2");
+	T_CHECK(kept != NULL);
+	from = (struct ike_endpoint){ i->ep.addr, 6666 };
+	to = (struct ike_endpoint){ r->ep.addr, IKE_NATT_PORT };
+	if (kept)
+		ike_receive(r->e, kept, kept_len, &from, &to);
+	sa_of(r, &sr);
+	T_CHECK_INT(sr.remote.port, 1025);
+	free(kept);
+	kept = NULL;
+	w_free(&w);
+}
+
 /* No NAT: nothing floats, raw ESP (the default stays as it was). */
 static void test_no_nat_no_float(void)
 {
@@ -250,6 +316,8 @@ int main(void)
 	dk_hostkey_generate(DK_KT_ECDSA_P256, 0, &k_i);
 	dk_hostkey_generate(DK_KT_ED25519, 0, &k_r);
 	T_RUN(test_float);
+	T_RUN(test_new_mapping);
+	T_RUN(test_replay_does_not_move);
 	T_RUN(test_no_nat_no_float);
 	T_RUN(test_encap_yes_initiator);
 	T_RUN(test_encap_yes_responder);
