@@ -431,6 +431,7 @@ struct dp {
 	int fd;		/* the netlink socket, or the TUN device */
 	int raw;	/* TUN: the raw socket the ESP packets leave on */
 	bool single;	/* NFQUEUE one packet per recv and per verdict send (the agent's shape) */
+	struct mnl_socket *nl; /* NFQUEUE: owns fd */
 	uint32_t portid;
 	uint16_t queue;
 	struct sockaddr_in peer;
@@ -484,6 +485,7 @@ static int nfq_bind(struct dp *d, const char *ns, unsigned num)
 	struct nlmsghdr *nlh;
 
 	ns_leave(self);
+	d->nl = nl;
 	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	d->fd = mnl_socket_get_fd(nl);
@@ -649,6 +651,13 @@ static int run_dp(const char *mode, const char *ns, const char *local, const cha
 	       (double)n / dt, 100 * c / dt, n ? 1e6 * c / (double)n : 0.0, (double)sent / dt,
 	       sent ? 1e6 * sc / (double)sent : 0.0, d.errors, d.done);
 	kern_esp_sa_free(d.sa);
+	if (d.nl)
+		mnl_socket_close(d.nl);
+	else
+		close(d.fd);
+	if (d.raw > 0)
+		close(d.raw);
+	close(b.tx);
 	return 0;
 }
 
