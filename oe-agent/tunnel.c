@@ -482,10 +482,13 @@ void oe_tunnels_status_json(struct oe_tunnels *x, struct oe_buf *out)
 	oe_buf_puts(out, "{\"ike_sas\":");
 	ike_status_json(oe_ike_engine(x->ike), out);
 	oe_buf_printf(out, ",\n\"esp\":{\"encrypted\":%llu,\"decrypted\":%llu,\"no_sa\":%llu,"
-		      "\"errors\":%llu,\"rekeys_asked\":%llu}}\n",
+		      "\"errors\":%llu,\"rekeys_asked\":%llu,\"too_big\":%llu,\"icmp_sent\":%llu,"
+		      "\"fragmented\":%llu,\"direct\":%llu,\"split\":%llu}}\n",
 		      (unsigned long long)s.encrypted, (unsigned long long)s.decrypted,
 		      (unsigned long long)s.no_sa, (unsigned long long)s.errors,
-		      (unsigned long long)s.soft_expired);
+		      (unsigned long long)s.soft_expired, (unsigned long long)s.too_big,
+		      (unsigned long long)s.icmp_sent, (unsigned long long)s.fragmented,
+		      (unsigned long long)s.direct, (unsigned long long)s.split);
 }
 
 void oe_tunnels_status(struct oe_tunnels *x, struct oe_buf *out)

@@ -106,6 +106,19 @@ st=$(agent_ipsec a status 2>&1)
 if grep -Eq 'too-big [1-9]' <<<"$st" && grep -Eq 'icmp-sent [1-9]' <<<"$st"; then
 	ok "A's ipsec status counts too-big packets and ICMP sent"
 else nok "A's ipsec status counts too-big packets and ICMP sent" "$(grep esp: <<<"$st")"; fi
+js=$(agent_ipsec a status --json 2>&1 | python3 -c '
+import json, sys
+def esp(o):
+    if isinstance(o, dict):
+        if "too_big" in o: return o
+        o = list(o.values())
+    for v in o if isinstance(o, list) else []:
+        r = esp(v)
+        if r: return r
+e = esp(json.load(sys.stdin)) or {}
+print(e.get("too_big", 0), e.get("icmp_sent", 0), e.get("split", 0))' 2>&1)
+if [[ $js =~ ^[1-9][0-9]*\ [1-9][0-9]*\ [1-9] ]]; then ok "ipsec status --json: esp too_big, icmp_sent, split ($js)"
+else nok "ipsec status --json: esp too_big, icmp_sent, split" "$js"; fi
 cap_stop wire
 cap_stop wire6
 frag=$(cap_count wire 'ip[6:2] & 0x3fff != 0')
