@@ -56,6 +56,9 @@ enum ike_status oe_ike_initiate(struct oe_ike *k, const struct oe_addr *local,
 				const struct dk_result *keys, uint64_t *sa_out);
 /* After any direct engine call (ike_delete, rekeys): re-arms the engine's timer. */
 void oe_ike_rearm(struct oe_ike *k);
+/* Handles the datagrams the IKE sockets hold now, without waiting (for the ESP queue: see
+ * ike_child_rekey_waiting). */
+void oe_ike_drain(struct oe_ike *k);
 
 /* ---- tunnels (tunnel.c): IKE + the uesp datapath behind the trap's negotiation step ---- */
 
