@@ -2,12 +2,13 @@
  * found by inbound SPI or by the outbound pair (kern_uesp_tab.c), and the packet path on an
  * NFQUEUE of its own (kern_nfq.c) whose verdicts carry the rewritten packet.
  * NFQUEUE rather than a TUN device, by measurement (tests/bench/oe part 4: the same
- * kern_esp_encrypt on packets from each; 2-vCPU VM, 5 runs): a TUN reader costs 0.95-1.06 of
- * the CPU per packet at 64 octets (2.4-2.7 vs 2.5-2.7 us) and 0.74-0.89 at 1400 (2.6-2.9 vs
- * 3.2-3.5 us), and the sender 0.3-0.8 us less (no copy into a netlink message); packets/s are
- * the same within the VM's noise. Batching matters more than the choice: one recv and one
- * verdict send per packet cost NFQUEUE 1.07-1.41 times the CPU of recvmmsg batches with
- * several verdicts per sendmsg. Up to ~1 us a packet does not pay for what TUN costs here:
+ * kern_esp_encrypt on packets from each; 11 runs on a 2-vCPU VM shared with other builds): a
+ * TUN reader costs a median 0.98 (0.90-1.21) of NFQUEUE's CPU per packet at 64 octets (2.4-2.7
+ * vs 2.3-3.0 us) and 0.85 (0.74-0.98) at 1400 (2.6-3.1 vs 3.2-3.5 us), and the sender 0.3-0.8
+ * us less (no copy into a netlink message); packets/s are the same within the VM's noise.
+ * Batching matters more than the choice: one recv and one verdict send per packet cost
+ * NFQUEUE a median 1.25 (1.07-1.60) times the CPU of recvmmsg batches with several verdicts
+ * per sendmsg. Up to ~1 us a packet does not pay for what TUN costs here:
  * routes or policy routing to steer each tunnel pair into the device, decrypted packets
  * arriving on another interface (rp_filter, firewall rules by interface), inner packets sized
  * by the device's MTU instead of the path's. On NFQUEUE the nft sets of the trap pick the
