@@ -292,6 +292,11 @@ static void on_esp(void *ctx, int fd, uint32_t events)
 	(void)fd;
 	(void)events;
 	for (int i = 0; i < 16; i++) { /* bounded: IKE and the trap are served in between */
+		/* the peer answered our Child SA rekey before sending on the new SA, so the answer
+		 * is in an IKE socket before that ESP is in the queue: handled first, the new SA
+		 * is installed when the ESP is decrypted */
+		if (ike_child_rekey_waiting(oe_ike_engine(x->ike)))
+			oe_ike_drain(x->ike);
 		n = kern_uesp_receive(x->uesp);
 		if (n < 0)
 			oe_err(ESP, "receiving from the ESP queue: %s", strerror(-n));

@@ -194,6 +194,10 @@ size_t ike_delete_childless(struct ike_engine *e, uint64_t idle_ms);
 /* Rekeys the first Child SA / the IKE SA now (CREATE_CHILD_SA, RFC 7296 §2.8). */
 enum ike_status ike_rekey_child(struct ike_engine *e, uint64_t sa);
 enum ike_status ike_rekey_ike(struct ike_engine *e, uint64_t sa);
+/* Whether a Child SA rekey of ours waits for its answer. The peer sends on the new SA as soon
+ * as it has answered, so ESP on it can overtake that answer in our queues: while this is
+ * true the owner reads its IKE sockets before each batch of ESP. */
+bool ike_child_rekey_waiting(const struct ike_engine *e);
 
 /* A snapshot of one IKE SA for listings and tests. */
 struct ike_sa_info {

@@ -103,6 +103,7 @@ struct ike_sa {
 	uint64_t retransmit_at;
 	bool peer_lost;		 /* INVALID_IKE_SPI answered the outstanding request: a hint
 				  * (unauthenticated) that retransmits at the first interval */
+	bool rekey_out;		 /* our Child SA rekey is out (counted in child_rekeys_out) */
 	uint8_t *resp;		 /* our last response (duplicate request → same bytes) */
 	size_t resp_len;
 	uint32_t resp_id;
@@ -182,6 +183,7 @@ struct ike_engine {
 	size_t nheap, heap_cap;
 	struct ike_sa *touched;	 /* SAs whose deadlines may have changed */
 	struct ike_stats stats;
+	size_t child_rekeys_out; /* SAs whose outstanding request is a Child SA rekey */
 	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
 	uint64_t ispi_second;	 /* INVALID_IKE_SPI answers: the second they were counted in */
 	unsigned ispi_sent;	 /* and how many went out in it */

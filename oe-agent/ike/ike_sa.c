@@ -321,6 +321,23 @@ bool ike_sa_set_state(struct ike_sa *sa, enum ike_sa_state to)
 	return true;
 }
 
+/* Keeps e->child_rekeys_out (ike_child_rekey_waiting) in step with our outstanding requests. */
+static void rekey_out(struct ike_sa *sa, bool out)
+{
+	if (sa->rekey_out == out)
+		return;
+	sa->rekey_out = out;
+	if (out)
+		sa->e->child_rekeys_out++;
+	else
+		sa->e->child_rekeys_out--;
+}
+
+bool ike_child_rekey_waiting(const struct ike_engine *e)
+{
+	return e->child_rekeys_out > 0;
+}
+
 void ike_event(struct ike_sa *sa, enum ike_event_kind kind, enum ike_status why,
 	       const struct kern_child_sa *child)
 {
@@ -343,6 +360,7 @@ void ike_sa_kill(struct ike_sa *sa, enum ike_status why)
 	oe_info(IKE, "IKE SA %016" PRIx64 ":%016" PRIx64 ": %s", sa->spi_i, sa->spi_r,
 		ike_strerror(why));
 	child_sa_remove_all(sa);
+	rekey_out(sa, false);
 	if (sa->lookup_req && sa->e->ops.lookup_cancel)
 		sa->e->ops.lookup_cancel(sa->e->ops.arg, sa->lookup_req);
 	sa->lookup_req = 0;
@@ -434,6 +452,7 @@ void ike_sa_send_request(struct ike_sa *sa, enum ike_pending what, uint8_t *msg,
 	sa->pending = what;
 	sa->retries = 0;
 	sa->peer_lost = false;
+	rekey_out(sa, what == IKE_P_REKEY_CHILD);
 	ike_sa_touch(sa);
 	sa->retransmit_at = ike_now(sa->e) + sa->e->conf.retransmit_ms;
 	transmit(sa, msg, len);
@@ -467,6 +486,7 @@ void ike_sa_request_done(struct ike_sa *sa)
 	sa->pending_spi = 0;
 	sa->retransmit_at = 0;
 	sa->peer_lost = false;
+	rekey_out(sa, false);
 	sa->next_req_id++;
 	ike_sa_touch(sa);
 }

@@ -1098,6 +1098,9 @@ static void rekey_under_traffic(bool by_r, unsigned lag)
 	handshake_transcript(&w);
 	T_CHECK_INT(by_r ? ike_rekey_child(r->e, r_handle(r)) : ike_rekey_child(i->e, i->sa),
 		    IKE_OK);
+	/* until the answer: the agent reads IKE before ESP (ESP on the new SA may overtake it) */
+	T_CHECK(ike_child_rekey_waiting((by_r ? r : i)->e));
+	T_CHECK(!ike_child_rekey_waiting((by_r ? i : r)->e));
 	for (k = 0; k < 40; k++) {
 		send_esp(i, r, k, &ir[k]);
 		send_esp(r, i, k, &ri[k]);
@@ -1110,6 +1113,7 @@ static void rekey_under_traffic(bool by_r, unsigned lag)
 				by_r ? "R" : "I", lag, k - lag);
 	}
 	T_CHECK_INT(lost, 0);
+	T_CHECK(!ike_child_rekey_waiting(i->e) && !ike_child_rekey_waiting(r->e));
 	w_run(&w, 1000); /* the old SA's DELETE */
 	T_CHECK_INT(kern_mock_installed(i->km), 1);
 	T_CHECK_INT(kern_mock_installed(r->km), 1);
