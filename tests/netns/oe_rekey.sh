@@ -5,6 +5,10 @@
 # Child SA is replaced by CREATE_CHILD_SA at least twice: no echo request is lost, the
 # transfer's sha256 matches, the SPIs of the tunnel eroute change at least twice, the eroute
 # listing never shows two tunnels for the pair, and nothing crosses the wire in the clear.
+# Meanwhile B floods A with pings (ping -f, thousands a second, so ESP is in flight whenever a
+# rekey switches SAs): neither datapath ever meets ESP without an SA or fails to decrypt
+# (uesp's no-sa and errors stay 0: old SAs are kept until in-flight ESP is through, and ESP on
+# the new SA that overtakes the CREATE_CHILD_SA answer waits for it).
 #
 #   A 192.0.2.1 (oe-agent) ──┐            ┌── B 192.0.2.2 (oe-agent)
 #                            ├─ br0 (lan) ┤   tcpdump on B's eth0
@@ -99,11 +103,15 @@ NT_PIDS+=($rpid)
 ip netns exec "$(ns a)" timeout 60 ping -n -q -i 0.02 -c 1500 -W 1 $B >"$NT_DIR/ping.out" 2>&1 &
 ppid=$!
 NT_PIDS+=($ppid)
+ip netns exec "$(ns b)" timeout 60 ping -n -q -f -w 26 $A >"$NT_DIR/flood.out" 2>&1 &
+fpid=$!
+NT_PIDS+=($fpid)
 t0=$(date +%s%N)
 sent=$(ip netns exec "$(ns a)" timeout 80 python3 "$NT_DIR/send.py" $B "$NT_DIR/data" 1000000 2>&1)
 wait $rpid
 note "24 MB paced at 1 MB/s in $(elapsed_ms $t0) ms"
 wait $ppid
+wait $fpid
 kill $spid 2>/dev/null
 
 got=$(cat "$NT_DIR/recv.out")
@@ -134,9 +142,12 @@ else nok "the logs show CREATE_CHILD_SA rekeys" "$(grep -i rekey "$(agent_log a)
 if grep -q 'rekey of Child SA .* failed' "$NT_DIR"/a/agent.log "$NT_DIR"/b/agent.log; then
 	nok "no failed rekey" "$(grep -h 'rekey of Child SA' "$NT_DIR"/a/agent.log "$NT_DIR"/b/agent.log)"
 else ok "no failed rekey"; fi
+note "B's ping flood: $(grep transmitted "$NT_DIR/flood.out")"
 for r in a b; do
-	s=$(agent_ipsec $r status)
-	note "$r: $(grep '^esp:' <<<"$s")"
+	s=$(agent_ipsec $r status | grep '^esp:')
+	note "$r: $s"
+	if grep -q 'no-sa 0, errors 0,' <<<"$s"; then ok "$r: no ESP met a missing SA or failed to decrypt"
+	else nok "$r: no ESP met a missing SA or failed to decrypt" "$s"; fi
 done
 
 sleep 1
