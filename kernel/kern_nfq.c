@@ -3,7 +3,10 @@
  * quote) and NFQA_CFG_F_GSO; uesp takes whole packets without GSO and answers with verdicts
  * that carry the rewritten packet. Never NFQA_CFG_F_FAIL_OPEN: a full queue drops instead of
  * sending traffic in the clear (PERF.md). Receives with recvmmsg in batches; verdicts are
- * written in the order given and sent several per sendmsg. */
+ * written in the order given and sent several per sendmsg: for uesp this halved the agent's
+ * CPU per ESP packet against one recv and one verdict send a packet (tests/bench/oe part 2,
+ * same bench binary and run conditions: A 5.5 -> 3.1 us at 64 octets, 6.7 -> 3.5 us at 1400;
+ * ESP / plain NFQUEUE accept packets/s 71% -> 86% and 59% -> 91%). */
 #include "kernel.h"
 
 #include <errno.h>
