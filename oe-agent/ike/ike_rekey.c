@@ -152,22 +152,34 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 }
 
 /* Both ends made a successor of old (§2.8.1): the one with the lowest nonce goes, deleted
- * by its maker. Returns true if ours survives (or there was no race). */
-static bool child_race(struct ike_sa *sa, uint32_t old_spi)
+ * by its maker. Decided when the answer to our rekey arrives, before ours is installed (the
+ * peer's is already: its request came while ours was out). True if ours lost. */
+static bool child_race_lost(struct ike_sa *sa, uint32_t old_spi, const struct child_sa *mine)
 {
-	struct child_sa *mine = successor(sa, old_spi, true);
 	struct child_sa *theirs = successor(sa, old_spi, false);
-	struct child_sa *loser;
+	bool lost;
 
-	if (!mine || !theirs || !mine->installed || !theirs->installed)
-		return true;
-	loser = nonce_cmp(mine->min_nonce, mine->min_nonce_len, theirs->min_nonce,
-			  theirs->min_nonce_len) < 0 ? mine : theirs;
+	if (!theirs || !theirs->installed)
+		return false;
+	lost = nonce_cmp(mine->min_nonce, mine->min_nonce_len, theirs->min_nonce,
+			 theirs->min_nonce_len) < 0;
 	oe_info(IKE, "Child SA %08x rekeyed by both ends: %08x (%s) is redundant", old_spi,
-		loser->k.spi_in, loser == mine ? "ours" : "the peer's");
-	if (loser == mine)
-		ike_sa_queue(sa, IKE_P_DELETE_CHILD, mine->k.spi_in);
-	return loser != mine;
+		lost ? mine->k.spi_in : theirs->k.spi_in, lost ? "ours" : "the peer's");
+	return lost;
+}
+
+/* Our redundant successor of old is never installed: once the kernel had it, it would carry
+ * the pair's outbound traffic (the newest SA does) and removing it would leave none in a
+ * backend without fallback (uesp); the peer, which installed it when it answered, removes it
+ * on our DELETE, and deletes old itself. */
+static void child_race_drop(struct ike_sa *sa, struct child_sa *old, struct child_sa *mine)
+{
+	uint32_t spi = mine->k.spi_in;
+
+	child_sa_remove(sa, mine);
+	if (old->state == CHILD_S_REKEYING)
+		child_sa_set_state(sa, old, CHILD_S_REKEYED);
+	ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi);
 }
 
 /* After our rekey both ends send on the new SA, but ESP sent on the old one just before may
@@ -255,6 +267,12 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 		st = IKE_ERR_NO_PROPOSAL;
 		goto fail;
 	}
+	min_nonce(sa->rekey_nonce, sa->rekey_nonce_len, nr, nr_len, nc->min_nonce,
+		  &nc->min_nonce_len);
+	if (child_race_lost(sa, spi, nc)) {
+		child_race_drop(sa, old, nc);
+		return IKE_OK;
+	}
 	if (dh && (st = pfs_derive(nc, m)) != IKE_OK)
 		goto fail;
 	ike_dh_free(nc->pfs_dh);
@@ -264,13 +282,10 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 			      old);
 	if (st != IKE_OK)
 		goto fail;
-	min_nonce(sa->rekey_nonce, sa->rekey_nonce_len, nr, nr_len, nc->min_nonce,
-		  &nc->min_nonce_len);
 	ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &nc->k);
 	if (old->state == CHILD_S_REKEYING)
 		child_sa_set_state(sa, old, CHILD_S_REKEYED);
-	if (child_race(sa, spi)) /* we won (or raced nobody): the old SA is ours to delete */
-		retire_later(sa, old);
+	retire_later(sa, old); /* we won (or raced nobody): the old SA is ours to delete */
 	return IKE_OK;
 fail:
 	child_failed(sa, old, nc, st);
