@@ -555,6 +555,45 @@ static void test_pmtu_v6(void)
 	kern_uesp_close(u);
 }
 
+/* The PMTU an ICMP error made the kernel hold belongs to the remote, not to one SA: after a
+ * rekey, and after the last SA went and a new one came, the kernel's 1346 is still known as
+ * ours, so a 1346-octet inner packet is sent (past the kernel's PMTU) instead of refused
+ * with an ever lower MTU. */
+static void test_pmtu_outlives_sa(void)
+{
+	struct kern_child_sa sa = child(0x7001, 0x8001, "192.0.2.1", "192.0.2.2");
+	struct kern_child_sa na = child(0x7002, 0x8002, "192.0.2.1", "192.0.2.2");
+	struct kern_uesp *u;
+	struct sent sent = { .n = 0 };
+	unsigned pmtu = 1400;
+	uint8_t in[1600], out[1700];
+	size_t n;
+
+	T_CHECK_INT(kern_uesp_open(0, 0, &u), 0);
+	kern_uesp_set_pmtu_fn(u, fake_pmtu, &pmtu);
+	kern_uesp_set_send_fn(u, fake_send, &sent);
+	T_CHECK_INT(kern_uesp_ops.install(u, &sa), 0);
+	n = udp4("192.0.2.1", "192.0.2.2", 1347, true, in);
+	T_CHECK_INT(kern_uesp_process(u, in, n, out, sizeof(out)), 0);
+	T_CHECK_INT(sent.n, 1);
+	T_CHECK_INT(sent.pkt[0][9], 1);
+	pmtu = 1346; /* the kernel took it */
+	T_CHECK_INT(kern_uesp_ops.update(u, &sa, &na), 0);
+	T_CHECK_INT(kern_uesp_ops.remove(u, &sa), 0);
+	usleep(1100 * 1000); /* the next packet reads the kernel's PMTU again */
+	n = udp4("192.0.2.1", "192.0.2.2", 1346, true, in);
+	T_CHECK_INT(kern_uesp_process(u, in, n, out, sizeof(out)), 0);
+	T_CHECK_INT(sent.n, 2);
+	T_CHECK_INT(sent.pkt[1][9], 50);
+	T_CHECK_INT(kern_uesp_ops.remove(u, &na), 0);
+	sa.spi_in = 0x7003;
+	T_CHECK_INT(kern_uesp_ops.install(u, &sa), 0);
+	T_CHECK_INT(kern_uesp_process(u, in, n, out, sizeof(out)), 0);
+	T_CHECK_INT(sent.n, 3);
+	T_CHECK_INT(sent.pkt[2][9], 50);
+	kern_uesp_close(u);
+}
+
 int main(void)
 {
 	T_RUN(test_round_trip_and_rekey);
@@ -562,5 +601,6 @@ int main(void)
 	T_RUN(test_table_vs_naive);
 	T_RUN(test_pmtu_v4);
 	T_RUN(test_pmtu_v6);
+	T_RUN(test_pmtu_outlives_sa);
 	return t_done();
 }
