@@ -39,12 +39,19 @@ static int op_install(void *arg, const struct kern_child_sa *sa)
 static int op_update(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *s, *o;
+	struct uesp_sa *s, *o = uesp_tab_by_spi(&u->tab, old->spi_in);
+	bool later = o && o->outbound && nsa->outbound_later;
 	int err = uesp_tab_add(&u->tab, nsa, &s);
 
 	if (err)
 		return err;
-	o = uesp_tab_by_spi(&u->tab, old->spi_in);
+	if (later) { /* the old one sends until the peer is ready (kern_uesp_process, op_remove);
+		      * o still stands: adds move no SA */
+		uesp_tab_promote(&u->tab, o);
+		s->pending_out = true;
+		o->successor = nsa->spi_in;
+		return 0;
+	}
 	if (o) /* RFC 7296 §2.8: its inbound side stays until the old SA is deleted */
 		uesp_tab_demote(&u->tab, o);
 	return 0;
@@ -53,8 +60,14 @@ static int op_update(void *arg, const struct kern_child_sa *old, const struct ke
 static int op_remove(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
+	struct uesp_sa *s = uesp_tab_by_spi(&u->tab, sa->spi_in);
+	uint32_t next = s && s->outbound ? s->successor : 0;
+	int err = uesp_tab_del(&u->tab, sa->spi_in, oe_now_ms());
 
-	return uesp_tab_del(&u->tab, sa->spi_in, oe_now_ms());
+	/* a successor still waiting for the peer takes over the pair */
+	if (!err && next && (s = uesp_tab_by_spi(&u->tab, next)) != NULL && s->pending_out)
+		uesp_tab_promote(&u->tab, s);
+	return err;
 }
 
 static int op_query(void *arg, const struct kern_child_sa *sa, struct kern_sa_counters *out)
@@ -166,6 +179,8 @@ size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint
 		return 0;
 	}
 	check_soft(u, s, st);
+	if (s->pending_out) /* the peer sends on it, so it has both halves: ours may follow */
+		uesp_tab_promote(&u->tab, s);
 	s->last_use_ms = oe_now_ms();
 	u->st.decrypted++;
 	return len;

@@ -28,6 +28,8 @@ struct uesp_sa {
 	bool outbound;			/* carries the pair's outbound traffic (the newest) */
 	bool host;			/* host selectors: in the pair hash, else in the wide list */
 	bool rekey_asked;
+	bool pending_out;		/* outbound_later: waits for the peer (uesp_tab_promote) */
+	uint32_t successor;		/* spi_in of its pending_out successor; 0 = none */
 	uint64_t last_use_ms;
 	struct uesp_sa *next_spi, *next_pair; /* hash chains (next_pair: or the wide list) */
 };
@@ -56,6 +58,9 @@ struct uesp_sa *uesp_tab_by_pair(const struct uesp_tab *t, const struct oe_addr 
 int uesp_tab_add(struct uesp_tab *t, const struct kern_child_sa *sa, struct uesp_sa **out);
 /* s no longer carries outbound traffic (its inbound side stays). */
 void uesp_tab_demote(struct uesp_tab *t, struct uesp_sa *s);
+/* s becomes the outbound SA of its pair again (those that carried it stop), and is no
+ * longer pending_out. */
+void uesp_tab_promote(struct uesp_tab *t, struct uesp_sa *s);
 /* Removes, wipes and frees the SA with this inbound SPI; -ENOENT if none. */
 int uesp_tab_del(struct uesp_tab *t, uint32_t spi_in, uint64_t now_ms);
 

@@ -260,6 +260,25 @@ static void demote_covering(struct uesp_tab *t, const struct oe_sel *sel)
 		uesp_tab_demote(t, s);
 }
 
+void uesp_tab_promote(struct uesp_tab *t, struct uesp_sa *s)
+{
+	size_t k;
+
+	s->pending_out = false;
+	if (s->outbound)
+		return;
+	demote_covering(t, &s->sa.sel);
+	s->outbound = true;
+	if (s->host) {
+		k = pair_slot(t, &s->sa.sel.src.addr, &s->sa.sel.dst.addr);
+		s->next_pair = t->pair[k];
+		t->pair[k] = s;
+	} else {
+		s->next_pair = t->wide;
+		t->wide = s;
+	}
+}
+
 int uesp_tab_add(struct uesp_tab *t, const struct kern_child_sa *sa, struct uesp_sa **out)
 {
 	struct uesp_sa *s;
@@ -284,19 +303,10 @@ int uesp_tab_add(struct uesp_tab *t, const struct kern_child_sa *sa, struct uesp
 	s->path->refs++;
 	s->sa = *sa;
 	s->host = is_host(&sa->sel.src) && is_host(&sa->sel.dst);
-	demote_covering(t, &sa->sel);
-	s->outbound = true;
 	k = spi_slot(t, sa->spi_in);
 	s->next_spi = t->spi[k];
 	t->spi[k] = s;
-	if (s->host) {
-		k = pair_slot(t, &sa->sel.src.addr, &sa->sel.dst.addr);
-		s->next_pair = t->pair[k];
-		t->pair[k] = s;
-	} else {
-		s->next_pair = t->wide;
-		t->wide = s;
-	}
+	uesp_tab_promote(t, s);
 	t->n++;
 	*out = s;
 	return 0;

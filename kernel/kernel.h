@@ -129,6 +129,11 @@ struct kern_child_sa {
 	enum kern_encap encap;
 	uint16_t encap_sport, encap_dport; /* our / the peer's UDP port when encapsulated */
 	struct kern_lifetime life;
+	/* update() of a rekey we answered (RFC 7296 §2.8): when our answer leaves, the peer has
+	 * not installed this SA yet, so it receives at once but takes the pair's outbound
+	 * traffic only once the peer's first packet on it arrives or the old SA is removed
+	 * (strongSwan's responder also waits; sending at once loses packets) */
+	bool outbound_later;
 };
 
 struct kern_sa_counters {

@@ -120,6 +120,7 @@ static void fill(struct ike_sa *sa, struct child_sa *c, const struct oe_sel *sel
 		k->encap_dport = sa->remote.port;
 	}
 	k->life.hard_s = conf->child_lifetime_s;
+	k->outbound_later = old && !exch_initiator; /* a rekey we answer (kern_child_sa) */
 	/* the original responder rekeys later so both ends rarely start at once */
 	k->life.soft_s = conf->child_lifetime_s * (sa->initiator ? 90u : 95u) / 100;
 }
@@ -205,9 +206,15 @@ void child_sa_timers(struct ike_sa *sa, uint64_t now)
 	for (struct child_sa *c = sa->children, *next; c; c = next) {
 		next = c->next;
 		if (c->expire_at && now >= c->expire_at) {
-			/* hard lifetime: gone whatever the peer thinks; tell it */
 			uint32_t spi = c->k.spi_in;
 
+			c->expire_at = 0;
+			/* a replaced SA (retired after our rekey) keeps its inbound half until the
+			 * peer confirms the DELETE (ike_info_response): the peer may send on it
+			 * until it has processed ours (strongSwan's rekey responder does) */
+			if (c->state == CHILD_S_REKEYED && ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi))
+				continue;
+			/* hard lifetime: gone whatever the peer thinks; tell it */
 			child_sa_remove(sa, c);
 			ike_sa_queue(sa, IKE_P_DELETE_CHILD, spi);
 			continue;

@@ -44,7 +44,7 @@ dns_sign 2.0.192.in-addr.arpa
 dns_start dns 192.0.2.53
 
 agent_conf a nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
-	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s \
+	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s salifetime=10s \
 	"hostkey=$NT_DIR/keys/a.pem"
 echo $S1 | agent_policy a clear-or-private
 echo $S2 | agent_policy a private-or-clear
@@ -83,19 +83,25 @@ charon {
 }
 swanctl { socket = unix://$d/charon.vici }
 EOF
-ss_conn() { # ss_conn NAME CHARON-ADDR
+# ss_conn NAME CHARON-ADDR IKE-REKEY CHILD-REKEY CHILD-LIFE [ESP-DH]: charon's rekeys at fixed
+# times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours
+ss_conn() {
 	cat <<EOF
 	$1 {
 		local_addrs = $2
 		remote_addrs = $A
 		proposals = aes256gcm16-aes128gcm16-prfsha256-prfsha512-x25519-ecp256-modp2048
+		rekey_time = $3
 		local { auth = pubkey
 			pubkeys = s.pub
 			id = $2 }
 		remote { auth = pubkey
 			pubkeys = a.pub
 			id = $A }
-		children { $1 { esp_proposals = aes256gcm16-aes128gcm16
+		children { $1 { esp_proposals = aes256gcm16-aes128gcm16${6:+-$6}
+			rekey_time = $4
+			life_time = $5
+			rand_time = 0s
 			mode = tunnel
 			local_ts = $2/32
 			remote_ts = $A/32 } }
@@ -104,8 +110,10 @@ EOF
 }
 {
 	echo "connections {"
-	ss_conn out $S1
-	ss_conn in $S2
+	# charon rekeys the Child SA every 5 s (no PFS) and the IKE SA every 14 s
+	ss_conn out $S1 14s 5s 12s
+	# our agent rekeys first (salifetime=10s: at 9 s), with PFS
+	ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
@@ -183,6 +191,43 @@ else nok "agent initiates: the first ping to $S2 is held during IKE and answered
 	"$(tail -n 30 "$(agent_log a)")"; fi
 sa_checks in $S2 "agent initiates"
 traffic "agent initiates" $S2 a s
+
+# 3. rekeys under traffic, 50 pings a second to each address for 16 s: charon rekeys S1's
+# Child SA (every 5 s, no PFS) and its IKE SA (14 s, the Child SA moves over); our agent
+# rekeys S2's Child SA (at 9 s, with a KE: PFS). No ping may be lost.
+said() { agent_ipsec a eroute | awk -v d="$1/32" '$4 == d && $6 ~ /^tun0x/ { print $6 }'; }
+said1=$(said $S1) said2=$(said $S2)
+pids=()
+for s in $S1 $S2; do
+	nt_bg ip netns exec "$(ns a)" timeout 40 ping -n -q -i 0.02 -c 800 -W 1 $s >"$NT_DIR/ping.$s" 2>&1
+	pids+=("$NT_BG")
+done
+wait "${pids[@]}"
+rekeys() { grep -c "$1" "$d/charon.log"; }
+note "rekeys: charon's Child SA $(rekeys 'generating CREATE_CHILD_SA request.*REKEY_SA'), ours \
+$(rekeys 'parsed CREATE_CHILD_SA request.*REKEY_SA.*KE'), IKE SA $(rekeys 'rekeyed between')"
+for s in $S1 $S2; do
+	loss=$(grep -o '[0-9]* received, [0-9.]*% packet loss' "$NT_DIR/ping.$s")
+	if [[ "$loss" == "800 received, 0% packet loss" ]]; then
+		ok "rekeys: 800 pings to $s at 20 ms intervals, none lost"
+	else nok "rekeys: 800 pings to $s at 20 ms intervals, none lost" \
+		"$(cat "$NT_DIR/ping.$s"; grep -E 'rekey|REKEY|DELETE' "$(agent_log a)" | tail -n 20)"; fi
+done
+if [ "$(rekeys 'generating CREATE_CHILD_SA request.*REKEY_SA')" -ge 3 ] &&
+	[ "$(rekeys 'rekeyed between')" -ge 1 ] && [ "$(said $S1)" != "$said1" ]; then
+	ok "rekeys: charon rekeyed S1's Child SA and IKE SA, A's eroute follows ($said1 -> $(said $S1))"
+else nok "rekeys: charon rekeyed S1's Child SA and IKE SA, A's eroute follows" \
+	"$(grep -E 'CREATE_CHILD_SA|rekeyed' "$d/charon.log" | tail -n 10; agent_ipsec a eroute)"; fi
+if [ "$(rekeys 'parsed CREATE_CHILD_SA request.*REKEY_SA.*KE')" -ge 1 ] &&
+	[ "$(said $S2)" != "$said2" ]; then
+	ok "rekeys: our agent rekeyed S2's Child SA with PFS ($said2 -> $(said $S2))"
+else nok "rekeys: our agent rekeyed S2's Child SA with PFS" \
+	"$(grep -E 'CREATE_CHILD_SA|NO_PROP' "$d/charon.log" | tail -n 10; agent_ipsec a eroute)"; fi
+for s in $S1 $S2; do
+	n=$(agent_ipsec a eroute | grep -c " -> ${s//./\\.}/32 .*=> tun0x")
+	if [ "$n" -eq 1 ]; then ok "rekeys: one tunnel eroute to $s afterwards"
+	else nok "rekeys: one tunnel eroute to $s afterwards" "$(agent_ipsec a eroute)"; fi
+done
 
 cap_stop wire
 ike=$(cap_count wire udp port 500 or \( udp port 4500 and udp[8:4] = 0 \))

@@ -2,9 +2,10 @@
  * Child SAs; a packet of the pair is encrypted by one and decrypted by the other into the
  * same bytes; unknown pairs and SPIs are dropped; a replay is refused; counters through
  * query; a rekey (update) moves outbound traffic to the new SA while the old one still
- * decrypts until removed; the rules text sends tunnel pairs and ESP to the ESP queue. The SA
- * table against a naive list with thousands of SAs in random order; the path MTU decisions
- * (ICMP too-big, fragments, the PMTU we caused) with a fake kernel PMTU and a fake sender. */
+ * decrypts until removed (a rekey we answered: once the peer is ready); the rules text
+ * sends tunnel pairs and ESP to the ESP queue. The SA table against a naive list with
+ * thousands of SAs in random order; the path MTU decisions (ICMP too-big, fragments, the
+ * PMTU we caused) with a fake kernel PMTU and a fake sender. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -128,6 +129,58 @@ static void test_round_trip_and_rekey(void)
 	kern_uesp_stats_get(a, &st);
 	T_CHECK_INT(st.encrypted, 3);
 	T_CHECK_INT(st.no_sa, 2);
+	kern_uesp_close(a);
+	kern_uesp_close(b);
+}
+
+/* The spi_out of b's next packet of the pair (0 when b sends nothing). */
+static uint32_t sends_on(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint8_t *esp,
+			 size_t cap, size_t *len)
+{
+	uint32_t spi = 0;
+
+	*len = kern_uesp_process(u, pkt, n, esp, cap);
+	if (*len && kern_esp_peek_spi(esp, *len, &spi) != KERN_ESP_OK)
+		return 0;
+	return spi;
+}
+
+/* A rekey b answered (outbound_later, RFC 7296 §2.8): the new SA decrypts at once, but b
+ * keeps sending on the old one until a's first packet on the new one arrives (a installed
+ * it on b's answer), or until the old one is removed. Sending at once loses the packets
+ * that reach a before b's answer (seen with strongSwan). */
+static void test_rekey_answer_waits(void)
+{
+	struct kern_uesp *a, *b;
+	struct kern_child_sa sa = child(0x1001, 0x2001, "192.0.2.1", "192.0.2.2");
+	struct kern_child_sa sb = child(0x2001, 0x1001, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa na = child(0x1002, 0x2002, "192.0.2.1", "192.0.2.2");
+	struct kern_child_sa nb = child(0x2002, 0x1002, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa nb2 = child(0x2003, 0x1003, "192.0.2.2", "192.0.2.1");
+	uint8_t pa[128], pb[128], esp[256], out[256];
+	size_t n = ping("192.0.2.1", "192.0.2.2", pa), e;
+
+	ping("192.0.2.2", "192.0.2.1", pb);
+	T_CHECK_INT(kern_uesp_open(0, 0, &a), 0);
+	T_CHECK_INT(kern_uesp_open(0, 0, &b), 0);
+	T_CHECK_INT(kern_uesp_ops.install(a, &sa), 0);
+	T_CHECK_INT(kern_uesp_ops.install(b, &sb), 0);
+	nb.outbound_later = nb2.outbound_later = true;
+	T_CHECK_INT(kern_uesp_ops.update(b, &sb, &nb), 0);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1001); /* a has no 0x1002 yet */
+	T_CHECK_INT(kern_uesp_process(a, esp, e, out, sizeof(out)), n);
+	T_CHECK_INT(kern_uesp_ops.update(a, &sa, &na), 0); /* b's answer arrived */
+	T_CHECK_INT(sends_on(a, pa, n, esp, sizeof(esp), &e), 0x2002);
+	T_CHECK_INT(kern_uesp_process(b, esp, e, out, sizeof(out)), n);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1002); /* a is ready */
+	T_CHECK_INT(kern_uesp_process(a, esp, e, out, sizeof(out)), n);
+	/* the next rekey: the old SA goes before a sent anything on the new one */
+	T_CHECK_INT(kern_uesp_ops.update(b, &nb, &nb2), 0);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1002);
+	T_CHECK_INT(kern_uesp_ops.remove(b, &nb), 0);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1003);
+	T_CHECK_INT(kern_uesp_ops.remove(b, &nb2), 0);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0); /* no SA left */
 	kern_uesp_close(a);
 	kern_uesp_close(b);
 }
@@ -597,6 +650,7 @@ static void test_pmtu_outlives_sa(void)
 int main(void)
 {
 	T_RUN(test_round_trip_and_rekey);
+	T_RUN(test_rekey_answer_waits);
 	T_RUN(test_rules_text);
 	T_RUN(test_table_vs_naive);
 	T_RUN(test_pmtu_v4);
