@@ -599,8 +599,6 @@ static void finish(struct ike_sa *sa)
 	struct child_sa *c = first_new_child(sa);
 
 	if (!sa->initiator) {
-		if (aw->initial_contact)
-			initial_contact(sa);
 		if (aw->child_err == IKE_OK) {
 			c = child_sa_new(sa);
 			if (!c)
@@ -626,6 +624,10 @@ static void finish(struct ike_sa *sa)
 		for (c = sa->children; c; c = c->next)
 			if (c->installed)
 				ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &c->k);
+	/* the stale SAs go once the new Child SA is up: going first, they would take the pair's
+	 * tunnel away for a moment (its packets trapped, a needless second negotiation) */
+	if (!sa->initiator && aw->initial_contact)
+		initial_contact(sa);
 	ike_auth_wait_free(sa->aw);
 	sa->aw = NULL;
 	/* signed in AUTH only (§2.15): not needed any more */

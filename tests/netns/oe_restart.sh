@@ -95,12 +95,16 @@ if [ "$ike2" -ge $((ike1 + 2)) ]; then ok "quiet SAs are checked ($((ike2 - ike1
 else nok "quiet SAs are checked" "$ike1 -> $ike2 IKE datagrams"; fi
 
 # (a) B speaks first after its restart: INITIAL_CONTACT clears A's stale SAs
+flaps0=$(grep -c "$A -> $B: TUNNEL -> TRAPPED" "$(agent_log a)")
 restart_b || exit 1
 if ms=$(answered_within b $A $BOUND_A); then ok "(a) B's ping to A is answered ${ms} ms after B's restart (bound ${BOUND_A} s)"
 else nok "(a) B's ping to A is answered within ${BOUND_A} s after B's restart" \
 	"$(tail -n 20 "$(agent_log a)"; echo ---; tail -n 20 "$(agent_log b)")"; fi
 if grep -q 'replaced after INITIAL_CONTACT' "$(agent_log a)"; then ok "(a) A deleted its stale IKE SA on INITIAL_CONTACT"
 else nok "(a) A deleted its stale IKE SA on INITIAL_CONTACT" "$(grep -i 'initial' "$(agent_log a)")"; fi
+flaps1=$(grep -c "$A -> $B: TUNNEL -> TRAPPED" "$(agent_log a)")
+if [ "$flaps1" -eq "$flaps0" ]; then ok "(a) A's pair kept its tunnel through the replacement (never back to the trap)"
+else nok "(a) A's pair kept its tunnel through the replacement" "$(grep -E 'FLOW|INITIAL' "$(agent_log a)" | tail)"; fi
 ping_ok a $B 3 2 && ok "(a) A's pings to B work again" || nok "(a) A's pings to B work again"
 if wait_for 5 one_tunnel_each; then ok "(a) one tunnel eroute each, A's with a new SPI"
 else nok "(a) one tunnel eroute each" "$(agent_ipsec a eroute; agent_ipsec b eroute)"; fi

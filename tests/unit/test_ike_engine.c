@@ -552,8 +552,9 @@ static void test_initial_contact(void)
 	w_run(&w, 100);
 	handshake_transcript(&w);
 	T_CHECK_STR(i->events, "ESTABLISHED CHILD_UP");
-	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP CHILD_DOWN DELETED:deleted "
-			       "ESTABLISHED CHILD_UP");
+	/* the new Child SA up before the stale one goes: the pair's tunnel never lapses */
+	T_CHECK_STR(r->events, "ESTABLISHED CHILD_UP ESTABLISHED CHILD_UP CHILD_DOWN "
+			       "DELETED:deleted");
 	T_CHECK_INT(ike_sa_count(r->e), 1);
 	T_CHECK(ike_sa_at(r->e, 0, &sr));
 	T_CHECK_INT(kern_mock_installed(r->km), 1);
