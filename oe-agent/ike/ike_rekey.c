@@ -346,11 +346,22 @@ static struct child_sa *rekey_target(struct ike_sa *sa, uint32_t id,
 	return old;
 }
 
+/* True if a Child SA of sa carries or is about to carry traffic (not one being deleted). */
+static bool child_sa_live(const struct ike_sa *sa)
+{
+	for (const struct child_sa *c = sa->children; c; c = c->next)
+		if (c->state == CHILD_S_INSTALLED || c->state == CHILD_S_REKEYING ||
+		    c->state == CHILD_S_REKEYED)
+			return true;
+	return false;
+}
+
+/* Responder: a Child SA replacing old, or a new one for the IKE SA's pair when old is NULL. */
 static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
-				     const struct ike_notify_pl *rk)
+				     struct child_sa *old)
 {
 	uint32_t id = m->hdr.msgid, peer_spi = 0;
-	struct child_sa *old, *nc;
+	struct child_sa *nc;
 	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
 	const struct ike_payload *pn = ike_msg_find(m, IKE_PL_NONCE, NULL);
 	const struct ike_payload *pke = ike_msg_find(m, IKE_PL_KE, NULL);
@@ -363,10 +374,7 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 	bool esn = false, transport;
 	struct oe_sel sel;
 
-	old = rekey_target(sa, id, rk);
-	if (!old)
-		return IKE_OK;
-	transport = old->k.mode == KERN_MODE_TRANSPORT;
+	transport = old ? old->k.mode == KERN_MODE_TRANSPORT : sa->transport;
 	if (!psa || !ti || !tr || !ike_nonce_copy(pn, ni, &ni_len) ||
 	    !ike_prop_select_esp(&sa->e->conf, &psa->u.sa, &chosen, &bits, &esn, &peer_spi,
 				 &dh)) {
@@ -381,8 +389,8 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 		answer_invalid_ke(sa, id, dh);
 		return IKE_OK;
 	}
-	if (!child_ts_narrow(&ti->u.ts, &tr->u.ts, &old->k.sel.src.addr, &old->k.sel.dst.addr,
-			     &sel)) {
+	if (!child_ts_narrow(&ti->u.ts, &tr->u.ts, old ? &old->k.sel.src.addr : &sa->local.addr,
+			     old ? &old->k.sel.dst.addr : &sa->remote.addr, &sel)) {
 		answer_error(sa, id, IKE_N_TS_UNACCEPTABLE);
 		return IKE_OK;
 	}
@@ -396,12 +404,12 @@ static enum ike_status child_request(struct ike_sa *sa, const struct ike_msg *m,
 		answer_error(sa, id, IKE_N_TEMPORARY_FAILURE);
 		return IKE_OK;
 	}
-	nc->rekey_of = old->k.spi_in;
+	nc->rekey_of = old ? old->k.spi_in : 0;
 	min_nonce(ni, ni_len, nr, IKE_NONCE_LEN, nc->min_nonce, &nc->min_nonce_len);
 	child_accept(sa, id, nc, &chosen, nr, &sel, transport);
 	ike_event(sa, IKE_EV_CHILD_UP, IKE_OK, &nc->k);
 	/* the peer deletes the old SA; while our own rekey of it is out, that one decides */
-	if (old->state == CHILD_S_INSTALLED)
+	if (old && old->state == CHILD_S_INSTALLED)
 		child_sa_set_state(sa, old, CHILD_S_REKEYED);
 	return IKE_OK;
 }
@@ -659,14 +667,21 @@ enum ike_status ike_rekey_request(struct ike_sa *sa, const struct ike_msg *m)
 {
 	const struct ike_notify_pl *rk = ike_msg_notify(m, IKE_N_REKEY_SA);
 	const struct ike_payload *psa = ike_msg_find(m, IKE_PL_SA, NULL);
+	struct child_sa *old;
 
 	if (sa->state != IKE_S_ESTABLISHED && sa->state != IKE_S_REKEYED)
 		return IKE_ERR_STATE;
-	if (rk && rk->proto == IKE_PROTO_ESP)
-		return child_request(sa, m, rk);
+	if (rk && rk->proto == IKE_PROTO_ESP) {
+		old = rekey_target(sa, m->hdr.msgid, rk);
+		return old ? child_request(sa, m, old) : IKE_OK;
+	}
 	if (psa && psa->u.sa.n_prop > 0 && psa->u.sa.prop[0].proto == IKE_PROTO_IKE)
 		return ike_request(sa, m);
-	/* a new Child SA that rekeys nothing: OE wants one per host pair (§1.3.1) */
+	/* a new Child SA that rekeys nothing (§1.3.1): OE wants one per host pair, so only when
+	 * the IKE SA has none left (strongSwan asks this way for one it closed or that expired,
+	 * keeping the IKE SA) */
+	if (sa->state == IKE_S_ESTABLISHED && !child_sa_live(sa))
+		return child_request(sa, m, NULL);
 	answer_error(sa, m->hdr.msgid, IKE_N_NO_ADDITIONAL_SAS);
 	return IKE_OK;
 }

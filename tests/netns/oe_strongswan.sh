@@ -183,6 +183,18 @@ result "charon initiates to our agent (swanctl --initiate)" $rc \
 sa_checks out $S1 "charon initiates"
 traffic "charon initiates" $S1 s a
 
+# charon closes its Child SA and makes a new one on the same IKE SA (CREATE_CHILD_SA without
+# REKEY_SA, as it does after a hard expiry): our agent accepts it once the old one is gone
+ikeid=$(in_ns s swanctl --list-sas --ike out | grep -o '^out: #[0-9]*')
+in_ns s swanctl --terminate --child out --timeout 5 >/dev/null 2>&1
+if wait_for 5 eval "! eroute_has a $A $S1 'tun0x.*'" &&
+	out=$(in_ns s swanctl --initiate --child out --timeout 5 2>&1) &&
+	[ "$(in_ns s swanctl --list-sas --ike out | grep -o '^out: #[0-9]*')" = "$ikeid" ] &&
+	wait_for 5 eroute_has a $A $S1 "tun0x[0-9a-f]+@${S1//./\\.}" && ping_ok a $S1 2 2; then
+	ok "charon closes its Child SA and makes a new one on IKE SA $ikeid: tunnel and pings again"
+else nok "charon closes its Child SA and makes a new one on the same IKE SA" \
+	"$(tail -n 5 <<<"${out:-}"; grep -E 'CREATE_CHILD|NO_ADD' "$d/charon.log" | tail -n 5)"; fi
+
 # 2. our agent initiates from its trap (DNS lookup of charon's key, IKE), charon responds
 first=$(ping_out a $S2 1 8 | grep -o 'time=[0-9.]* ms')
 note "agent -> charon: first ping (DNS lookup + IKEv2 + ESP-in-UDP both ways): ${first:-no answer}"
