@@ -52,29 +52,6 @@ for k in rsa ecdsa ed25519; do
 	cp "$d/r-$k.pub" "$d/i-$k.pub" "$d/swanctl/pubkey/"
 done
 
-cat >"$d/strongswan.conf" <<EOF
-charon {
-	port = 500
-	port_nat_t = 4500
-	install_routes = no
-	install_virtual_ip = no
-	# no kernel-libipsec: its TUN device would swallow the answers (PEERS.md)
-	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
-		curve25519 kdf kernel-netlink socket-default vici
-	plugins {
-		vici { socket = unix://$d/charon.vici }
-	}
-	filelog {
-		log { path = $d/charon.log
-			default = 1
-			ike = 2
-			enc = 1
-		}
-	}
-}
-swanctl { socket = unix://$d/charon.vici }
-EOF
-
 conn() { # conn NAME INITIATOR-ADDR [KIND]
 	local k=${3:-$1}
 	cat <<EOF
@@ -125,14 +102,8 @@ EOF
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
-export STRONGSWAN_CONF=$d/strongswan.conf SWANCTL_DIR=$d/swanctl
-# charon's pid file is compiled in under /run: a private /run in its mount namespace
-nt_bg ip netns exec "$(ns b)" unshare -m --propagation private sh -c \
-	"mount -t tmpfs tmpfs /run && exec $CHARON" >"$d/charon.out" 2>&1
-if ! wait_for 10 in_ns b swanctl --stats; then
-	nok "charon did not start" "$(tail -20 "$d/charon.out" "$d/charon.log" 2>/dev/null)"
-	exit 1
-fi
+# no kernel-libipsec: its TUN device would swallow the answers (PEERS.md)
+charon_start b "$d" || exit 1
 check "swanctl loads keys and connections" in_ns b swanctl --load-all --noprompt
 
 for c in rsa ecdsa ed25519 rsa1; do

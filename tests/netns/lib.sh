@@ -506,3 +506,51 @@ oe_pair_setup() {
 	done
 	agent_start a && agent_start b
 }
+
+# --- strongSwan's charon as a peer (PEERS.md) ----------------------------------------------------
+# charon_start ROLE DIR [libipsec]: charon in ROLE's namespace with a private /run (its pid
+# file is compiled in there), configured by DIR/strongswan.conf (written here: IKE on 500/4500,
+# raw public keys, vici at DIR/charon.vici, log DIR/charon.log) and DIR/swanctl/ (the
+# caller's swanctl.conf, private/ and pubkey/). libipsec: its userspace ESP (kernel-libipsec,
+# ESP-in-UDP only) for host-to-host SAs, its IKE sockets marked so they bypass its TUN device;
+# without it Child SAs fail at the kernel install (no ESP here). Exports STRONGSWAN_CONF and
+# SWANCTL_DIR for swanctl; waits 10 s at most until vici answers.
+charon_start() {
+	local r=$1 d=$2 kern="kernel-netlink" plugins="" routes="install_routes = no"
+	if [ "${3:-}" = libipsec ]; then
+		kern="kernel-libipsec kernel-netlink" routes=""
+		plugins="kernel-libipsec { allow_peer_ts = yes }
+		kernel-netlink { fwmark = !0x42 }
+		socket-default { fwmark = 0x42 }"
+	fi
+	mkdir -p "$d/swanctl/private" "$d/swanctl/pubkey"
+	cat >"$d/strongswan.conf" <<EOC
+charon {
+	port = 500
+	port_nat_t = 4500
+	$routes
+	install_virtual_ip = no
+	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
+		curve25519 kdf $kern socket-default vici
+	plugins {
+		$plugins
+		vici { socket = unix://$d/charon.vici }
+	}
+	filelog {
+		log { path = $d/charon.log
+			default = 1
+			ike = 2
+			esp = 2
+			enc = 1
+		}
+	}
+}
+swanctl { socket = unix://$d/charon.vici }
+EOC
+	export STRONGSWAN_CONF=$d/strongswan.conf SWANCTL_DIR=$d/swanctl
+	nt_bg ip netns exec "$(ns "$r")" unshare -m --propagation private sh -c \
+		"mount -t tmpfs tmpfs /run && exec /usr/lib/ipsec/charon" >"$d/charon.out" 2>&1
+	wait_for 10 in_ns "$r" swanctl --stats && return 0
+	nok "charon did not start" "$(tail -20 "$d/charon.out" "$d/charon.log" 2>/dev/null)"
+	return 1
+}

@@ -51,8 +51,8 @@ echo $S2 | agent_policy a private-or-clear
 for g in clear private block; do : | agent_policy a $g; done
 agent_start a || exit 1
 
-# --- charon: kernel-libipsec before kernel-netlink, its IKE sockets marked 0x42 and routed
-# outside its TUN device; raw public keys, IDs = addresses (PEERS.md)
+# --- charon with its userspace ESP (charon_start ... libipsec); raw public keys, IDs =
+# addresses
 d=$NT_DIR/ss
 mkdir -p "$d/swanctl/private" "$d/swanctl/pubkey"
 cp "$NT_DIR/keys/s.pem" "$d/swanctl/private/s.pem"
@@ -60,29 +60,6 @@ for k in a s; do
 	openssl pkey -in "$NT_DIR/keys/$k.pem" -pubout -out "$d/swanctl/pubkey/$k.pub" 2>/dev/null ||
 		{ nok "public key of $k"; exit 1; }
 done
-cat >"$d/strongswan.conf" <<EOF
-charon {
-	port = 500
-	port_nat_t = 4500
-	install_virtual_ip = no
-	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
-		curve25519 kdf kernel-libipsec kernel-netlink socket-default vici
-	plugins {
-		kernel-libipsec { allow_peer_ts = yes }
-		kernel-netlink { fwmark = !0x42 }
-		socket-default { fwmark = 0x42 }
-		vici { socket = unix://$d/charon.vici }
-	}
-	filelog {
-		log { path = $d/charon.log
-			default = 1
-			ike = 2
-			esp = 2
-		}
-	}
-}
-swanctl { socket = unix://$d/charon.vici }
-EOF
 # ss_conn NAME CHARON-ADDR IKE-REKEY CHILD-REKEY CHILD-LIFE [ESP-DH]: charon's rekeys at fixed
 # times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours
 ss_conn() {
@@ -117,14 +94,7 @@ EOF
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
-export STRONGSWAN_CONF=$d/strongswan.conf SWANCTL_DIR=$d/swanctl
-# charon's pid file is compiled in under /run: a private /run in its mount namespace
-nt_bg ip netns exec "$(ns s)" unshare -m --propagation private sh -c \
-	"mount -t tmpfs tmpfs /run && exec $CHARON" >"$d/charon.out" 2>&1
-if ! wait_for 10 in_ns s swanctl --stats; then
-	nok "charon did not start" "$(tail -20 "$d/charon.out" "$d/charon.log" 2>/dev/null)"
-	exit 1
-fi
+charon_start s "$d" libipsec || exit 1
 check "charon (kernel-libipsec) loads keys and connections" in_ns s swanctl --load-all --noprompt
 
 cap_start a wire host $A and \( host $S1 or host $S2 \) || exit 1
