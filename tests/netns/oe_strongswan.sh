@@ -4,16 +4,20 @@
 # detection, so our agent must float to 4500 and encapsulate, RFC 3948).
 # 1. charon (192.0.2.2) initiates (swanctl --initiate); our agent answers as responder: charon
 #    is in its clear-or-private group, charon's raw public key is looked up as the IPSECKEY at
-#    2.2.0.192.in-addr.arpa (signed zone), ours is charon's `pubkeys =`.
+#    2.2.0.192.in-addr.arpa (signed zone), ours is charon's `pubkeys =`. Then charon closes
+#    its Child SA and asks for a new one on the same IKE SA (CREATE_CHILD_SA, no REKEY_SA).
 # 2. our agent initiates to charon's second address (192.0.2.3, private-or-clear) from its
-#    trap: DNS lookup, IKE, Child SA; charon answers as responder.
+#    trap: DNS lookup, IKE, Child SA; charon answers as responder. The same over IPv6.
 # Each way: IKE SA ESTABLISHED and the Child SA INSTALLED on both ends, our eroute and status
-# show the tunnel, pings both ways, 2 MB over TCP with sha256, and A's capture shows only
-# IKE and `UDP-encap: ESP` between the two (zero cleartext ICMP or TCP).
+# show the tunnel, pings both ways, 2 MB over TCP with sha256.
+# 3. Rekeys under traffic (50 pings/s to each IPv4 address, none may be lost): charon rekeys
+#    one Child SA every 5 s and its IKE SA at 14 s; our agent rekeys the other (salifetime).
+# A's capture shows only IKE and `UDP-encap: ESP` (zero cleartext ICMP/ICMPv6 echo or TCP);
+# charon's DELETEs remove our tunnels.
 #
-#   A 192.0.2.1 (oe-agent) ──────┐            ┌── S 192.0.2.2 192.0.2.3 (charon, libipsec TUN)
-#     tcpdump on A's eth0        ├─ br0 (lan) ┤
-#   DNS 192.0.2.53 (nsd) ────────┘            │
+#   A 192.0.2.1 2001:db8::1 ───┐            ┌── S 192.0.2.2 192.0.2.3 2001:db8::3
+#     oe-agent, tcpdump        ├─ br0 (lan) ┤     (charon, kernel-libipsec TUN)
+#   DNS 192.0.2.53 (nsd) ──────┘            │
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/netns/lib.sh
@@ -27,11 +31,15 @@ nt_need nsd ldns-keygen ldns-signzone ldns-key2ds tcpdump ping openssl swanctl p
 A=192.0.2.1
 S1=192.0.2.2 # charon initiates from here
 S2=192.0.2.3 # our agent initiates to here
+A6=2001:db8::1
+S6=2001:db8::3 # our agent initiates to here over IPv6
+# ours_for ADDR: our address of ADDR's family
+ours_for() { if [[ $1 == *:* ]]; then echo $A6; else echo $A; fi; }
 
 net_lan
-net_host a $A
-net_host s $S1 $S2
-net_host dns 192.0.2.53
+net_host a $A $A6
+net_host s $S1 $S2 $S6
+net_host dns 192.0.2.53 2001:db8::53
 
 key_new a
 key_new s
@@ -41,13 +49,18 @@ key_new s
 	key_ipseckey s $S2
 } | dns_zone 2.0.192.in-addr.arpa
 dns_sign 2.0.192.in-addr.arpa
-dns_start dns 192.0.2.53
+{
+	key_ipseckey a $A6
+	key_ipseckey s $S6
+} | dns_zone 8.b.d.0.1.0.0.2.ip6.arpa
+dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
+dns_start dns 192.0.2.53 2001:db8::53
 
 agent_conf a nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
 	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s salifetime=10s \
 	"hostkey=$NT_DIR/keys/a.pem"
 echo $S1 | agent_policy a clear-or-private
-echo $S2 | agent_policy a private-or-clear
+printf '%s\n' $S2 $S6 | agent_policy a private-or-clear
 for g in clear private block; do : | agent_policy a $g; done
 agent_start a || exit 1
 
@@ -63,10 +76,14 @@ done
 # ss_conn NAME CHARON-ADDR IKE-REKEY CHILD-REKEY CHILD-LIFE [ESP-DH]: charon's rekeys at fixed
 # times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours
 ss_conn() {
+	local a len=32
+
+	a=$(ours_for "$2")
+	[[ $2 == *:* ]] && len=128
 	cat <<EOF
 	$1 {
 		local_addrs = $2
-		remote_addrs = $A
+		remote_addrs = $a
 		proposals = aes256gcm16-aes128gcm16-prfsha256-prfsha512-x25519-ecp256-modp2048
 		rekey_time = $3
 		local { auth = pubkey
@@ -74,14 +91,14 @@ ss_conn() {
 			id = $2 }
 		remote { auth = pubkey
 			pubkeys = a.pub
-			id = $A }
+			id = $a }
 		children { $1 { esp_proposals = aes256gcm16-aes128gcm16${6:+-$6}
 			rekey_time = $4
 			life_time = $5
 			rand_time = 0s
 			mode = tunnel
-			local_ts = $2/32
-			remote_ts = $A/32 } }
+			local_ts = $2/$len
+			remote_ts = $a/$len } }
 	}
 EOF
 }
@@ -91,13 +108,15 @@ EOF
 	ss_conn out $S1 14s 5s 12s
 	# our agent rekeys first (salifetime=10s: at 9 s), with PFS
 	ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
+	ss_conn in6 $S6 4h 60s 70s x25519-ecp256-modp2048
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
 charon_start s "$d" libipsec || exit 1
 check "charon (kernel-libipsec) loads keys and connections" in_ns s swanctl --load-all --noprompt
 
-cap_start a wire host $A and \( host $S1 or host $S2 \) || exit 1
+cap_start a wire \( host $A and \( host $S1 or host $S2 \) \) or \( host $A6 and host $S6 \) ||
+	exit 1
 
 # ss_sa CONN STATE: charon lists CONN's IKE SA ESTABLISHED and its Child SA in STATE
 ss_sa() {
@@ -106,17 +125,19 @@ ss_sa() {
 }
 # the SAs: both ends
 sa_checks() { # sa_checks CONN CHARON-ADDR WHO
-	local c=$1 s=$2 who=$3 st
+	local c=$1 s=$2 who=$3 st a
+
+	a=$(ours_for "$s")
 	if wait_for 10 ss_sa "$c" INSTALLED; then
 		ok "$who: charon's IKE SA is ESTABLISHED, its Child SA INSTALLED"
 	else
 		nok "$who: charon's IKE SA is ESTABLISHED, its Child SA INSTALLED" \
 			"$(in_ns s swanctl --list-sas 2>&1; tail -n 25 "$d/charon.log")"
 	fi
-	if wait_for 5 eroute_has a $A "$s" "tun0x[0-9a-f]+@${s//./\\.}"; then
-		ok "$who: A's ipsec eroute: $A -> $s => tun0x…@$s"
+	if wait_for 5 eroute_has a "$a" "$s" "tun0x[0-9a-f]+@${s//./\\.}"; then
+		ok "$who: A's ipsec eroute: $a -> $s => tun0x…@$s"
 	else
-		nok "$who: A's ipsec eroute: $A -> $s => tun0x…@$s" \
+		nok "$who: A's ipsec eroute: $a -> $s => tun0x…@$s" \
 			"$(agent_ipsec a eroute 2>&1; tail -n 30 "$(agent_log a)")"
 	fi
 	st=$(agent_ipsec a status 2>&1)
@@ -130,14 +151,16 @@ sa_checks() { # sa_checks CONN CHARON-ADDR WHO
 # traffic WHO CHARON-ADDR FROM TO: pings both ways through the tunnel, then 2 MB over TCP
 # from FROM to TO (roles a / s) with its sha256
 traffic() {
-	local who=$1 s=$2 to out
+	local who=$1 s=$2 to out a
+
+	a=$(ours_for "$s")
 	if ping_ok a "$s" 3 2; then ok "$who: A pings charon's $s through the tunnel"
 	else nok "$who: A pings charon's $s through the tunnel" \
 		"$(ping_out a "$s"; tail -n 20 "$(agent_log a)"; tail -n 10 "$d/charon.log")"; fi
-	if in_ns s ping -n -q -c 3 -W 2 -I "$s" $A >/dev/null 2>&1; then
+	if in_ns s ping -n -q -c 3 -W 2 -I "$s" "$a" >/dev/null 2>&1; then
 		ok "$who: charon pings A from $s through the tunnel"
 	else nok "$who: charon pings A from $s through the tunnel" "$(tail -n 10 "$d/charon.log")"; fi
-	[ "$4" = a ] && to=$A || to=$s
+	[ "$4" = a ] && to=$a || to=$s
 	if out=$(tcp_sha "$3" "$4" "$to" 2000000); then
 		ok "$who: 2 MB over TCP $3 -> $4 arrive intact ($out)"
 	else nok "$who: 2 MB over TCP $3 -> $4 arrive intact" "$out"; fi
@@ -173,6 +196,13 @@ else nok "agent initiates: the first ping to $S2 is held during IKE and answered
 	"$(tail -n 30 "$(agent_log a)")"; fi
 sa_checks in $S2 "agent initiates"
 traffic "agent initiates" $S2 a s
+
+# 2b. the same over IPv6 (ESP-in-UDP in IPv6), charon's key at its ip6.arpa name
+if ping_ok a $S6 1 8; then ok "IPv6: the first ping to $S6 is held during IKE and answered"
+else nok "IPv6: the first ping to $S6 is held during IKE and answered" \
+	"$(tail -n 30 "$(agent_log a)")"; fi
+sa_checks in6 $S6 "IPv6"
+traffic "IPv6" $S6 a s
 
 # 3. rekeys under traffic, 50 pings a second to each address for 16 s: charon rekeys S1's
 # Child SA (every 5 s, no PFS) and its IKE SA (14 s, the Child SA moves over); our agent
@@ -215,7 +245,8 @@ cap_stop wire
 ike=$(cap_count wire udp port 500 or \( udp port 4500 and udp[8:4] = 0 \))
 espudp=$(cap_count wire udp port 4500 and udp[8:4] != 0)
 raw=$(cap_count wire esp)
-clear=$(cap_count wire icmp or tcp)
+clear_f=(icmp or tcp or icmp6[0] == 128 or icmp6[0] == 129) # ICMPv6 echo, not neighbour discovery
+clear=$(cap_count wire "${clear_f[@]}")
 text=$(tcpdump -n -r "$NT_DIR/wire.pcap" udp port 4500 and udp[8:4] != 0 2>/dev/null)
 if [ "$ike" -ge 8 ]; then ok "A's capture shows IKE ($ike datagrams)"
 else nok "A's capture shows IKE" "$(cap_show wire)"; fi
@@ -223,13 +254,13 @@ if [ "$espudp" -ge 40 ] && grep -q 'UDP-encap: ESP' <<<"$text" && [ "$raw" -eq 0
 	ok "A's capture shows ESP-in-UDP on 4500 only ($espudp packets, no raw ESP)"
 else nok "A's capture shows ESP-in-UDP on 4500 only" "in UDP $espudp, raw $raw: $(cap_show wire)"; fi
 if [ "$clear" -eq 0 ]; then ok "no cleartext ICMP or TCP between A and charon"
-else nok "no cleartext ICMP or TCP between A and charon" "$(cap_show wire icmp or tcp)"; fi
+else nok "no cleartext ICMP or TCP between A and charon" "$(cap_show wire "${clear_f[@]}")"; fi
 
 # 3. charon deletes both IKE SAs (INFORMATIONAL DELETE on 4500): our tunnels go away
-for c in out:$S1 in:$S2; do
+for c in out:$S1 in:$S2 in6:$S6; do
 	out=$(in_ns s swanctl --terminate --ike "${c%%:*}" --timeout 10 2>&1)
 	result "charon deletes IKE SA '${c%%:*}' and our agent answers" $? "$(tail -n 5 <<<"$out")"
-	if wait_for 5 eval "! eroute_has a $A ${c#*:} 'tun0x.*'"; then
+	if wait_for 5 eval "! eroute_has a $(ours_for "${c#*:}") ${c#*:} 'tun0x.*'"; then
 		ok "A's tunnel eroute to ${c#*:} is gone after charon's DELETE"
 	else
 		nok "A's tunnel eroute to ${c#*:} is gone after charon's DELETE" "$(agent_ipsec a eroute 2>&1)"
