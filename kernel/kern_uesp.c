@@ -167,9 +167,14 @@ size_t kern_uesp_process(struct kern_uesp *u, const uint8_t *pkt, size_t n, uint
 	}
 	if ((s = uesp_tab_by_pair(&u->tab, &src, &dst)) != NULL)
 		return outbound(u, s, pkt, n, out, cap);
-	if (kern_esp_peek_spi(pkt, n, &spi) != KERN_ESP_OK ||
-	    !(s = uesp_tab_by_spi(&u->tab, spi))) {
+	if (kern_esp_peek_spi(pkt, n, &spi) != KERN_ESP_OK) {
 		u->st.no_sa++;
+		return 0;
+	}
+	if (!(s = uesp_tab_by_spi(&u->tab, spi))) {
+		u->st.no_sa++;
+		if (u->unknown_cb) /* the sender may hold an SA we lost (a restart) */
+			u->unknown_cb(u->unknown_arg, &src, &dst, spi);
 		return 0;
 	}
 	st = kern_esp_decrypt(s->esp, pkt, n, out, cap, &len);
@@ -303,4 +308,13 @@ void kern_uesp_set_rekey_cb(struct kern_uesp *u, void (*cb)(void *arg, uint32_t 
 {
 	u->rekey_cb = cb;
 	u->rekey_arg = arg;
+}
+
+void kern_uesp_set_unknown_cb(struct kern_uesp *u,
+			      void (*cb)(void *arg, const struct oe_addr *src,
+					 const struct oe_addr *dst, uint32_t spi),
+			      void *arg)
+{
+	u->unknown_cb = cb;
+	u->unknown_arg = arg;
 }

@@ -76,6 +76,9 @@ struct kern_uesp {
 	struct kern_uesp_stats st;
 	void (*rekey_cb)(void *arg, uint32_t spi_in);
 	void *rekey_arg;
+	void (*unknown_cb)(void *arg, const struct oe_addr *src, const struct oe_addr *dst,
+			   uint32_t spi);
+	void *unknown_arg;
 	uint32_t mark;			/* SO_MARK of the sockets below: never trapped or queued */
 	int mtu_fd4, mtu_fd6;		/* UDP sockets connect()ed to a remote to read its MTU */
 	struct kern_icmp *raw;		/* raw sockets for the packets we send ourselves */

@@ -482,6 +482,11 @@ void kern_uesp_set_send_fn(struct kern_uesp *u,
 /* Called (may be NULL) when an SA wants a rekey (soft bytes, sequence numbers near the end). */
 void kern_uesp_set_rekey_cb(struct kern_uesp *u, void (*cb)(void *arg, uint32_t spi_in),
 			    void *arg);
+/* Called (may be NULL) for inbound ESP whose SPI has no SA (dropped; src sent it to dst). */
+void kern_uesp_set_unknown_cb(struct kern_uesp *u,
+			      void (*cb)(void *arg, const struct oe_addr *src,
+					 const struct oe_addr *dst, uint32_t spi),
+			      void *arg);
 /* ==== end of uesp =========================================================================== */
 
 #endif

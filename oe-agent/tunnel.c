@@ -318,6 +318,18 @@ static void on_rekey(void *arg, uint32_t spi_in)
 		}
 }
 
+/* ESP for an SPI we lack: if we restarted, its sender still holds SAs with us; the engine
+ * tells it (INVALID_SPI) when no IKE SA with it exists, so it need not wait for dpddelay. */
+static void on_unknown_spi(void *arg, const struct oe_addr *src, const struct oe_addr *dst,
+			   uint32_t spi)
+{
+	struct oe_tunnels *x = arg;
+	struct ike_endpoint local = { *dst, IKE_PORT }, remote = { *src, IKE_PORT };
+
+	if (x->ike)
+		ike_esp_unknown_spi(oe_ike_engine(x->ike), &local, &remote, spi);
+}
+
 /* ---- life ------------------------------------------------------------------------------------ */
 
 static void log_diag(void *ctx, enum oe_diag_sev sev, const char *msg)
@@ -399,6 +411,7 @@ int oe_tunnels_start(struct oe_loop *l, const struct oe_conf *c, const struct pg
 		goto fail;
 	}
 	kern_uesp_set_rekey_cb(x->uesp, on_rekey, x);
+	kern_uesp_set_unknown_cb(x->uesp, on_unknown_spi, x);
 	kern_uesp_set_sockmark(x->uesp, c->socketmark);
 	err = oe_loop_watch(l, kern_uesp_fd(x->uesp), EPOLLIN, on_esp, x);
 	if (!err)

@@ -178,6 +178,13 @@ uint64_t ike_next_deadline(const struct ike_engine *e);
 /* Runs every timer due at ops->now_ms(): retransmissions, give-ups, liveness, rekeys. */
 void ike_run_timers(struct ike_engine *e);
 
+/* ESP arrived for an inbound SPI we do not have (the owner's datapath saw it): when no IKE SA
+ * with remote exists (we restarted, it did not), tells remote with an unprotected INVALID_SPI
+ * (RFC 7296 §2.21.4), so that it checks its SAs with us now; at most 10 a second. local: our
+ * address, IKE port. */
+void ike_esp_unknown_spi(struct ike_engine *e, const struct ike_endpoint *local,
+			 const struct ike_endpoint *remote, uint32_t spi);
+
 /* Deletes an IKE SA (and its Child SAs) with an INFORMATIONAL DELETE. */
 enum ike_status ike_delete(struct ike_engine *e, uint64_t sa);
 /* Deletes the installed Child SA spi_in of IKE SA sa with an INFORMATIONAL DELETE; when no

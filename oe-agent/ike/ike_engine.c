@@ -304,21 +304,65 @@ void ike_answer_plain(struct ike_engine *e, const struct ike_msg *m,
  * provoke an unauthenticated answer, so at most IKE_INVALID_SPI_PER_S go out per second;
  * responses are never answered. */
 #define IKE_INVALID_SPI_PER_S 10
-static void answer_unknown_spi(struct ike_engine *e, const struct ike_msg *m,
-			       const struct ike_endpoint *from, const struct ike_endpoint *to)
+/* One more unprotected notification this second (INVALID_IKE_SPI answers and INVALID_SPI
+ * hints share the budget)? */
+static bool unprotected_budget(struct ike_engine *e)
 {
 	uint64_t second = ike_now(e) / 1000;
 
-	if (m->hdr.flags & IKE_FLAG_R)
-		return;
 	if (second != e->ispi_second) {
 		e->ispi_second = second;
 		e->ispi_sent = 0;
 	}
 	if (e->ispi_sent >= IKE_INVALID_SPI_PER_S)
-		return;
+		return false;
 	e->ispi_sent++;
-	ike_answer_plain(e, m, from, to, IKE_N_INVALID_IKE_SPI, NULL, 0);
+	return true;
+}
+
+static void answer_unknown_spi(struct ike_engine *e, const struct ike_msg *m,
+			       const struct ike_endpoint *from, const struct ike_endpoint *to)
+{
+	if (m->hdr.flags & IKE_FLAG_R)
+		return;
+	if (unprotected_budget(e))
+		ike_answer_plain(e, m, from, to, IKE_N_INVALID_IKE_SPI, NULL, 0);
+}
+
+/* §2.21.4: ESP for an SA we lack, from a peer with which we hold no IKE SA (we restarted and
+ * it still sends on its SA): an INFORMATIONAL outside any exchange, unprotected, with
+ * INVALID_SPI and the SPI. Flagged as a response so that nobody answers it (no loops); the
+ * IKE SPIs mean nothing to the peer (random SPIi, zero SPIr). */
+void ike_esp_unknown_spi(struct ike_engine *e, const struct ike_endpoint *local,
+			 const struct ike_endpoint *remote, uint32_t spi)
+{
+	uint8_t data[4] = { (uint8_t)(spi >> 24), (uint8_t)(spi >> 16), (uint8_t)(spi >> 8),
+			    (uint8_t)spi };
+	struct ike_builder b;
+	struct ike_hdr h;
+	uint8_t *msg = NULL;
+	size_t n = 0;
+
+	for (const struct ike_sa *sa = e->all; sa; sa = sa->next)
+		if (sa->state != IKE_S_DEAD && oe_addr_eq(&sa->remote.addr, &remote->addr))
+			return; /* an SA of ours it does not use: not a lost state */
+	if (!unprotected_budget(e))
+		return;
+	memset(&h, 0, sizeof(h));
+	if (ike_random(e, h.spi_i, sizeof(h.spi_i)) != 0)
+		return;
+	h.version = IKE_VERSION;
+	h.exch = IKE_EXCH_INFORMATIONAL;
+	h.flags = IKE_FLAG_R;
+	ike_build_init(&b, &h);
+	ike_build_notify(&b, IKE_N_INVALID_SPI, data, sizeof(data));
+	if (ike_build_finish(&b, NULL, &msg, &n) != IKE_CODEC_OK) {
+		ike_build_free(&b);
+		return;
+	}
+	e->stats.sent++;
+	e->ops.send(e->ops.arg, local, remote, msg, n);
+	free(msg);
 }
 
 void ike_sa_start(struct ike_sa *sa, enum ike_pending what, uint32_t spi)
@@ -578,6 +622,10 @@ enum ike_status ike_receive(struct ike_engine *e, const uint8_t *msg, size_t len
 	from_initiator = m->hdr.flags & IKE_FLAG_I;
 	if (m->hdr.exch == IKE_EXCH_SA_INIT && !(m->hdr.flags & IKE_FLAG_R)) {
 		st = from_initiator ? ike_init_request(e, m, msg, len, from, to) : IKE_ERR_MALFORMED;
+		goto out;
+	}
+	if (ike_sa_invalid_spi_hint(e, m, from)) {
+		st = IKE_OK;
 		goto out;
 	}
 	sa = ike_sa_by_spi(e, ike_spi_get(from_initiator ? m->hdr.spi_r : m->hdr.spi_i));

@@ -187,6 +187,8 @@ struct ike_engine {
 	unsigned in_call;	 /* nesting of entry points; dead SAs are reaped at 0 */
 	uint64_t ispi_second;	 /* INVALID_IKE_SPI answers: the second they were counted in */
 	unsigned ispi_sent;	 /* and how many went out in it */
+	uint64_t hint_second;	 /* INVALID_SPI hints received: the second they were counted in */
+	unsigned hints;		 /* and how many were looked at in it */
 };
 
 /* ike_sa.c */
@@ -222,6 +224,13 @@ void ike_sa_request_done(struct ike_sa *sa);
  * the retransmissions left go out at the first interval, and an authenticated answer to any
  * of them still keeps the SA. True if m was such an answer. */
 bool ike_sa_lost_hint(struct ike_sa *sa, const struct ike_msg *m);
+/* §2.21.4: m, unprotected and outside any exchange, says INVALID_SPI: from says it has no SA
+ * for ESP we sent (ike_esp_unknown_spi at a peer that restarted). A hint only: the IKE SA of
+ * that Child SA checks liveness now instead of after dpddelay of silence, and its usual
+ * give-up applies (a live peer answers the check). At most 10 are looked at a second. True if
+ * m was such a message. */
+bool ike_sa_invalid_spi_hint(struct ike_engine *e, const struct ike_msg *m,
+			     const struct ike_endpoint *from);
 void ike_sa_timers(struct ike_sa *sa, uint64_t now);
 uint64_t ike_sa_deadline(const struct ike_sa *sa);
 void ike_event(struct ike_sa *sa, enum ike_event_kind kind, enum ike_status why,

@@ -536,6 +536,57 @@ bool ike_sa_lost_hint(struct ike_sa *sa, const struct ike_msg *m)
 	return true;
 }
 
+static bool hint_budget(struct ike_engine *e)
+{
+	uint64_t second = ike_now(e) / 1000;
+
+	if (second != e->hint_second) {
+		e->hint_second = second;
+		e->hints = 0;
+	}
+	return e->hints++ < 10;
+}
+
+/* The established IKE SA with from whose Child SA sends with SPI spi. */
+static struct ike_sa *sa_of_spi_out(struct ike_engine *e, const struct oe_addr *from,
+				    uint32_t spi)
+{
+	for (struct ike_sa *sa = e->all; sa; sa = sa->next)
+		if (sa->state == IKE_S_ESTABLISHED && oe_addr_eq(&sa->remote.addr, from) &&
+		    child_sa_by_spi_out(sa, spi))
+			return sa;
+	return NULL;
+}
+
+bool ike_sa_invalid_spi_hint(struct ike_engine *e, const struct ike_msg *m,
+			     const struct ike_endpoint *from)
+{
+	const struct ike_notify_pl *n;
+	struct ike_sa *sa;
+	uint32_t spi;
+
+	if (m->has_sk || m->hdr.exch != IKE_EXCH_INFORMATIONAL || !(m->hdr.flags & IKE_FLAG_R) ||
+	    !(n = ike_msg_notify(m, IKE_N_INVALID_SPI)) || n->len != 4)
+		return false;
+	spi = (uint32_t)n->data[0] << 24 | (uint32_t)n->data[1] << 16 |
+	      (uint32_t)n->data[2] << 8 | n->data[3];
+	if (!hint_budget(e) || !(sa = sa_of_spi_out(e, &from->addr, spi)))
+		return true;
+	/* ESP from the peer since the last look: it is alive, whoever sent this */
+	if (child_sa_traffic(sa)) {
+		sa->last_rx_ms = ike_now(e);
+		return true;
+	}
+	if (sa->pending != IKE_P_NONE || !e->conf.liveness_ms)
+		return true;
+	oe_info(IKE, "IKE SA %016" PRIx64 ":%016" PRIx64 ": the peer has no SA %08x "
+		"(INVALID_SPI, unauthenticated): liveness check now", sa->spi_i, sa->spi_r, spi);
+	ike_sa_start(sa, IKE_P_LIVENESS, 0);
+	sa->liveness_at = ike_now(e) + e->conf.liveness_ms;
+	ike_sa_touch(sa);
+	return true;
+}
+
 static void retransmit(struct ike_sa *sa, uint64_t now)
 {
 	struct ike_engine *e = sa->e;

@@ -977,6 +977,65 @@ static void test_initial_contact_spares_negotiation(void)
 	w_free(&w);
 }
 
+/* ---- INVALID_SPI from a peer that restarted (§2.21.4) -------------------------------------- */
+
+/* I restarts; R still holds the SAs and sends ESP that I cannot decrypt. I's datapath reports
+ * the SPI, I tells R with an unprotected INVALID_SPI; R, hearing no ESP from I any more,
+ * checks liveness at once instead of after 30 s of silence, I answers that with
+ * INVALID_IKE_SPI, and R gives up within 3 s. While ESP from I still arrives the hint is
+ * ignored (anyone could send it); I sends at most 10 a second. */
+static void test_invalid_spi_after_restart(void)
+{
+	struct w_world w;
+	struct w_node *i, *r;
+	struct kern_sa_counters ctr = { .packets_in = 5 };
+	uint32_t r_in, r_out;
+	unsigned hints = 0;
+
+	setup(&w, k_ec, k_ed);
+	i = &w.n[0];
+	r = &w.n[1];
+	start(&w);
+	T_CHECK_INT(w_initiate(i, r), IKE_OK);
+	w_run(&w, 100);
+	handshake_transcript(&w);
+	r_in = kern_mock_at(r->km, 0)->spi_in;
+	r_out = kern_mock_at(r->km, 0)->spi_out;
+	/* unknown ESP from a peer we hold an IKE SA with: no hint (not a lost state) */
+	ike_esp_unknown_spi(i->e, &i->ep, &r->ep, 0x12345678);
+	w_run(&w, 100);
+	W_EXPECT_END(&w);
+	w_stop(i);
+	T_CHECK_INT(w_start(i), 0);
+	r->events[0] = 0;
+	/* ESP from I reached R since the last look: the hint changes nothing */
+	kern_mock_set_counters(r->km, r_in, &ctr);
+	ike_esp_unknown_spi(i->e, &i->ep, &r->ep, r_out);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO resp 0 N(INVALID_SPI)");
+	W_EXPECT_END(&w);
+	ike_esp_unknown_spi(i->e, &i->ep, &r->ep, r_out);
+	w_run(&w, 100);
+	W_EXPECT(&w, "I>R INFO resp 0 N(INVALID_SPI)");
+	W_EXPECT(&w, "R>I INFO req 0");
+	W_EXPECT(&w, "I>R INFO resp 0 N(INVALID_IKE_SPI)");
+	W_EXPECT_END(&w);
+	w_run(&w, 3000);
+	T_CHECK_STR(r->events, "CHILD_DOWN DELETED:liveness");
+	T_CHECK_INT(kern_mock_installed(r->km), 0);
+	/* a flood of unknown ESP: 10 hints a second (the budget INVALID_IKE_SPI answers share) */
+	w.rd = w.nlines;
+	w_run(&w, 1000 - w.now % 1000);
+	w.rd = w.nlines;
+	for (int k = 0; k < 30; k++)
+		ike_esp_unknown_spi(i->e, &i->ep, &r->ep, r_out);
+	w_run(&w, 10);
+	while (w.rd < w.nlines)
+		hints += strcmp(w.lines[w.rd++], "I>R INFO resp 0 N(INVALID_SPI)") == 0;
+	T_CHECK_INT(hints, 10);
+	w_free(&w);
+}
+
 /* ---- the datapath across rekeys (§2.8): the mock kernel and a queue-less uesp side by side -- */
 
 struct tee {
@@ -1167,6 +1226,7 @@ int main(void)
 	T_RUN(test_invalid_ike_spi_forged);
 	T_RUN(test_rekey_under_traffic);
 	T_RUN(test_initial_contact_spares_negotiation);
+	T_RUN(test_invalid_spi_after_restart);
 	T_RUN(test_esp_dh_choice);
 	T_RUN(test_aes128_sha512);
 	T_RUN(test_msgid_window);
