@@ -148,6 +148,8 @@ struct ike_sa {
 	size_t rekey_nonce_len;
 	uint16_t pfs_group;	 /* our Child SA rekeys' KE group (0: the IKE SA's), as the
 				  * peer's INVALID_KE_PAYLOAD asked (§1.3) */
+	bool pfs_refused;	 /* the peer answered our rekey with a KE by NO_PROPOSAL_CHOSEN:
+				  * later ones carry none (ike_rekey.c child_response) */
 	/* IKE SA rekey (§2.8, §2.18): handles of the new SA we proposed and of the one the peer
 	 * proposed (both exist after a simultaneous rekey, §2.8.2) */
 	uint64_t rekey_mine, rekey_theirs;

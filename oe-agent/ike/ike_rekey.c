@@ -116,7 +116,7 @@ static void start_child(struct ike_sa *sa, uint32_t spi)
 	nc = child_sa_new(sa);
 	/* with PFS, a KE of the IKE SA's group: one the peer accepted already */
 	if (!nc || ike_nonce(sa->rekey_nonce, IKE_NONCE_LEN) != IKE_CRYPTO_OK ||
-	    (sa->e->conf.child_pfs &&
+	    (sa->e->conf.child_pfs && !sa->pfs_refused &&
 	     ike_dh_new(sa->pfs_group ? sa->pfs_group : sa->dh, &nc->pfs_dh) != IKE_CRYPTO_OK)) {
 		if (nc)
 			child_sa_remove(sa, nc);
@@ -258,6 +258,14 @@ static enum ike_status child_response(struct ike_sa *sa, const struct ike_msg *m
 	if (err) {
 		st = ike_status_of_notify(err);
 		again = err == IKE_N_INVALID_KE_PAYLOAD && pfs_regroup(sa, nc, m);
+		/* a peer not set up for PFS refuses the KE (strongSwan's default ESP proposals
+		 * have no DH group): rekeyed without one at once, rather than left to run into
+		 * its hard lifetime, since OE has no per-peer setting to change */
+		if (err == IKE_N_NO_PROPOSAL_CHOSEN && nc->pfs_dh && !sa->pfs_refused) {
+			oe_notice(IKE, "IKE SA %016" PRIx64 ": the peer refuses PFS in Child SA "
+				  "rekeys; rekeying without", sa->spi_i);
+			sa->pfs_refused = again = true;
+		}
 		goto fail;
 	}
 	if (!psa || !ti || !tr || !ike_nonce_copy(pn, nr, &nr_len) ||

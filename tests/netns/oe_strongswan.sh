@@ -108,7 +108,9 @@ EOF
 	ss_conn out $S1 14s 5s 12s
 	# our agent rekeys first (salifetime=10s: at 9 s), with PFS
 	ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
-	ss_conn in6 $S6 4h 60s 70s x25519-ecp256-modp2048
+	# the same, but charon is not set up for PFS (no DH group: its default): our agent's
+	# rekey with a KE is refused, and rekeys without
+	ss_conn in6 $S6 4h 60s 70s
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
@@ -206,11 +208,15 @@ traffic "IPv6" $S6 a s
 
 # 3. rekeys under traffic, 50 pings a second to each address for 16 s: charon rekeys S1's
 # Child SA (every 5 s, no PFS) and its IKE SA (14 s, the Child SA moves over); our agent
-# rekeys S2's Child SA (at 9 s, with a KE: PFS). No ping may be lost.
-said() { agent_ipsec a eroute | awk -v d="$1/32" '$4 == d && $6 ~ /^tun0x/ { print $6 }'; }
-said1=$(said $S1) said2=$(said $S2)
+# rekeys S2's Child SA (at 9 s, with a KE: PFS) and S6's (refused with a KE, so without).
+# No ping may be lost.
+said() {
+	agent_ipsec a eroute | awk -v d="$1/" '
+		index($4, d) == 1 || index($4, "[" d) == 1 { if ($6 ~ /^tun0x/) print $6 }'
+}
+said1=$(said $S1) said2=$(said $S2) said6=$(said $S6)
 pids=()
-for s in $S1 $S2; do
+for s in $S1 $S2 $S6; do
 	nt_bg ip netns exec "$(ns a)" timeout 40 ping -n -q -i 0.02 -c 800 -W 1 $s >"$NT_DIR/ping.$s" 2>&1
 	pids+=("$NT_BG")
 done
@@ -218,7 +224,7 @@ wait "${pids[@]}"
 rekeys() { grep -c "$1" "$d/charon.log"; }
 note "rekeys: charon's Child SA $(rekeys 'generating CREATE_CHILD_SA request.*REKEY_SA'), ours \
 $(rekeys 'parsed CREATE_CHILD_SA request.*REKEY_SA.*KE'), IKE SA $(rekeys 'rekeyed between')"
-for s in $S1 $S2; do
+for s in $S1 $S2 $S6; do
 	loss=$(grep -o '[0-9]* received, [0-9.]*% packet loss' "$NT_DIR/ping.$s")
 	if [[ "$loss" == "800 received, 0% packet loss" ]]; then
 		ok "rekeys: 800 pings to $s at 20 ms intervals, none lost"
@@ -235,8 +241,13 @@ if [ "$(rekeys 'parsed CREATE_CHILD_SA request.*REKEY_SA.*KE')" -ge 1 ] &&
 	ok "rekeys: our agent rekeyed S2's Child SA with PFS ($said2 -> $(said $S2))"
 else nok "rekeys: our agent rekeyed S2's Child SA with PFS" \
 	"$(grep -E 'CREATE_CHILD_SA|NO_PROP' "$d/charon.log" | tail -n 10; agent_ipsec a eroute)"; fi
-for s in $S1 $S2; do
-	n=$(agent_ipsec a eroute | grep -c " -> ${s//./\\.}/32 .*=> tun0x")
+if grep -q "the peer refuses PFS in Child SA rekeys; rekeying without" "$(agent_log a)" &&
+	[ "$(said $S6)" != "$said6" ]; then
+	ok "rekeys: charon refused PFS for $S6, our agent rekeyed without ($said6 -> $(said $S6))"
+else nok "rekeys: charon refused PFS for $S6, our agent rekeyed without" \
+	"$(grep -E 'rekey|PFS' "$(agent_log a)" | tail -n 10; agent_ipsec a eroute)"; fi
+for s in $S1 $S2 $S6; do
+	n=$(agent_ipsec a eroute | grep -c " -> ${s//./\\.}/[0-9]* .*=> tun0x")
 	if [ "$n" -eq 1 ]; then ok "rekeys: one tunnel eroute to $s afterwards"
 	else nok "rekeys: one tunnel eroute to $s afterwards" "$(agent_ipsec a eroute)"; fi
 done
