@@ -28,12 +28,26 @@
 
 /* ---- kern_ops ------------------------------------------------------------------------------- */
 
+/* s (just added) waits for the peer (outbound_later) while o keeps the pair's outbound
+ * traffic: until s decrypts (kern_uesp_process) or o is removed (op_remove). */
+static void send_later(struct kern_uesp *u, struct uesp_sa *s, struct uesp_sa *o)
+{
+	uesp_tab_promote(&u->tab, o);
+	s->pending_out = true;
+	o->successor = s->sa.spi_in;
+}
+
 static int op_install(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *s;
+	struct uesp_sa *s, *o = sa->outbound_later ? uesp_tab_by_pair(&u->tab, &sa->sel.src.addr,
+								       &sa->sel.dst.addr)
+						   : NULL;
+	int err = uesp_tab_add(&u->tab, sa, &s);
 
-	return uesp_tab_add(&u->tab, sa, &s);
+	if (!err && o) /* another SA of the pair is up (a reauthentication): it sends on */
+		send_later(u, s, o);
+	return err;
 }
 
 static int op_update(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa)
@@ -45,11 +59,8 @@ static int op_update(void *arg, const struct kern_child_sa *old, const struct ke
 
 	if (err)
 		return err;
-	if (later) { /* the old one sends until the peer is ready (kern_uesp_process, op_remove);
-		      * o still stands: adds move no SA */
-		uesp_tab_promote(&u->tab, o);
-		s->pending_out = true;
-		o->successor = nsa->spi_in;
+	if (later) { /* o still stands: adds move no SA */
+		send_later(u, s, o);
 		return 0;
 	}
 	if (o) /* RFC 7296 §2.8: its inbound side stays until the old SA is deleted */

@@ -129,10 +129,11 @@ struct kern_child_sa {
 	enum kern_encap encap;
 	uint16_t encap_sport, encap_dport; /* our / the peer's UDP port when encapsulated */
 	struct kern_lifetime life;
-	/* update() of a rekey we answered (RFC 7296 §2.8): when our answer leaves, the peer has
-	 * not installed this SA yet, so it receives at once but takes the pair's outbound
-	 * traffic only once the peer's first packet on it arrives or the old SA is removed
-	 * (strongSwan's responder also waits; sending at once loses packets) */
+	/* an SA we answered for (a rekey, RFC 7296 §2.8, or an IKE_AUTH while another SA of the
+	 * pair is up, as in strongSwan's reauthentication): when our answer leaves, the peer has
+	 * not installed it yet, so it receives at once but takes the pair's outbound traffic
+	 * from the SA that has it only once the peer's first packet on it arrives or that SA is
+	 * removed (strongSwan's responder also waits; sending at once loses packets) */
 	bool outbound_later;
 };
 

@@ -120,7 +120,7 @@ static void fill(struct ike_sa *sa, struct child_sa *c, const struct oe_sel *sel
 		k->encap_dport = sa->remote.port;
 	}
 	k->life.hard_s = conf->child_lifetime_s;
-	k->outbound_later = old && !exch_initiator; /* a rekey we answer (kern_child_sa) */
+	k->outbound_later = !exch_initiator; /* the peer installs it on our answer */
 	/* the original responder rekeys later so both ends rarely start at once */
 	k->life.soft_s = conf->child_lifetime_s * (sa->initiator ? 90u : 95u) / 100;
 }

@@ -530,6 +530,8 @@ charon {
 	port_nat_t = 4500
 	$routes
 	install_virtual_ip = no
+	# a reauthentication makes the new SAs before deleting the old (no gap for traffic)
+	make_before_break = yes
 	load = random nonce openssl pem pkcs1 pkcs8 pubkey x509 gmp aes sha1 sha2 hmac gcm mgf1 \
 		curve25519 kdf $kern socket-default vici
 	plugins {

@@ -57,7 +57,7 @@ dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
 dns_start dns 192.0.2.53 2001:db8::53
 
 agent_conf a nameservers=192.0.2.53 "dnssec-anchors=$(dns_anchors)" \
-	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s salifetime=10s \
+	dnssec-rootkey-file=none dns-timeout=500ms dns-lookup-timeout=3s salifetime=10s dpddelay=2s \
 	"hostkey=$NT_DIR/keys/a.pem"
 echo $S1 | agent_policy a clear-or-private
 printf '%s\n' $S2 $S6 | agent_policy a private-or-clear
@@ -74,7 +74,9 @@ for k in a s; do
 		{ nok "public key of $k"; exit 1; }
 done
 # ss_conn NAME CHARON-ADDR IKE-REKEY CHILD-REKEY CHILD-LIFE [ESP-DH]: charon's rekeys at fixed
-# times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours
+# times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours.
+# REAUTH=TIME: charon reauthenticates then (a new IKE SA and Child SA, then the old ones
+# go). DPD=TIME: its liveness checks after that long without traffic (2 s).
 ss_conn() {
 	local a len=32
 
@@ -86,6 +88,8 @@ ss_conn() {
 		remote_addrs = $a
 		proposals = aes256gcm16-aes128gcm16-prfsha256-prfsha512-x25519-ecp256-modp2048
 		rekey_time = $3
+		reauth_time = ${REAUTH:-0s}
+		dpd_delay = ${DPD:-2s}
 		local { auth = pubkey
 			pubkeys = s.pub
 			id = $2 }
@@ -106,11 +110,11 @@ EOF
 	echo "connections {"
 	# charon rekeys the Child SA every 5 s (no PFS) and the IKE SA every 14 s
 	ss_conn out $S1 14s 5s 12s
-	# our agent rekeys first (salifetime=10s: at 9 s), with PFS
-	ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
+	# our agent rekeys first (salifetime=10s: at 9 s), with PFS; charon reauthenticates
+	REAUTH=8s ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
 	# the same, but charon is not set up for PFS (no DH group: its default): our agent's
 	# rekey with a KE is refused, and rekeys without
-	ss_conn in6 $S6 4h 60s 70s
+	DPD=30s ss_conn in6 $S6 4h 60s 70s
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
@@ -208,8 +212,9 @@ traffic "IPv6" $S6 a s
 
 # 3. rekeys under traffic, 50 pings a second to each address for 16 s: charon rekeys S1's
 # Child SA (every 5 s, no PFS) and its IKE SA (14 s, the Child SA moves over); our agent
-# rekeys S2's Child SA (at 9 s, with a KE: PFS) and S6's (refused with a KE, so without).
-# No ping may be lost.
+# rekeys S2's Child SA (at 9 s, with a KE: PFS) and S6's (refused with a KE, so without);
+# charon reauthenticates S2's IKE SA (every 8 s, make-before-break; it waits while a Child
+# SA is being deleted). No ping may be lost.
 said() {
 	agent_ipsec a eroute | awk -v d="$1/" '
 		index($4, d) == 1 || index($4, "[" d) == 1 { if ($6 ~ /^tun0x/) print $6 }'
@@ -251,6 +256,28 @@ for s in $S1 $S2 $S6; do
 	if [ "$n" -eq 1 ]; then ok "rekeys: one tunnel eroute to $s afterwards"
 	else nok "rekeys: one tunnel eroute to $s afterwards" "$(agent_ipsec a eroute)"; fi
 done
+# 4. liveness: 8 s without traffic; charon checks S1 and S2 every 2 s (DPD: our agent then
+# needs no check of its own), our agent checks S6 after 2 s (dpddelay): each answers the
+# other, nothing is torn down
+dpd() { grep -cE "$1 INFORMATIONAL $2 [0-9]+ \[ \]" "$d/charon.log"; }
+ss0=$(dpd parsed response) ours0=$(dpd parsed request)
+sleep 8
+ss1=$(dpd parsed response) ours1=$(dpd parsed request)
+note "liveness checks in 8 s: charon's $((ss1 - ss0)) answered by us, ours $((ours1 - ours0))"
+if [ $((ss1 - ss0)) -ge 3 ] && [ $((ours1 - ours0)) -ge 1 ]; then
+	ok "liveness: charon's checks answered ($((ss1 - ss0))), ours answered ($((ours1 - ours0)))"
+else nok "liveness: charon's checks answered, ours answered" \
+	"charon's $ss0 -> $ss1, ours $ours0 -> $ours1"; fi
+for s in $S1 $S2 $S6; do
+	if [ -n "$(said $s)" ] && ping_ok a $s 1 2; then ok "liveness: the tunnel to $s stays"
+	else nok "liveness: the tunnel to $s stays" "$(agent_ipsec a eroute; tail -n 20 "$(agent_log a)")"; fi
+done
+
+if grep -q "reauthenticating IKE_SA in\[" "$d/charon.log" &&
+	in_ns s swanctl --list-sas --ike in | grep -q INSTALLED; then
+	ok "charon reauthenticated S2's IKE SA (new IKE and Child SA, then the old deleted)"
+else nok "charon reauthenticated S2's IKE SA" \
+	"$(grep -E 'reauth|IKE_AUTH' "$d/charon.log" | tail -n 10; in_ns s swanctl --list-sas)"; fi
 
 cap_stop wire
 ike=$(cap_count wire udp port 500 or \( udp port 4500 and udp[8:4] = 0 \))

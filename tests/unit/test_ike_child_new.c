@@ -104,7 +104,7 @@ static void test_accepted_when_none_left(void)
 		T_CHECK(oe_addr_eq(&k->sel.src.addr, &r->ep.addr));
 		T_CHECK(oe_addr_eq(&k->sel.dst.addr, &i->ep.addr));
 		T_CHECK_INT(k->spi_out, 0x0c0ffee0);
-		T_CHECK(!k->outbound_later); /* a new SA, not a rekey: it sends at once */
+		T_CHECK(k->outbound_later); /* answered for; alone for the pair, it sends at once */
 	}
 	w_free(&w);
 }

@@ -2,7 +2,7 @@
  * Child SAs; a packet of the pair is encrypted by one and decrypted by the other into the
  * same bytes; unknown pairs and SPIs are dropped; a replay is refused; counters through
  * query; a rekey (update) moves outbound traffic to the new SA while the old one still
- * decrypts until removed (a rekey we answered: once the peer is ready); the rules text
+ * decrypts until removed (one we answered for: once the peer is ready); the rules text
  * sends tunnel pairs and ESP to the ESP queue. The SA table against a naive list with
  * thousands of SAs in random order; the path MTU decisions (ICMP too-big, fragments, the
  * PMTU we caused) with a fake kernel PMTU and a fake sender. */
@@ -181,6 +181,40 @@ static void test_rekey_answer_waits(void)
 	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1003);
 	T_CHECK_INT(kern_uesp_ops.remove(b, &nb2), 0);
 	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0); /* no SA left */
+	kern_uesp_close(a);
+	kern_uesp_close(b);
+}
+
+/* An SA b installs for a pair that has one (its IKE_AUTH answer to a reauthentication,
+ * outbound_later): the same wait as for a rekey, over install instead of update. */
+static void test_reauth_answer_waits(void)
+{
+	struct kern_uesp *a, *b;
+	struct kern_child_sa sa = child(0x1001, 0x2001, "192.0.2.1", "192.0.2.2");
+	struct kern_child_sa sb = child(0x2001, 0x1001, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa na = child(0x1002, 0x2002, "192.0.2.1", "192.0.2.2");
+	struct kern_child_sa nb = child(0x2002, 0x1002, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa nb2 = child(0x2003, 0x1003, "192.0.2.2", "192.0.2.1");
+	uint8_t pa[128], pb[128], esp[256], out[256];
+	size_t n = ping("192.0.2.1", "192.0.2.2", pa), e;
+
+	ping("192.0.2.2", "192.0.2.1", pb);
+	T_CHECK_INT(kern_uesp_open(0, 0, &a), 0);
+	T_CHECK_INT(kern_uesp_open(0, 0, &b), 0);
+	sb.outbound_later = nb.outbound_later = nb2.outbound_later = true;
+	T_CHECK_INT(kern_uesp_ops.install(a, &sa), 0);
+	T_CHECK_INT(kern_uesp_ops.install(b, &sb), 0); /* the pair's first: sends at once */
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1001);
+	T_CHECK_INT(kern_uesp_ops.install(b, &nb), 0);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1001);
+	T_CHECK_INT(kern_uesp_process(a, esp, e, out, sizeof(out)), n);
+	T_CHECK_INT(kern_uesp_ops.install(a, &na), 0); /* b's answer arrived */
+	T_CHECK_INT(sends_on(a, pa, n, esp, sizeof(esp), &e), 0x2002);
+	T_CHECK_INT(kern_uesp_process(b, esp, e, out, sizeof(out)), n);
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1002);
+	T_CHECK_INT(kern_uesp_ops.install(b, &nb2), 0);
+	T_CHECK_INT(kern_uesp_ops.remove(b, &nb), 0); /* the old IKE SA's DELETE */
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1003);
 	kern_uesp_close(a);
 	kern_uesp_close(b);
 }
@@ -651,6 +685,7 @@ int main(void)
 {
 	T_RUN(test_round_trip_and_rekey);
 	T_RUN(test_rekey_answer_waits);
+	T_RUN(test_reauth_answer_waits);
 	T_RUN(test_rules_text);
 	T_RUN(test_table_vs_naive);
 	T_RUN(test_pmtu_v4);
