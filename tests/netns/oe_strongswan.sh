@@ -7,13 +7,16 @@
 #    2.2.0.192.in-addr.arpa (signed zone), ours is charon's `pubkeys =`. Then charon closes
 #    its Child SA and asks for a new one on the same IKE SA (CREATE_CHILD_SA, no REKEY_SA).
 # 2. our agent initiates to charon's second address (192.0.2.3, private-or-clear) from its
-#    trap: DNS lookup, IKE, Child SA; charon answers as responder. The same over IPv6.
+#    trap: DNS lookup, IKE, Child SA; charon answers as responder. The same over IPv6. Charon
+#    has an Ed25519 key for 192.0.2.2 and an RSA key for 192.0.2.3 and 2001:db8::3.
 # Each way: IKE SA ESTABLISHED and the Child SA INSTALLED on both ends, our eroute and status
 # show the tunnel, pings both ways, 2 MB over TCP with sha256.
-# 3. Rekeys under traffic (50 pings/s to each IPv4 address, none may be lost): charon rekeys
-#    one Child SA every 5 s and its IKE SA at 14 s; our agent rekeys the other (salifetime).
+# 3. Rekeys under traffic (50 pings/s to each address, none may be lost): charon rekeys one
+#    Child SA every 5 s and its IKE SA at 14 s; our agent rekeys the others (salifetime),
+#    with PFS, or without where charon refuses it; charon reauthenticates one IKE SA.
+# 4. Liveness checks both ways after an idle time.
 # A's capture shows only IKE and `UDP-encap: ESP` (zero cleartext ICMP/ICMPv6 echo or TCP);
-# charon's DELETEs remove our tunnels.
+# charon's DELETEs remove our tunnels. About 45 s.
 #
 #   A 192.0.2.1 2001:db8::1 ───┐            ┌── S 192.0.2.2 192.0.2.3 2001:db8::3
 #     oe-agent, tcpdump        ├─ br0 (lan) ┤     (charon, kernel-libipsec TUN)
@@ -43,15 +46,19 @@ net_host dns 192.0.2.53 2001:db8::53
 
 key_new a
 key_new s
+# charon's key for its other addresses is RSA (IPSECKEY algorithm 2): it signs PKCS#1 v1.5
+# SHA-256 in RFC 7427 signatures, which our agent verifies with that key from DNS
+"$NT_IPSEC" newhostkey --keytype rsa --bits 2048 --output "$NT_DIR/keys/s2.pem" >/dev/null 2>&1 ||
+	{ nok "newhostkey s2 (RSA)"; exit 1; }
 {
 	key_ipseckey a $A
 	key_ipseckey s $S1
-	key_ipseckey s $S2
+	key_ipseckey s2 $S2
 } | dns_zone 2.0.192.in-addr.arpa
 dns_sign 2.0.192.in-addr.arpa
 {
 	key_ipseckey a $A6
-	key_ipseckey s $S6
+	key_ipseckey s2 $S6
 } | dns_zone 8.b.d.0.1.0.0.2.ip6.arpa
 dns_sign 8.b.d.0.1.0.0.2.ip6.arpa
 dns_start dns 192.0.2.53 2001:db8::53
@@ -68,15 +75,16 @@ agent_start a || exit 1
 # addresses
 d=$NT_DIR/ss
 mkdir -p "$d/swanctl/private" "$d/swanctl/pubkey"
-cp "$NT_DIR/keys/s.pem" "$d/swanctl/private/s.pem"
-for k in a s; do
+cp "$NT_DIR/keys/s.pem" "$NT_DIR/keys/s2.pem" "$d/swanctl/private/"
+for k in a s s2; do
 	openssl pkey -in "$NT_DIR/keys/$k.pem" -pubout -out "$d/swanctl/pubkey/$k.pub" 2>/dev/null ||
 		{ nok "public key of $k"; exit 1; }
 done
 # ss_conn NAME CHARON-ADDR IKE-REKEY CHILD-REKEY CHILD-LIFE [ESP-DH]: charon's rekeys at fixed
 # times (rand_time 0); with ESP-DH its Child SA rekeys carry a KE (PFS) and accept ours.
 # REAUTH=TIME: charon reauthenticates then (a new IKE SA and Child SA, then the old ones
-# go). DPD=TIME: its liveness checks after that long without traffic (2 s).
+# go). DPD=TIME: its liveness checks after that long without traffic (2 s). KEY=NAME: its
+# key (s: Ed25519).
 ss_conn() {
 	local a len=32
 
@@ -91,7 +99,7 @@ ss_conn() {
 		reauth_time = ${REAUTH:-0s}
 		dpd_delay = ${DPD:-2s}
 		local { auth = pubkey
-			pubkeys = s.pub
+			pubkeys = ${KEY:-s}.pub
 			id = $2 }
 		remote { auth = pubkey
 			pubkeys = a.pub
@@ -111,10 +119,10 @@ EOF
 	# charon rekeys the Child SA every 5 s (no PFS) and the IKE SA every 14 s
 	ss_conn out $S1 14s 5s 12s
 	# our agent rekeys first (salifetime=10s: at 9 s), with PFS; charon reauthenticates
-	REAUTH=8s ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
+	KEY=s2 REAUTH=8s ss_conn in $S2 4h 60s 70s x25519-ecp256-modp2048
 	# the same, but charon is not set up for PFS (no DH group: its default): our agent's
 	# rekey with a KE is refused, and rekeys without
-	DPD=30s ss_conn in6 $S6 4h 60s 70s
+	KEY=s2 DPD=30s ss_conn in6 $S6 4h 60s 70s
 	echo "}"
 } >"$d/swanctl/swanctl.conf"
 
