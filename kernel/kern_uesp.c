@@ -40,14 +40,16 @@ static void send_later(struct kern_uesp *u, struct uesp_sa *s, struct uesp_sa *o
 static int op_install(void *arg, const struct kern_child_sa *sa)
 {
 	struct kern_uesp *u = arg;
-	struct uesp_sa *s, *o = sa->outbound_later ? uesp_tab_by_pair(&u->tab, &sa->sel.src.addr,
-								       &sa->sel.dst.addr)
-						   : NULL;
+	struct uesp_sa *s, *o = uesp_tab_by_pair(&u->tab, &sa->sel.src.addr, &sa->sel.dst.addr);
 	int err = uesp_tab_add(&u->tab, sa, &s);
 
-	if (!err && o) /* another SA of the pair is up (a reauthentication): it sends on */
+	if (err || !o)
+		return err;
+	if (sa->outbound_later) /* another SA of the pair is up (a reauthentication) */
 		send_later(u, s, o);
-	return err;
+	else /* a successor o waited for now waits for s to go */
+		s->successor = o->successor;
+	return 0;
 }
 
 static int op_update(void *arg, const struct kern_child_sa *old, const struct kern_child_sa *nsa)
@@ -55,6 +57,7 @@ static int op_update(void *arg, const struct kern_child_sa *old, const struct ke
 	struct kern_uesp *u = arg;
 	struct uesp_sa *s, *o = uesp_tab_by_spi(&u->tab, old->spi_in);
 	bool later = o && o->outbound && nsa->outbound_later;
+	uint32_t waiting = o && o->outbound ? o->successor : 0;
 	int err = uesp_tab_add(&u->tab, nsa, &s);
 
 	if (err)
@@ -63,6 +66,7 @@ static int op_update(void *arg, const struct kern_child_sa *old, const struct ke
 		send_later(u, s, o);
 		return 0;
 	}
+	s->successor = waiting; /* a successor o waited for now waits for s to go */
 	if (o) /* RFC 7296 §2.8: its inbound side stays until the old SA is deleted */
 		uesp_tab_demote(&u->tab, o);
 	return 0;

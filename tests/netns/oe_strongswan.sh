@@ -237,11 +237,16 @@ wait "${pids[@]}"
 rekeys() { grep -c "$1" "$d/charon.log"; }
 note "rekeys: charon's Child SA $(rekeys 'generating CREATE_CHILD_SA request.*REKEY_SA'), ours \
 $(rekeys 'parsed CREATE_CHILD_SA request.*REKEY_SA.*KE'), IKE SA $(rekeys 'rekeyed between')"
+# S2 may lose one: seen once in about ten runs under ASan, with charon reauthenticating S2's
+# IKE SA (ESP we sent on the old SA just before charon's DELETE of it can reach charon's
+# libipsec after the DELETE's answer removed that SA: another thread handles it)
 for s in $S1 $S2 $S6; do
-	loss=$(grep -o '[0-9]* received, [0-9.]*% packet loss' "$NT_DIR/ping.$s")
-	if [[ "$loss" == "800 received, 0% packet loss" ]]; then
-		ok "rekeys: 800 pings to $s at 20 ms intervals, none lost"
-	else nok "rekeys: 800 pings to $s at 20 ms intervals, none lost" \
+	got=$(grep -o '[0-9]* received' "$NT_DIR/ping.$s")
+	got=${got% received}
+	[ "$s" = $S2 ] && want=799 || want=800
+	if [ "${got:-0}" -ge $want ]; then
+		ok "rekeys: 800 pings to $s at 20 ms intervals, $((800 - got)) lost"
+	else nok "rekeys: 800 pings to $s at 20 ms intervals, at least $want answered" \
 		"$(cat "$NT_DIR/ping.$s"; grep -E 'rekey|REKEY|DELETE' "$(agent_log a)" | tail -n 20)"; fi
 done
 if [ "$(rekeys 'generating CREATE_CHILD_SA request.*REKEY_SA')" -ge 3 ] &&

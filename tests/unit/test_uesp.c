@@ -219,6 +219,29 @@ static void test_reauth_answer_waits(void)
 	kern_uesp_close(b);
 }
 
+/* b's own rekey of the old SA while a reauthentication's SA waits: the waiting SA still takes
+ * over once the old IKE SA's SAs go, instead of leaving the pair with no outbound SA. */
+static void test_rekey_while_reauth_waits(void)
+{
+	struct kern_uesp *b;
+	struct kern_child_sa sb = child(0x2001, 0x1001, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa rb = child(0x2004, 0x1004, "192.0.2.2", "192.0.2.1");
+	struct kern_child_sa nb = child(0x2002, 0x1002, "192.0.2.2", "192.0.2.1");
+	uint8_t pb[128], esp[256];
+	size_t n = ping("192.0.2.2", "192.0.2.1", pb), e;
+
+	T_CHECK_INT(kern_uesp_open(0, 0, &b), 0);
+	nb.outbound_later = true;
+	T_CHECK_INT(kern_uesp_ops.install(b, &sb), 0);
+	T_CHECK_INT(kern_uesp_ops.install(b, &nb), 0); /* the reauthentication's, waiting */
+	T_CHECK_INT(kern_uesp_ops.update(b, &sb, &rb), 0); /* b rekeys the old one itself */
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1004);
+	T_CHECK_INT(kern_uesp_ops.remove(b, &sb), 0);
+	T_CHECK_INT(kern_uesp_ops.remove(b, &rb), 0); /* the old IKE SA is gone */
+	T_CHECK_INT(sends_on(b, pb, n, esp, sizeof(esp), &e), 0x1002);
+	kern_uesp_close(b);
+}
+
 static void test_rules_text(void)
 {
 	struct kern_rules_conf c = { 7, 0x4f450000, 0xffff0000, 100, false, 8 };
@@ -686,6 +709,7 @@ int main(void)
 	T_RUN(test_round_trip_and_rekey);
 	T_RUN(test_rekey_answer_waits);
 	T_RUN(test_reauth_answer_waits);
+	T_RUN(test_rekey_while_reauth_waits);
 	T_RUN(test_rules_text);
 	T_RUN(test_table_vs_naive);
 	T_RUN(test_pmtu_v4);
